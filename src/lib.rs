@@ -1,0 +1,38 @@
+//! ec2-grpc: a gRPC gateway to Amazon EC2, the one door from internal services to the EC2 API.
+//!
+//! Callers speak gRPC (generated stubs, or `grpcurl` through server reflection); the gateway
+//! translates each call into `aws-sdk-ec2` calls made with the standard `aws-config` chain
+//! (credentials, region, `AWS_ENDPOINT_URL_EC2`), and answers with the EC2 shapes as protobuf.
+//!
+//! # Layout
+//!
+//! - `proto/ec2/v1/` is the public contract; [`pb`] is the code generated from it.
+//! - [`config`]: command-line flags and environment, validated once at start.
+//! - [`telemetry`]: log setup (level and format).
+//! - [`server`]: the tonic server with health, reflection and graceful shutdown.
+//! - [`api`]: the `Ec2Service` implementation, one file per RPC group; each RPC validates,
+//!   calls EC2 and converts the answer.
+//! - [`validate`]: request checks made before any EC2 call, reported as field violations.
+//! - [`convert`]: protobuf <-> aws-sdk-ec2 type conversions, one function per EC2 shape.
+//! - [`ec2`]: construction of the EC2 client from the standard AWS configuration.
+//! - [`error`]: the one error type and the single EC2-error -> gRPC-status mapping.
+
+pub mod api;
+pub mod config;
+pub mod convert;
+pub mod ec2;
+pub mod error;
+pub mod server;
+pub mod telemetry;
+pub mod validate;
+
+/// Code generated from `proto/ec2/v1/` (package `ec2.v1`): messages, server and client.
+#[allow(clippy::all, missing_docs)]
+pub mod pb {
+    tonic::include_proto!("ec2.v1");
+
+    /// The encoded descriptor set of `ec2.v1`, served by gRPC reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("ec2_v1_descriptor");
+}
+
+pub use error::Error;

@@ -1,0 +1,98 @@
+//! The tonic server: the EC2 service beside `grpc.health.v1` and server reflection (v1 and
+//! v1alpha, since grpcurl 1.8 speaks only v1alpha), with graceful shutdown.
+
+use crate::api::Gateway;
+use crate::config::Config;
+use crate::pb;
+use crate::pb::ec2_service_server::Ec2ServiceServer;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+/// Runs the service as the binary does: binds `config.listen`, builds the EC2 client from the
+/// standard AWS configuration, and serves until SIGTERM or SIGINT.
+pub async fn run(config: &Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let ec2 = crate::ec2::client_from_env().await;
+    serve(listener, ec2, shutdown_signal(), config.shutdown_grace()).await
+}
+
+/// Serves on `listener` until `shutdown` completes. Then health turns NOT_SERVING at once, new
+/// calls are refused, in-flight calls get up to `grace` to finish, and the function returns.
+/// Tests call this directly with a listener on `127.0.0.1:0`.
+pub async fn serve(
+    listener: TcpListener,
+    ec2: aws_sdk_ec2::Client,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<Ec2ServiceServer<Gateway>>().await;
+
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+
+    let address = listener.local_addr()?;
+    tracing::info!("listening on {address}");
+
+    let draining = Arc::new(Notify::new());
+    let on_shutdown = {
+        let draining = draining.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutdown started: health is NOT_SERVING, in-flight calls finishing");
+            health.set_not_serving::<Ec2ServiceServer<Gateway>>().await;
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            draining.notify_one();
+        }
+    };
+
+    let server = Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(Ec2ServiceServer::new(Gateway::new(ec2)))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), on_shutdown);
+
+    tokio::select! {
+        served = server => served?,
+        () = async { draining.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("shutdown grace of {grace:?} is over; dropping the calls still running");
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on the first SIGTERM (Kubernetes, systemd) or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing a SIGTERM handler works on unix");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
