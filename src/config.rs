@@ -22,8 +22,8 @@ use std::time::Duration;
                   local EC2 stand-in."
 )]
 pub struct Config {
-    /// Address to serve gRPC on. A non-loopback address needs authentication, or
-    /// --allow-unauthenticated.
+    /// Address to serve gRPC on. A non-loopback address also needs --allow-unauthenticated,
+    /// since this version does not authenticate callers.
     #[arg(long, env = "EC2_GRPC_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The newcomer's first command: sets up a local EC2 stand-in (moto), launches a few demo
+# instances in it, starts the gateway against it, and runs the README's grpcurl examples.
+# Then it keeps both running until Ctrl-C; with --once it exits after the examples (CI uses
+# that to prove this script works as written).
+#
+# Ports: MOTO_PORT (default 5055) and GATEWAY_PORT (default 50051), both on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+once=false
+[ "${1:-}" = "--once" ] && once=true
+MOTO_PORT="${MOTO_PORT:-5055}"
+GATEWAY_PORT="${GATEWAY_PORT:-50051}"
+GATEWAY="127.0.0.1:${GATEWAY_PORT}"
+
+bash scripts/setup-tools.sh
+echo "demo: building ec2-grpc (the first build takes several minutes)" >&2
+cargo build --locked --bin ec2-grpc
+
+mkdir -p .demo
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+wait_for_port() { # port name log
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "demo: $2 did not start on 127.0.0.1:$1; its log:" >&2
+  cat "$3" >&2
+  exit 1
+}
+
+echo "demo: starting moto (local EC2 stand-in) on 127.0.0.1:${MOTO_PORT}" >&2
+.venv/bin/moto_server -H 127.0.0.1 -p "${MOTO_PORT}" > .demo/moto.log 2>&1 &
+pids+=($!)
+wait_for_port "${MOTO_PORT}" moto .demo/moto.log
+
+# Standard AWS variables only: dummy credentials, a region, and the EC2 endpoint override.
+export AWS_ENDPOINT_URL_EC2="http://127.0.0.1:${MOTO_PORT}"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+
+echo "demo: launching 3 demo instances (tag team=demo) and 2 others (team=batch) in moto" >&2
+.venv/bin/python - <<'PY'
+import os
+import boto3
+ec2 = boto3.client("ec2", region_name=os.environ["AWS_REGION"])
+image = ec2.describe_images()["Images"][0]["ImageId"]
+for team, count in (("demo", 3), ("batch", 2)):
+    ec2.run_instances(
+        ImageId=image, InstanceType="t3.micro", MinCount=count, MaxCount=count,
+        TagSpecifications=[{"ResourceType": "instance",
+                            "Tags": [{"Key": "team", "Value": team}]}])
+PY
+
+echo "demo: starting ec2-grpc on ${GATEWAY}" >&2
+./target/debug/ec2-grpc --listen "${GATEWAY}" > .demo/ec2-grpc.log 2>&1 &
+pids+=($!)
+wait_for_port "${GATEWAY_PORT}" ec2-grpc .demo/ec2-grpc.log
+
+# Each example is printed exactly as you can paste it, then run.
+example() {
+  printf '\n$ %s\n' "$1"
+  eval "$1"
+}
+example ".venv/bin/grpcurl -plaintext ${GATEWAY} list"
+example ".venv/bin/grpcurl -plaintext ${GATEWAY} grpc.health.v1.Health/Check"
+example ".venv/bin/grpcurl -plaintext -d '{\"filters\": [{\"name\": \"tag:team\", \"values\": [\"demo\"]}]}' ${GATEWAY} ec2.v1.Ec2Service/DescribeInstances > .demo/describe.json"
+echo "(the 3 team=demo instances, every field; saved in .demo/describe.json:)"
+grep -E '"(instanceId|instanceType)"' .demo/describe.json
+[ "$(grep -c '"instanceId"' .demo/describe.json)" = 3 ] || { echo "demo: expected 3 instances" >&2; exit 1; }
+example ".venv/bin/grpcurl -plaintext -d '{\"max_results\": 5}' ${GATEWAY} ec2.v1.Ec2Service/DescribeInstances | grep -E '\"(instanceId|nextToken)\"'"
+example ".venv/bin/grpcurl -plaintext -d '{\"instance_ids\": [\"i-0123456789abcdef0\"]}' ${GATEWAY} ec2.v1.Ec2Service/DescribeInstances || true"
+example ".venv/bin/grpcurl -plaintext -d '{\"max_results\": 2}' ${GATEWAY} ec2.v1.Ec2Service/DescribeInstances || true"
+
+if $once; then
+  echo; echo "demo: all examples ran; stopping (--once)." >&2
+  exit 0
+fi
+cat >&2 <<MSG
+
+demo: ec2-grpc is serving on ${GATEWAY} against moto on 127.0.0.1:${MOTO_PORT}.
+Try the README's grpcurl examples in another terminal; logs are in .demo/.
+Press Ctrl-C to stop both.
+MSG
+wait

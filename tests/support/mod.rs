@@ -1,0 +1,284 @@
+//! Test harness: a real `moto_server` (the EC2 stand-in) on a free loopback port, SDK clients
+//! that count the EC2 calls they send, the gateway served in-process or as the real binary,
+//! and the project's grpcurl. Every tool comes from `scripts/setup-tools.sh`; a missing tool
+//! fails the test loudly, it never skips.
+
+#![allow(dead_code)] // each test uses part of the harness
+
+use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_ec2::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
+use aws_sdk_ec2::error::BoxError;
+use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+/// A tool the project's setup script installs under the repository.
+pub fn tool(relative: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash scripts/setup-tools.sh` (the README's test command runs it)",
+        path.display()
+    );
+    path
+}
+
+/// A free port on loopback (bound, read, released).
+async fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A running `moto_server`, killed when dropped. One per test, so tests never share state.
+pub struct Moto {
+    /// `http://127.0.0.1:PORT`, the value for `AWS_ENDPOINT_URL_EC2`.
+    pub endpoint: String,
+    _child: Child,
+}
+
+impl Moto {
+    /// Starts moto on a free loopback port and waits until it accepts connections.
+    pub async fn start() -> Moto {
+        let binary = tool(".venv/bin/moto_server");
+        let port = free_port().await;
+        let child = Command::new(binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start moto_server");
+        for _ in 0..300 {
+            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Moto {
+                    endpoint: format!("http://127.0.0.1:{port}"),
+                    _child: child,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("moto_server did not start listening on 127.0.0.1:{port} within 30 s");
+    }
+
+    /// An SDK client talking to this moto directly, counting what it sends.
+    pub fn sdk(&self) -> (aws_sdk_ec2::Client, Ec2Calls) {
+        let calls = Ec2Calls::default();
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .endpoint_url(&self.endpoint)
+            .interceptor(calls.clone())
+            .build();
+        (aws_sdk_ec2::Client::from_conf(config), calls)
+    }
+
+    /// An AMI id moto knows.
+    pub async fn image_id(&self) -> String {
+        let (sdk, _) = self.sdk();
+        let images = sdk.describe_images().send().await.expect("describe images");
+        images.images()[0].image_id().expect("image id").to_owned()
+    }
+}
+
+/// Counts the EC2 HTTP requests a client sends, by action (retries included).
+#[derive(Clone, Debug, Default)]
+pub struct Ec2Calls(Arc<Mutex<HashMap<String, usize>>>);
+
+impl Ec2Calls {
+    /// Requests sent for `action` so far.
+    pub fn count(&self, action: &str) -> usize {
+        self.0
+            .lock()
+            .expect("lock")
+            .get(action)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Requests sent for all actions so far.
+    pub fn total(&self) -> usize {
+        self.0.lock().expect("lock").values().sum()
+    }
+}
+
+impl Intercept for Ec2Calls {
+    fn name(&self) -> &'static str {
+        "Ec2Calls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = context.request().body().bytes().unwrap_or_default();
+        let body = String::from_utf8_lossy(body);
+        let action = body
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("Action="))
+            .unwrap_or("unknown")
+            .to_owned();
+        *self.0.lock().expect("lock").entry(action).or_default() += 1;
+        Ok(())
+    }
+}
+
+/// The gateway served in-process on `127.0.0.1:0`; shut down when dropped.
+pub struct Gateway {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// A client generated from `proto/`.
+    pub client: Ec2ServiceClient<Channel>,
+    /// Triggers graceful shutdown.
+    shutdown: Option<oneshot::Sender<()>>,
+    /// The server task, finished once shutdown completes.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Gateway {
+    /// Serves the gateway over `ec2` with a 1 s shutdown grace.
+    pub async fn start(ec2: aws_sdk_ec2::Client) -> Gateway {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (shutdown, on_shutdown) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let on_shutdown = async {
+                let _ = on_shutdown.await;
+            };
+            ec2_grpc::server::serve(listener, ec2, on_shutdown, Duration::from_secs(1))
+                .await
+                .expect("server runs");
+        });
+        let client = Ec2ServiceClient::new(channel(addr).await);
+        Gateway {
+            addr,
+            client,
+            shutdown: Some(shutdown),
+            task,
+        }
+    }
+
+    /// Starts graceful shutdown.
+    pub fn shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A connected channel to `addr`.
+pub async fn channel(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect to the gateway")
+}
+
+/// The environment the binary gets: the standard AWS variables, nothing invented, no shared
+/// config files and no instance-metadata lookups (tests only talk to loopback).
+pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL_EC2", endpoint.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned()),
+    ]
+}
+
+/// A `Command` for the real `ec2-grpc` binary with `aws_env(endpoint)`.
+pub fn binary(endpoint: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ec2-grpc"));
+    command
+        .envs(aws_env(endpoint))
+        .env_remove("EC2_GRPC_LISTEN")
+        .env_remove("EC2_GRPC_ALLOW_UNAUTHENTICATED")
+        .kill_on_drop(true);
+    command
+}
+
+/// The real `ec2-grpc` binary, running.
+pub struct GatewayProcess {
+    /// Where it listens (read from its "listening on" log line).
+    pub addr: SocketAddr,
+    /// The child process.
+    pub child: Child,
+}
+
+impl GatewayProcess {
+    /// Starts the binary on `127.0.0.1:0` and waits for its "listening on" line.
+    pub async fn start(endpoint: &str) -> GatewayProcess {
+        let mut child = binary(endpoint)
+            .args(["--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ec2-grpc");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("read stderr") {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    return rest.trim().parse::<SocketAddr>().expect("address");
+                }
+            }
+            panic!("ec2-grpc exited before listening");
+        })
+        .await
+        .expect("ec2-grpc listens within 30 s");
+        // Keep draining stderr so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        GatewayProcess { addr, child }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("exits within 30 s of SIGTERM")
+            .expect("exit status")
+    }
+}
+
+/// Runs the project's grpcurl with `args`; returns stdout, asserting success.
+pub async fn grpcurl(args: &[&str]) -> String {
+    let output = Command::new(tool(".venv/bin/grpcurl"))
+        .args(args)
+        .output()
+        .await
+        .expect("run grpcurl");
+    assert!(
+        output.status.success(),
+        "grpcurl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
