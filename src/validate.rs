@@ -9,6 +9,10 @@ use tonic_types::FieldViolation;
 pub const MAX_RESULTS_RANGE: std::ops::RangeInclusive<i32> = 5..=1000;
 /// EC2 accepts at most this many ids in one describe call.
 pub const MAX_IDS: usize = 1000;
+/// EC2's limit on a client token.
+pub const MAX_CLIENT_TOKEN_CHARS: usize = 64;
+/// EC2's limit on user data, before base64 encoding.
+pub const MAX_USER_DATA_BYTES: usize = 16 * 1024;
 
 /// Collects violations so one answer reports every problem of a request, not just the first.
 #[derive(Default)]
@@ -70,6 +74,30 @@ fn check_describe(
     }
 }
 
+/// A stream's total `limit`, when set, is at least 1.
+fn check_limit(v: &mut Violations, limit: Option<i32>) {
+    if let Some(limit) = limit {
+        v.check(limit >= 1, "limit", || {
+            format!("must be at least 1 when set, got {limit}")
+        });
+    }
+}
+
+/// A client token EC2 will take: at most 64 ASCII characters.
+fn check_client_token(v: &mut Violations, token: &str) {
+    v.check(token.is_ascii(), "client_token", || "must be ASCII".into());
+    v.check(
+        token.len() <= MAX_CLIENT_TOKEN_CHARS,
+        "client_token",
+        || {
+            format!(
+                "at most {MAX_CLIENT_TOKEN_CHARS} characters, got {}",
+                token.len()
+            )
+        },
+    );
+}
+
 /// Validates a `DescribeInstancesRequest`.
 pub fn describe_instances(r: &pb::DescribeInstancesRequest) -> Result<(), Error> {
     let mut v = Violations::default();
@@ -80,6 +108,93 @@ pub fn describe_instances(r: &pb::DescribeInstancesRequest) -> Result<(), Error>
         &r.filters,
         r.max_results,
     );
+    v.into_result()
+}
+
+/// Validates a `DescribeInstancesStreamRequest`.
+pub fn describe_instances_stream(r: &pb::DescribeInstancesStreamRequest) -> Result<(), Error> {
+    let mut v = Violations::default();
+    check_describe(
+        &mut v,
+        "instance_ids",
+        &r.instance_ids,
+        &r.filters,
+        r.max_results,
+    );
+    check_limit(&mut v, r.limit);
+    v.into_result()
+}
+
+/// Validates a `DescribeNetworkInterfacesRequest`.
+pub fn describe_network_interfaces(r: &pb::DescribeNetworkInterfacesRequest) -> Result<(), Error> {
+    let mut v = Violations::default();
+    let ids = &r.network_interface_ids;
+    check_describe(
+        &mut v,
+        "network_interface_ids",
+        ids,
+        &r.filters,
+        r.max_results,
+    );
+    v.into_result()
+}
+
+/// Validates a `DescribeNetworkInterfacesStreamRequest`.
+pub fn describe_network_interfaces_stream(
+    r: &pb::DescribeNetworkInterfacesStreamRequest,
+) -> Result<(), Error> {
+    let mut v = Violations::default();
+    let ids = &r.network_interface_ids;
+    check_describe(
+        &mut v,
+        "network_interface_ids",
+        ids,
+        &r.filters,
+        r.max_results,
+    );
+    check_limit(&mut v, r.limit);
+    v.into_result()
+}
+
+/// Validates a `RunInstancesRequest`: an image (or a launch template), sane counts, a client
+/// token and user data EC2 will take.
+pub fn run_instances(r: &pb::RunInstancesRequest) -> Result<(), Error> {
+    let mut v = Violations::default();
+    v.check(
+        !r.image_id.is_empty() || r.launch_template.is_some(),
+        "image_id",
+        || "required unless launch_template names the image".into(),
+    );
+    let min = r.min_count.unwrap_or(1);
+    let max = r.max_count.unwrap_or(min);
+    v.check(min >= 1, "min_count", || {
+        format!("must be at least 1, got {min}")
+    });
+    v.check(max >= 1, "max_count", || {
+        format!("must be at least 1, got {max}")
+    });
+    v.check(min <= max, "min_count", || {
+        format!("must not exceed max_count ({min} > {max})")
+    });
+    check_client_token(&mut v, &r.client_token);
+    v.check(
+        r.user_data.len() <= MAX_USER_DATA_BYTES,
+        "user_data",
+        || {
+            format!(
+                "at most {MAX_USER_DATA_BYTES} bytes before encoding, got {}",
+                r.user_data.len()
+            )
+        },
+    );
+    v.into_result()
+}
+
+/// Validates a `CreateNetworkInterfaceRequest`: a subnet and a client token EC2 will take.
+pub fn create_network_interface(r: &pb::CreateNetworkInterfaceRequest) -> Result<(), Error> {
+    let mut v = Violations::default();
+    v.check(!r.subnet_id.is_empty(), "subnet_id", || "required".into());
+    check_client_token(&mut v, &r.client_token);
     v.into_result()
 }
 
@@ -133,6 +248,59 @@ mod tests {
                 "filters[0].name",
                 "filters[0].values"
             ]
+        );
+    }
+
+    #[test]
+    fn run_instances_needs_an_image_and_sane_counts() {
+        let r = pb::RunInstancesRequest {
+            min_count: Some(3),
+            max_count: Some(2),
+            client_token: "x".repeat(65),
+            user_data: vec![0; MAX_USER_DATA_BYTES + 1],
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(run_instances(&r).unwrap_err()),
+            ["image_id", "min_count", "client_token", "user_data"]
+        );
+        let ok = pb::RunInstancesRequest {
+            image_id: "ami-1".into(),
+            ..Default::default()
+        };
+        assert!(run_instances(&ok).is_ok());
+        let zero = pb::RunInstancesRequest {
+            image_id: "ami-1".into(),
+            min_count: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(run_instances(&zero).unwrap_err()),
+            ["min_count", "max_count"]
+        );
+    }
+
+    #[test]
+    fn create_network_interface_needs_a_subnet() {
+        let r = pb::CreateNetworkInterfaceRequest {
+            client_token: "é".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(create_network_interface(&r).unwrap_err()),
+            ["subnet_id", "client_token"]
+        );
+    }
+
+    #[test]
+    fn stream_limits_are_positive() {
+        let r = pb::DescribeNetworkInterfacesStreamRequest {
+            limit: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(describe_network_interfaces_stream(&r).unwrap_err()),
+            ["limit"]
         );
     }
 

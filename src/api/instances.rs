@@ -1,8 +1,38 @@
-//! Instance RPCs: DescribeInstances.
+//! Instance RPCs: RunInstances, DescribeInstances and its streamed form.
 
-use crate::convert::{common, instance, non_empty, non_empty_list};
+use super::stream::{self, Describe, MessageStream, Page, Position};
+use super::{client_token, unless_dry_run};
+use crate::convert::{common, instance, non_empty, non_empty_list, request};
 use crate::error::Error;
 use crate::{pb, validate};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+/// EC2 `RunInstances`, every parameter passed through. `min_count` defaults to 1 and
+/// `max_count` to `min_count`; user data is base64-encoded for EC2; the client token is the
+/// caller's or one made for this call.
+pub async fn run_instances(
+    ec2: &aws_sdk_ec2::Client,
+    request: pb::RunInstancesRequest,
+) -> Result<pb::RunInstancesResponse, Error> {
+    validate::run_instances(&request)?;
+    let min_count = request.min_count.unwrap_or(1);
+    let max_count = request.max_count.unwrap_or(min_count);
+    let user_data = (!request.user_data.is_empty()).then(|| BASE64.encode(&request.user_data));
+    let result = request::run_instances(ec2.run_instances(), &request)
+        .min_count(min_count)
+        .max_count(max_count)
+        .set_user_data(user_data)
+        .client_token(client_token(&request.client_token))
+        .send()
+        .await
+        .map(|output| instance::run_instances_output(&output))
+        .map_err(Error::from);
+    unless_dry_run(result, || pb::RunInstancesResponse {
+        dry_run_succeeded: true,
+        ..Default::default()
+    })
+}
 
 /// EC2 `DescribeInstances`: one page, ids, filters and DryRun passed through.
 pub async fn describe_instances(
@@ -16,12 +46,11 @@ pub async fn describe_instances(
         .set_filters(common::filters(&request.filters))
         .set_max_results(request.max_results)
         .set_next_token(non_empty(&request.next_token))
+        .set_include_managed_resources(request.include_managed_resources)
         .dry_run(request.dry_run)
         .send()
         .await
-        .map_err(Error::from);
-    match result {
-        Ok(output) => Ok(pb::DescribeInstancesResponse {
+        .map(|output| pb::DescribeInstancesResponse {
             reservations: output
                 .reservations()
                 .iter()
@@ -29,11 +58,110 @@ pub async fn describe_instances(
                 .collect(),
             next_token: output.next_token().unwrap_or_default().to_owned(),
             dry_run_succeeded: false,
-        }),
-        Err(e) if e.is_dry_run_success() => Ok(pb::DescribeInstancesResponse {
+        })
+        .map_err(Error::from);
+    unless_dry_run(result, || pb::DescribeInstancesResponse {
+        dry_run_succeeded: true,
+        ..Default::default()
+    })
+}
+
+/// `DescribeInstancesStream`: every page of EC2 `DescribeInstances`, streamed.
+pub fn describe_instances_stream(
+    ec2: &aws_sdk_ec2::Client,
+    request: pb::DescribeInstancesStreamRequest,
+) -> Result<MessageStream<pb::DescribeInstancesStreamResponse>, Error> {
+    validate::describe_instances_stream(&request)?;
+    let page_size = request
+        .instance_ids
+        .is_empty()
+        .then(|| request.max_results.unwrap_or(stream::DEFAULT_PAGE_SIZE));
+    let start = Position::parse(&request.next_token, page_size)?;
+    let describe = Instances {
+        ec2: ec2.clone(),
+        instance_ids: non_empty_list(&request.instance_ids),
+        filters: common::filters(&request.filters),
+        include_managed_resources: request.include_managed_resources,
+        dry_run: request.dry_run,
+    };
+    let limit = request.limit.map(|n| n.unsigned_abs() as usize);
+    Ok(stream::stream(describe, start, limit))
+}
+
+/// DescribeInstances as a streamed describe. Items are single-instance reservations, so a
+/// message can end inside a reservation; `message` regroups consecutive items.
+struct Instances {
+    /// The EC2 client.
+    ec2: aws_sdk_ec2::Client,
+    /// The ids asked for, if any.
+    instance_ids: Option<Vec<String>>,
+    /// The filters asked for, if any.
+    filters: Option<Vec<aws_sdk_ec2::types::Filter>>,
+    /// EC2's `IncludeManagedResources`.
+    include_managed_resources: Option<bool>,
+    /// Whether this is a dry run.
+    dry_run: bool,
+}
+
+impl Describe for Instances {
+    type Item = pb::Reservation;
+    type Message = pb::DescribeInstancesStreamResponse;
+
+    async fn fetch(
+        &self,
+        token: Option<String>,
+        page_size: Option<i32>,
+    ) -> Result<Page<pb::Reservation>, Error> {
+        let output = self
+            .ec2
+            .describe_instances()
+            .set_instance_ids(self.instance_ids.clone())
+            .set_filters(self.filters.clone())
+            .set_include_managed_resources(self.include_managed_resources)
+            .set_max_results(page_size)
+            .set_next_token(token)
+            .dry_run(self.dry_run)
+            .send()
+            .await?;
+        let items = output
+            .reservations()
+            .iter()
+            .flat_map(|r| {
+                let mut header = instance::reservation(r);
+                let instances = std::mem::take(&mut header.instances);
+                instances.into_iter().map(move |i| pb::Reservation {
+                    instances: vec![i],
+                    ..header.clone()
+                })
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next_token: output.next_token().map(str::to_owned),
+        })
+    }
+
+    fn message(&self, items: Vec<pb::Reservation>, next_token: String) -> Self::Message {
+        let mut reservations: Vec<pb::Reservation> = Vec::new();
+        for mut item in items {
+            match reservations.last_mut() {
+                Some(last) if last.reservation_id == item.reservation_id => {
+                    last.instances.append(&mut item.instances);
+                }
+                _ => reservations.push(item),
+            }
+        }
+        pb::DescribeInstancesStreamResponse {
+            reservations,
+            next_token,
+            dry_run_succeeded: false,
+        }
+    }
+
+    fn dry_run_succeeded(&self) -> Self::Message {
+        pb::DescribeInstancesStreamResponse {
             dry_run_succeeded: true,
             ..Default::default()
-        }),
-        Err(e) => Err(e),
+        }
     }
 }

@@ -7,6 +7,11 @@
 
 pub mod common;
 pub mod instance;
+pub mod network_interface;
+pub mod request;
+
+#[cfg(test)]
+mod completeness;
 
 use aws_sdk_ec2::primitives::DateTime;
 
@@ -16,6 +21,15 @@ fn text<T: AsRef<str>>(value: &Option<T>) -> String {
         .as_ref()
         .map(|v| v.as_ref().to_owned())
         .unwrap_or_default()
+}
+
+/// An optional list of EC2 strings or enumerations as wire strings.
+fn texts<T: AsRef<str>>(values: &Option<Vec<T>>) -> Vec<String> {
+    values
+        .iter()
+        .flatten()
+        .map(|v| v.as_ref().to_owned())
+        .collect()
 }
 
 /// An optional list of EC2 shapes, each converted by `convert`.
@@ -40,4 +54,21 @@ pub(crate) fn non_empty(value: &str) -> Option<String> {
 /// A protobuf list as an optional SDK list: empty means "not given".
 pub(crate) fn non_empty_list<T: Clone>(values: &[T]) -> Option<Vec<T>> {
     (!values.is_empty()).then(|| values.to_vec())
+}
+
+/// A protobuf list of messages as an optional SDK list, each converted by `convert`.
+fn map_list<T, U>(values: &[T], convert: fn(&T) -> U) -> Option<Vec<U>> {
+    (!values.is_empty()).then(|| values.iter().map(convert).collect())
+}
+
+/// A wire string as an SDK enumeration: empty means "not given"; an unknown value passes
+/// through to EC2, which judges it.
+fn wire<E: for<'a> From<&'a str>>(value: &str) -> Option<E> {
+    (!value.is_empty()).then(|| E::from(value))
+}
+
+/// A `google.protobuf.Timestamp` as an EC2 timestamp.
+fn date_time(value: &prost_types::Timestamp) -> DateTime {
+    // Normalised protobuf timestamps have nanos in 0..1e9; anything else is clamped to 0.
+    DateTime::from_secs_and_nanos(value.seconds, u32::try_from(value.nanos).unwrap_or(0))
 }

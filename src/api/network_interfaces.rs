@@ -1,0 +1,147 @@
+//! Network interface RPCs: CreateNetworkInterface, DescribeNetworkInterfaces and its streamed
+//! form.
+
+use super::stream::{self, Describe, MessageStream, Page, Position};
+use super::{client_token, unless_dry_run};
+use crate::convert::{common, network_interface, non_empty, non_empty_list, request};
+use crate::error::Error;
+use crate::{pb, validate};
+
+/// EC2 `CreateNetworkInterface`, every parameter passed through; the client token is the
+/// caller's or one made for this call.
+pub async fn create_network_interface(
+    ec2: &aws_sdk_ec2::Client,
+    request: pb::CreateNetworkInterfaceRequest,
+) -> Result<pb::CreateNetworkInterfaceResponse, Error> {
+    validate::create_network_interface(&request)?;
+    let result = request::create_network_interface(ec2.create_network_interface(), &request)
+        .client_token(client_token(&request.client_token))
+        .send()
+        .await
+        .map(|output| pb::CreateNetworkInterfaceResponse {
+            network_interface: output
+                .network_interface()
+                .map(network_interface::network_interface),
+            client_token: output.client_token().unwrap_or_default().to_owned(),
+            dry_run_succeeded: false,
+        })
+        .map_err(Error::from);
+    unless_dry_run(result, || pb::CreateNetworkInterfaceResponse {
+        dry_run_succeeded: true,
+        ..Default::default()
+    })
+}
+
+/// EC2 `DescribeNetworkInterfaces`: one page, ids, filters and DryRun passed through.
+pub async fn describe_network_interfaces(
+    ec2: &aws_sdk_ec2::Client,
+    request: pb::DescribeNetworkInterfacesRequest,
+) -> Result<pb::DescribeNetworkInterfacesResponse, Error> {
+    validate::describe_network_interfaces(&request)?;
+    let result = ec2
+        .describe_network_interfaces()
+        .set_network_interface_ids(non_empty_list(&request.network_interface_ids))
+        .set_filters(common::filters(&request.filters))
+        .set_max_results(request.max_results)
+        .set_next_token(non_empty(&request.next_token))
+        .set_include_managed_resources(request.include_managed_resources)
+        .dry_run(request.dry_run)
+        .send()
+        .await
+        .map(|output| pb::DescribeNetworkInterfacesResponse {
+            network_interfaces: output
+                .network_interfaces()
+                .iter()
+                .map(network_interface::network_interface)
+                .collect(),
+            next_token: output.next_token().unwrap_or_default().to_owned(),
+            dry_run_succeeded: false,
+        })
+        .map_err(Error::from);
+    unless_dry_run(result, || pb::DescribeNetworkInterfacesResponse {
+        dry_run_succeeded: true,
+        ..Default::default()
+    })
+}
+
+/// `DescribeNetworkInterfacesStream`: every page of EC2 `DescribeNetworkInterfaces`, streamed.
+pub fn describe_network_interfaces_stream(
+    ec2: &aws_sdk_ec2::Client,
+    request: pb::DescribeNetworkInterfacesStreamRequest,
+) -> Result<MessageStream<pb::DescribeNetworkInterfacesStreamResponse>, Error> {
+    validate::describe_network_interfaces_stream(&request)?;
+    let page_size = request
+        .network_interface_ids
+        .is_empty()
+        .then(|| request.max_results.unwrap_or(stream::DEFAULT_PAGE_SIZE));
+    let start = Position::parse(&request.next_token, page_size)?;
+    let describe = NetworkInterfaces {
+        ec2: ec2.clone(),
+        network_interface_ids: non_empty_list(&request.network_interface_ids),
+        filters: common::filters(&request.filters),
+        include_managed_resources: request.include_managed_resources,
+        dry_run: request.dry_run,
+    };
+    let limit = request.limit.map(|n| n.unsigned_abs() as usize);
+    Ok(stream::stream(describe, start, limit))
+}
+
+/// DescribeNetworkInterfaces as a streamed describe.
+struct NetworkInterfaces {
+    /// The EC2 client.
+    ec2: aws_sdk_ec2::Client,
+    /// The ids asked for, if any.
+    network_interface_ids: Option<Vec<String>>,
+    /// The filters asked for, if any.
+    filters: Option<Vec<aws_sdk_ec2::types::Filter>>,
+    /// EC2's `IncludeManagedResources`.
+    include_managed_resources: Option<bool>,
+    /// Whether this is a dry run.
+    dry_run: bool,
+}
+
+impl Describe for NetworkInterfaces {
+    type Item = pb::NetworkInterface;
+    type Message = pb::DescribeNetworkInterfacesStreamResponse;
+
+    async fn fetch(
+        &self,
+        token: Option<String>,
+        page_size: Option<i32>,
+    ) -> Result<Page<pb::NetworkInterface>, Error> {
+        let output = self
+            .ec2
+            .describe_network_interfaces()
+            .set_network_interface_ids(self.network_interface_ids.clone())
+            .set_filters(self.filters.clone())
+            .set_include_managed_resources(self.include_managed_resources)
+            .set_max_results(page_size)
+            .set_next_token(token)
+            .dry_run(self.dry_run)
+            .send()
+            .await?;
+        Ok(Page {
+            items: output
+                .network_interfaces()
+                .iter()
+                .map(network_interface::network_interface)
+                .collect(),
+            next_token: output.next_token().map(str::to_owned),
+        })
+    }
+
+    fn message(&self, items: Vec<pb::NetworkInterface>, next_token: String) -> Self::Message {
+        pb::DescribeNetworkInterfacesStreamResponse {
+            network_interfaces: items,
+            next_token,
+            dry_run_succeeded: false,
+        }
+    }
+
+    fn dry_run_succeeded(&self) -> Self::Message {
+        pb::DescribeNetworkInterfacesStreamResponse {
+            dry_run_succeeded: true,
+            ..Default::default()
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! Server-streamed describes: EC2 pages become a stream of gRPC messages.
+//!
+//! The stream is pulled: the next EC2 page is fetched only when tonic asks for the next
+//! message, which HTTP/2 flow control ties to the client reading, so a slow client slows the
+//! paging and at most one page is held in memory. When the client cancels or disconnects,
+//! tonic drops the stream and the paging stops (an EC2 call in flight is dropped with it).
+//!
+//! Every message carries the token that resumes right after it. At a page boundary that is
+//! EC2's own `NextToken` (so it also works with the unary describe); inside a page that had to
+//! be split (by `limit` or by the message size cap) it is a gateway token naming the page and
+//! how many of its items were already delivered.
+
+use crate::error::Error;
+use futures_util::stream::{self, Stream};
+use prost::Message;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use tonic::Status;
+
+/// Largest encoded size of the items of one message: under gRPC's 4 MiB default message limit,
+/// with room for the message's own fields.
+pub const MAX_MESSAGE_BYTES: usize = 3 * 1024 * 1024;
+
+/// Page size of a streamed describe when the caller sets none (EC2's maximum).
+pub const DEFAULT_PAGE_SIZE: i32 = 1000;
+
+/// The smallest page EC2 accepts.
+const MIN_PAGE_SIZE: i32 = 5;
+
+/// Marks a resume token made by the gateway (versioned, so the format can change).
+const RESUME_PREFIX: &str = "ec2grpc-resume-v1:";
+
+/// A stream of messages, as tonic's server-streaming RPCs return it.
+pub type MessageStream<M> = Pin<Box<dyn Stream<Item = Result<M, Status>> + Send>>;
+
+/// One page as EC2 answered it.
+pub struct Page<I> {
+    /// The page's items, in EC2's order.
+    pub items: Vec<I>,
+    /// EC2's token for the next page; `None` on the last page.
+    pub next_token: Option<String>,
+}
+
+/// What a streamed describe needs from its EC2 operation.
+pub trait Describe: Send + 'static {
+    /// The unit that `limit` counts and that messages are split by (an instance, an ENI).
+    type Item: Message + Send + 'static;
+    /// The streamed message.
+    type Message: Send + 'static;
+
+    /// Fetches the page that starts at `token`, of at most `page_size` items.
+    fn fetch(
+        &self,
+        token: Option<String>,
+        page_size: Option<i32>,
+    ) -> impl Future<Output = Result<Page<Self::Item>, Error>> + Send;
+
+    /// Packs `items` into one message with the token that resumes after it.
+    fn message(&self, items: Vec<Self::Item>, next_token: String) -> Self::Message;
+
+    /// The one message answering a dry run that EC2 found permitted.
+    fn dry_run_succeeded(&self) -> Self::Message;
+}
+
+/// Where a stream stands: the page being read (its EC2 token and size) and how many of its
+/// items were delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// EC2's token for the page; `None` for the first page.
+    page_token: Option<String>,
+    /// The `MaxResults` the page was fetched with (`None`: describing by ids).
+    page_size: Option<i32>,
+    /// Items of the page already delivered.
+    skip: usize,
+}
+
+impl Position {
+    /// The position a request's `next_token` names: empty is the start, an EC2 token is the
+    /// start of that page, a gateway token is inside a page. `page_size` is the request's.
+    pub fn parse(token: &str, page_size: Option<i32>) -> Result<Position, Error> {
+        let Some(rest) = token.strip_prefix(RESUME_PREFIX) else {
+            return Ok(Position {
+                page_token: (!token.is_empty()).then(|| token.to_owned()),
+                page_size,
+                skip: 0,
+            });
+        };
+        let invalid = || Error::invalid_field("next_token", "not a token this service issued");
+        let mut parts = rest.splitn(3, ':');
+        let (Some(size), Some(skip), Some(page_token)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid());
+        };
+        let page_size = match size {
+            "-" => None,
+            n => Some(n.parse().map_err(|_| invalid())?),
+        };
+        Ok(Position {
+            page_token: (!page_token.is_empty()).then(|| page_token.to_owned()),
+            page_size,
+            skip: skip.parse().map_err(|_| invalid())?,
+        })
+    }
+
+    /// The token that resumes here.
+    fn token(&self) -> String {
+        let page_token = self.page_token.as_deref().unwrap_or_default();
+        if self.skip == 0 {
+            return page_token.to_owned();
+        }
+        let size = self.page_size.map_or("-".to_owned(), |n| n.to_string());
+        format!("{RESUME_PREFIX}{size}:{}:{page_token}", self.skip)
+    }
+}
+
+/// The paging state machine behind one stream.
+struct Pager<D: Describe> {
+    /// The EC2 operation.
+    describe: D,
+    /// The caller's page size (`None` when describing by ids).
+    page_size: Option<i32>,
+    /// At most this many items in total.
+    limit: Option<usize>,
+    /// Items delivered so far.
+    sent: usize,
+    /// The page being read.
+    position: Position,
+    /// Its items not yet delivered.
+    buffer: VecDeque<D::Item>,
+    /// EC2's token after the page being read.
+    page_next: Option<String>,
+    /// Whether `buffer` holds a fetched page.
+    fetched: bool,
+    /// Nothing more to send.
+    finished: bool,
+}
+
+impl<D: Describe> Pager<D> {
+    /// The next message, fetching a page when the buffered one is used up.
+    async fn next(&mut self) -> Option<Result<D::Message, Error>> {
+        if self.finished {
+            return None;
+        }
+        while self.buffer.is_empty() {
+            if self.fetched {
+                let next_page = self.page_next.take()?;
+                self.position = Position {
+                    page_token: Some(next_page),
+                    page_size: self.next_page_size(),
+                    skip: 0,
+                };
+            }
+            let page = self
+                .describe
+                .fetch(self.position.page_token.clone(), self.position.page_size)
+                .await;
+            match page {
+                Ok(page) => {
+                    self.fetched = true;
+                    self.buffer = page.items.into_iter().skip(self.position.skip).collect();
+                    self.page_next = page.next_token.filter(|t| !t.is_empty());
+                    if self.buffer.is_empty() && self.page_next.is_none() {
+                        self.finished = true;
+                        return None;
+                    }
+                }
+                Err(e) => {
+                    self.finished = true;
+                    return Some(if e.is_dry_run_success() {
+                        Ok(self.describe.dry_run_succeeded())
+                    } else {
+                        Err(e)
+                    });
+                }
+            }
+        }
+        let items = self.take_message_items();
+        self.sent += items.len();
+        self.position.skip += items.len();
+        let limit_reached = self.limit.is_some_and(|limit| self.sent >= limit);
+        let next_token = if self.buffer.is_empty() {
+            self.page_next.clone().unwrap_or_default()
+        } else {
+            self.position.token()
+        };
+        self.finished = limit_reached || (self.buffer.is_empty() && self.page_next.is_none());
+        Some(Ok(self.describe.message(items, next_token)))
+    }
+
+    /// Takes items off the buffer for one message: at least one, within `limit`, and within
+    /// `MAX_MESSAGE_BYTES`.
+    fn take_message_items(&mut self) -> Vec<D::Item> {
+        let room = self.limit.map_or(usize::MAX, |limit| limit - self.sent);
+        let mut items = Vec::new();
+        let mut bytes = 0;
+        while items.len() < room {
+            let Some(size) = self.buffer.front().map(|item| item.encoded_len() + 8) else {
+                break;
+            };
+            if !items.is_empty() && bytes + size > MAX_MESSAGE_BYTES {
+                break;
+            }
+            bytes += size;
+            items.extend(self.buffer.pop_front());
+        }
+        items
+    }
+
+    /// The page size for the next page: the caller's, shrunk to what `limit` still allows
+    /// (never below EC2's minimum), so EC2 is not asked for items the stream would drop.
+    fn next_page_size(&self) -> Option<i32> {
+        let size = self.page_size?;
+        let Some(limit) = self.limit else {
+            return Some(size);
+        };
+        let remaining = i32::try_from(limit - self.sent).unwrap_or(i32::MAX);
+        Some(size.min(remaining).max(MIN_PAGE_SIZE))
+    }
+}
+
+/// Streams `describe` from `start`, delivering at most `limit` items.
+pub fn stream<D: Describe>(
+    describe: D,
+    start: Position,
+    limit: Option<usize>,
+) -> MessageStream<D::Message> {
+    let mut pager = Pager {
+        describe,
+        page_size: start.page_size,
+        limit,
+        sent: 0,
+        position: start,
+        buffer: VecDeque::new(),
+        page_next: None,
+        fetched: false,
+        finished: false,
+    };
+    if pager.position.skip == 0 {
+        pager.position.page_size = pager.next_page_size();
+    }
+    Box::pin(stream::unfold(pager, |mut pager| async move {
+        let message = pager.next().await?;
+        Some((message.map_err(Status::from), pager))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pb;
+    use futures_util::StreamExt;
+    use std::sync::{Arc, Mutex};
+
+    /// The (token, page size) of every fetch a fake answered.
+    type FetchLog = Arc<Mutex<Vec<(Option<String>, Option<i32>)>>>;
+
+    /// A fake EC2 with `pages` pages of tags (tags stand in for instances), logging fetches.
+    struct Fake {
+        pages: Vec<Vec<pb::Tag>>,
+        fetches: FetchLog,
+    }
+
+    impl Describe for Fake {
+        type Item = pb::Tag;
+        type Message = (Vec<String>, String);
+
+        async fn fetch(
+            &self,
+            token: Option<String>,
+            page_size: Option<i32>,
+        ) -> Result<Page<pb::Tag>, Error> {
+            self.fetches
+                .lock()
+                .unwrap()
+                .push((token.clone(), page_size));
+            let index: usize = token.map_or(0, |t| t.parse().unwrap());
+            let next = index + 1;
+            Ok(Page {
+                items: self.pages[index].clone(),
+                next_token: (next < self.pages.len()).then(|| next.to_string()),
+            })
+        }
+
+        fn message(&self, items: Vec<pb::Tag>, next_token: String) -> Self::Message {
+            (items.into_iter().map(|t| t.key).collect(), next_token)
+        }
+
+        fn dry_run_succeeded(&self) -> Self::Message {
+            (vec![], "dry-run".into())
+        }
+    }
+
+    fn tag(key: &str, value_bytes: usize) -> pb::Tag {
+        pb::Tag {
+            key: key.into(),
+            value: "v".repeat(value_bytes),
+        }
+    }
+
+    fn fake(pages: Vec<Vec<pb::Tag>>) -> (Fake, FetchLog) {
+        let fetches = Arc::new(Mutex::new(Vec::new()));
+        (
+            Fake {
+                pages,
+                fetches: fetches.clone(),
+            },
+            fetches,
+        )
+    }
+
+    async fn collect(s: MessageStream<(Vec<String>, String)>) -> Vec<(Vec<String>, String)> {
+        s.map(|m| m.expect("message")).collect().await
+    }
+
+    fn start(size: i32) -> Position {
+        Position::parse("", Some(size)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_become_messages_with_ec2_tokens_at_page_ends() {
+        let (f, fetches) = fake(vec![vec![tag("a", 1), tag("b", 1)], vec![tag("c", 1)]]);
+        let got = collect(stream(f, start(5), None)).await;
+        assert_eq!(
+            got,
+            [
+                (vec!["a".into(), "b".into()], "1".into()),
+                (vec!["c".into()], String::new())
+            ]
+        );
+        assert_eq!(fetches.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_page_over_the_size_cap_is_split_and_every_split_resumes_exactly() {
+        // 5 items of 1 MiB: at most 2 fit a 3 MiB message.
+        let big: Vec<_> = (0..5).map(|i| tag(&i.to_string(), 1 << 20)).collect();
+        let (f, _) = fake(vec![big.clone(), vec![tag("last", 1)]]);
+        let got = collect(stream(f, start(1000), None)).await;
+        let sizes: Vec<_> = got.iter().map(|(items, _)| items.len()).collect();
+        assert_eq!(sizes, [2, 2, 1, 1]);
+        // Resuming from each message's token delivers exactly what followed it.
+        for (i, (_, token)) in got.iter().enumerate().take(got.len() - 1) {
+            let (f, _) = fake(vec![big.clone(), vec![tag("last", 1)]]);
+            let resumed =
+                collect(stream(f, Position::parse(token, Some(1000)).unwrap(), None)).await;
+            let rest: Vec<_> = resumed.into_iter().flat_map(|(items, _)| items).collect();
+            let expected: Vec<_> = got[i + 1..]
+                .iter()
+                .flat_map(|(items, _)| items.clone())
+                .collect();
+            assert_eq!(rest, expected, "resuming after message {i}");
+        }
+    }
+
+    #[tokio::test]
+    async fn limit_caps_the_total_and_shrinks_the_page_size() {
+        let pages: Vec<Vec<_>> = (0..4)
+            .map(|p| (0..10).map(|i| tag(&format!("{p}-{i}"), 1)).collect())
+            .collect();
+        let (f, fetches) = fake(pages);
+        let got = collect(stream(f, start(10), Some(13))).await;
+        let delivered: usize = got.iter().map(|(items, _)| items.len()).sum();
+        assert_eq!(delivered, 13);
+        // The last message stops inside page 2; its token resumes there.
+        assert!(got.last().unwrap().1.starts_with(RESUME_PREFIX));
+        // The first page is asked at the caller's size, the second at what the limit leaves
+        // (3, raised to EC2's minimum of 5); no third page is fetched.
+        assert_eq!(
+            *fetches.lock().unwrap(),
+            [(None, Some(10)), (Some("1".into()), Some(5))]
+        );
+    }
+
+    #[test]
+    fn foreign_tokens_pass_through_and_forged_ones_are_refused() {
+        let ec2 = Position::parse("eyJ2IjoiMiJ9", Some(50)).unwrap();
+        assert_eq!(ec2.token(), "eyJ2IjoiMiJ9");
+        assert!(Position::parse("ec2grpc-resume-v1:x:1:t", None).is_err());
+        assert!(Position::parse("ec2grpc-resume-v1:5", None).is_err());
+        let ours = Position::parse("ec2grpc-resume-v1:-:7:a:b", None).unwrap();
+        assert_eq!((ours.page_size, ours.skip), (None, 7));
+        assert_eq!(ours.page_token.as_deref(), Some("a:b"));
+    }
+}
