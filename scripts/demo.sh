@@ -48,37 +48,63 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-eas
 export AWS_EC2_METADATA_DISABLED=true
 
 echo "demo: launching 3 demo instances (tag team=demo) and 2 others (team=batch) in moto" >&2
-.venv/bin/python - <<'PY'
+SUBNET_ID=$(.venv/bin/python - <<'PY'
 import os
 import boto3
 ec2 = boto3.client("ec2", region_name=os.environ["AWS_REGION"])
-image = ec2.describe_images()["Images"][0]["ImageId"]
 for team, count in (("demo", 3), ("batch", 2)):
     ec2.run_instances(
-        ImageId=image, InstanceType="t3.micro", MinCount=count, MaxCount=count,
+        ImageId="ami-03cf127a", InstanceType="t3.micro", MinCount=count, MaxCount=count,
         TagSpecifications=[{"ResourceType": "instance",
                             "Tags": [{"Key": "team", "Value": team}]}])
+print(ec2.describe_subnets()["Subnets"][0]["SubnetId"])
 PY
+)
 
 echo "demo: starting ec2-grpc on ${GATEWAY}" >&2
 ./target/debug/ec2-grpc --listen "${GATEWAY}" > .demo/ec2-grpc.log 2>&1 &
 pids+=($!)
 wait_for_port "${GATEWAY_PORT}" ec2-grpc .demo/ec2-grpc.log
 
-# Each example is printed exactly as you can paste it, then run.
-example() {
-  printf '\n$ %s\n' "$1"
-  eval "$1"
+# Each example is printed exactly as you can paste it, then run. Long answers are saved in
+# .demo/NAME.json and summarised by the lines matching PATTERN; EXPECT must appear in the answer
+# (so the demo fails loudly if an example stops working).
+example() { # NAME COMMAND [PATTERN] [EXPECT]
+  printf '\n$ %s\n' "$2"
+  eval "$2" > ".demo/$1.json" 2>&1 || true
+  if [ -n "${3:-}" ]; then
+    grep -E "$3" ".demo/$1.json" || true
+    echo "(full answer: .demo/$1.json)"
+  else
+    cat ".demo/$1.json"
+  fi
+  if [ -n "${4:-}" ] && ! grep -q -- "$4" ".demo/$1.json"; then
+    echo "demo: example '$1' did not answer with: $4" >&2
+    exit 1
+  fi
 }
-example ".venv/bin/grpcurl -plaintext ${GATEWAY} list"
-example ".venv/bin/grpcurl -plaintext ${GATEWAY} grpc.health.v1.Health/Check"
-example ".venv/bin/grpcurl -plaintext -d '{\"filters\": [{\"name\": \"tag:team\", \"values\": [\"demo\"]}]}' ${GATEWAY} ec2.v1.Ec2Service/DescribeInstances > .demo/describe.json"
-echo "(the 3 team=demo instances, every field; saved in .demo/describe.json:)"
-grep -E '"(instanceId|instanceType)"' .demo/describe.json
-[ "$(grep -c '"instanceId"' .demo/describe.json)" = 3 ] || { echo "demo: expected 3 instances" >&2; exit 1; }
-example ".venv/bin/grpcurl -plaintext -d '{\"max_results\": 5}' ${GATEWAY} ec2.v1.Ec2Service/DescribeInstances | grep -E '\"(instanceId|nextToken)\"'"
-example ".venv/bin/grpcurl -plaintext -d '{\"instance_ids\": [\"i-0123456789abcdef0\"]}' ${GATEWAY} ec2.v1.Ec2Service/DescribeInstances || true"
-example ".venv/bin/grpcurl -plaintext -d '{\"max_results\": 2}' ${GATEWAY} ec2.v1.Ec2Service/DescribeInstances || true"
+G="-plaintext ${GATEWAY}"
+example list ".venv/bin/grpcurl $G list" "" "ec2.v1.Ec2Service"
+example health ".venv/bin/grpcurl $G grpc.health.v1.Health/Check" "" '"SERVING"'
+example by-tag ".venv/bin/grpcurl -d '{\"filters\": [{\"name\": \"tag:team\", \"values\": [\"demo\"]}]}' $G ec2.v1.Ec2Service/DescribeInstances" \
+  '"(instanceId|instanceType)"' '"instanceId"'
+[ "$(grep -c '"instanceId"' .demo/by-tag.json)" = 3 ] || { echo "demo: expected 3 instances" >&2; exit 1; }
+example page ".venv/bin/grpcurl -d '{\"max_results\": 5}' $G ec2.v1.Ec2Service/DescribeInstances" \
+  '"(instanceId|nextToken)"' '"instanceId"'
+example stream ".venv/bin/grpcurl -d '{\"max_results\": 5, \"limit\": 4}' $G ec2.v1.Ec2Service/DescribeInstancesStream" \
+  '"(instanceId|nextToken)"' '"nextToken"'
+example launch-dry-run ".venv/bin/grpcurl -d '{\"image_id\": \"ami-03cf127a\", \"dry_run\": true}' $G ec2.v1.Ec2Service/RunInstances" \
+  "" '"dryRunSucceeded": true'
+example launch ".venv/bin/grpcurl -d '{\"image_id\": \"ami-03cf127a\", \"instance_type\": \"t3.small\", \"min_count\": 2, \"tag_specifications\": [{\"resource_type\": \"instance\", \"tags\": [{\"key\": \"team\", \"value\": \"grpc\"}]}]}' $G ec2.v1.Ec2Service/RunInstances" \
+  '"(reservationId|instanceId|instanceType)"' '"reservationId"'
+example eni ".venv/bin/grpcurl -d '{\"subnet_id\": \"${SUBNET_ID}\", \"description\": \"demo\", \"secondary_private_ip_address_count\": 2}' $G ec2.v1.Ec2Service/CreateNetworkInterface" \
+  '"(networkInterfaceId|privateIpAddress|status)"' '"networkInterfaceId"'
+example enis ".venv/bin/grpcurl -d '{\"filters\": [{\"name\": \"description\", \"values\": [\"demo\"]}]}' $G ec2.v1.Ec2Service/DescribeNetworkInterfaces" \
+  '"(networkInterfaceId|description)"' '"description": "demo"'
+example not-found ".venv/bin/grpcurl -d '{\"instance_ids\": [\"i-0123456789abcdef0\"]}' $G ec2.v1.Ec2Service/DescribeInstances" \
+  "" "InvalidInstanceID.NotFound"
+example invalid ".venv/bin/grpcurl -d '{\"max_results\": 2}' $G ec2.v1.Ec2Service/DescribeInstances" \
+  "" '"field":"max_results"'
 
 if $once; then
   echo; echo "demo: all examples ran; stopping (--once)." >&2
