@@ -1,6 +1,6 @@
 //! Instance RPCs: RunInstances, DescribeInstances and its streamed form.
 
-use super::stream::{self, Describe, MessageStream, Page, Position};
+use super::stream::{self, Describe, MessageStream, Page};
 use super::{client_token, unless_dry_run};
 use crate::convert::{common, instance, non_empty, non_empty_list, request};
 use crate::error::Error;
@@ -72,11 +72,12 @@ pub fn describe_instances_stream(
     request: pb::DescribeInstancesStreamRequest,
 ) -> Result<MessageStream<pb::DescribeInstancesStreamResponse>, Error> {
     validate::describe_instances_stream(&request)?;
-    let page_size = request
-        .instance_ids
-        .is_empty()
-        .then(|| request.max_results.unwrap_or(stream::DEFAULT_PAGE_SIZE));
-    let start = Position::parse(&request.next_token, page_size)?;
+    let (start, limit) = stream::start(
+        !request.instance_ids.is_empty(),
+        request.max_results,
+        &request.next_token,
+        request.limit,
+    )?;
     let describe = Instances {
         ec2: ec2.clone(),
         instance_ids: non_empty_list(&request.instance_ids),
@@ -84,7 +85,6 @@ pub fn describe_instances_stream(
         include_managed_resources: request.include_managed_resources,
         dry_run: request.dry_run,
     };
-    let limit = request.limit.map(|n| n.unsigned_abs() as usize);
     Ok(stream::stream(describe, start, limit))
 }
 

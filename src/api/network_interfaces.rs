@@ -1,7 +1,7 @@
 //! Network interface RPCs: CreateNetworkInterface, DescribeNetworkInterfaces and its streamed
 //! form.
 
-use super::stream::{self, Describe, MessageStream, Page, Position};
+use super::stream::{self, Describe, MessageStream, Page};
 use super::{client_token, unless_dry_run};
 use crate::convert::{common, network_interface, non_empty, non_empty_list, request};
 use crate::error::Error;
@@ -70,11 +70,12 @@ pub fn describe_network_interfaces_stream(
     request: pb::DescribeNetworkInterfacesStreamRequest,
 ) -> Result<MessageStream<pb::DescribeNetworkInterfacesStreamResponse>, Error> {
     validate::describe_network_interfaces_stream(&request)?;
-    let page_size = request
-        .network_interface_ids
-        .is_empty()
-        .then(|| request.max_results.unwrap_or(stream::DEFAULT_PAGE_SIZE));
-    let start = Position::parse(&request.next_token, page_size)?;
+    let (start, limit) = stream::start(
+        !request.network_interface_ids.is_empty(),
+        request.max_results,
+        &request.next_token,
+        request.limit,
+    )?;
     let describe = NetworkInterfaces {
         ec2: ec2.clone(),
         network_interface_ids: non_empty_list(&request.network_interface_ids),
@@ -82,7 +83,6 @@ pub fn describe_network_interfaces_stream(
         include_managed_resources: request.include_managed_resources,
         dry_run: request.dry_run,
     };
-    let limit = request.limit.map(|n| n.unsigned_abs() as usize);
     Ok(stream::stream(describe, start, limit))
 }
 

@@ -219,6 +219,21 @@ impl<D: Describe> Pager<D> {
     }
 }
 
+/// Where a streamed describe starts and how many items it may deliver, from its request:
+/// describing by ids sends no page size (EC2 refuses one); otherwise the caller's or 1000.
+pub fn start(
+    by_ids: bool,
+    max_results: Option<i32>,
+    next_token: &str,
+    limit: Option<i32>,
+) -> Result<(Position, Option<usize>), Error> {
+    let page_size = (!by_ids).then(|| max_results.unwrap_or(DEFAULT_PAGE_SIZE));
+    let position = Position::parse(next_token, page_size)?;
+    // Validation guarantees limit >= 1, so the conversion cannot fail.
+    let limit = limit.and_then(|n| usize::try_from(n).ok());
+    Ok((position, limit))
+}
+
 /// Streams `describe` from `start`, delivering at most `limit` items.
 pub fn stream<D: Describe>(
     describe: D,
