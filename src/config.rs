@@ -41,6 +41,12 @@ pub struct Config {
     #[arg(long, value_enum, env = "EC2_GRPC_LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Most instance ids per EC2 call when acting on a selection (start, stop, reboot,
+    /// terminate, monitor, unmonitor, tags): 1 to 1000, EC2's maximum.
+    #[arg(long, env = "EC2_GRPC_ACTION_BATCH_SIZE", default_value_t = 1000,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub action_batch_size: u16,
+
     /// On SIGTERM or SIGINT, how long in-flight calls may take to finish before the server
     /// exits anyway (seconds).
     #[arg(long, env = "EC2_GRPC_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]

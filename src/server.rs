@@ -21,7 +21,14 @@ pub async fn run(config: &Config) -> Result<(), Box<dyn std::error::Error + Send
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let ec2 = crate::ec2::client_from_env().await;
-    serve(listener, ec2, shutdown_signal(), config.shutdown_grace()).await
+    let gateway = Gateway::new(ec2).with_batch_size(usize::from(config.action_batch_size));
+    serve(
+        listener,
+        gateway,
+        shutdown_signal(),
+        config.shutdown_grace(),
+    )
+    .await
 }
 
 /// Serves on `listener` until `shutdown` completes. Then health turns NOT_SERVING at once, new
@@ -29,7 +36,7 @@ pub async fn run(config: &Config) -> Result<(), Box<dyn std::error::Error + Send
 /// Tests call this directly with a listener on `127.0.0.1:0`.
 pub async fn serve(
     listener: TcpListener,
-    ec2: aws_sdk_ec2::Client,
+    gateway: Gateway,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -67,7 +74,7 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(Ec2ServiceServer::new(Gateway::new(ec2)))
+        .add_service(Ec2ServiceServer::new(gateway))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), on_shutdown);
 
     tokio::select! {

@@ -60,18 +60,92 @@ fn check_describe(
             )
         });
     }
+    check_filters(v, "filters", filters);
+}
+
+/// Every filter has a name and at least one value.
+fn check_filters(v: &mut Violations, field: &str, filters: &[pb::Filter]) {
     for (i, filter) in filters.iter().enumerate() {
         v.check(
             !filter.name.is_empty(),
-            &format!("filters[{i}].name"),
+            &format!("{field}[{i}].name"),
             || "must name an EC2 filter, for example instance-state-name".into(),
         );
         v.check(
             !filter.values.is_empty(),
-            &format!("filters[{i}].values"),
+            &format!("{field}[{i}].values"),
             || format!("filter {:?} needs at least one value", filter.name),
         );
     }
+}
+
+/// An instance selection: ids and/or filters, or the explicit `all_instances` alone. `None`
+/// (or an empty selection) is allowed only when `may_be_empty` (CreateTags on resource ids).
+fn check_selection(v: &mut Violations, s: Option<&pb::InstanceSelection>, may_be_empty: bool) {
+    let empty = pb::InstanceSelection::default();
+    let s = s.unwrap_or(&empty);
+    let criteria = !s.instance_ids.is_empty() || !s.filters.is_empty();
+    if !criteria && !s.all_instances {
+        v.check(may_be_empty, "selection", || {
+            "select instances by instance_ids or filters, or set all_instances to act on every \
+             instance of the account and region"
+                .into()
+        });
+    }
+    v.check(
+        !(criteria && s.all_instances),
+        "selection.all_instances",
+        || "all_instances selects every instance: drop it, or drop the ids and filters".into(),
+    );
+    if let Some(i) = s.instance_ids.iter().position(|id| id.trim().is_empty()) {
+        v.check(false, &format!("selection.instance_ids[{i}]"), || {
+            "must not be empty".into()
+        });
+    }
+    check_filters(v, "selection.filters", &s.filters);
+    if let Some(limit) = s.limit {
+        v.check(limit >= 1, "selection.limit", || {
+            format!("must be at least 1 when set, got {limit}")
+        });
+    }
+    if let Some(size) = s.page_size {
+        v.check(
+            MAX_RESULTS_RANGE.contains(&size),
+            "selection.page_size",
+            || format!("must be between 5 and 1000, got {size}"),
+        );
+        v.check(s.instance_ids.is_empty(), "selection.page_size", || {
+            "cannot be combined with selection.instance_ids: EC2 pages only describes without ids"
+                .into()
+        });
+    }
+}
+
+/// Validates the selection of an instance action (start, stop, reboot, terminate, monitor,
+/// unmonitor).
+pub fn instance_action(selection: Option<&pb::InstanceSelection>) -> Result<(), Error> {
+    let mut v = Violations::default();
+    check_selection(&mut v, selection, false);
+    v.into_result()
+}
+
+/// Validates a `CreateTagsRequest`: something to tag (a selection or resource ids) and at least
+/// one tag, each with a key.
+pub fn create_tags(r: &pb::CreateTagsRequest) -> Result<(), Error> {
+    let mut v = Violations::default();
+    check_selection(&mut v, r.selection.as_ref(), !r.resource_ids.is_empty());
+    if let Some(i) = r.resource_ids.iter().position(|id| id.trim().is_empty()) {
+        v.check(false, &format!("resource_ids[{i}]"), || {
+            "must not be empty".into()
+        });
+    }
+    v.check(!r.tags.is_empty(), "tags", || "at least one tag".into());
+    if let Some(i) = r.tags.iter().position(|t| t.key.is_empty()) {
+        v.check(false, &format!("tags[{i}].key"), || {
+            "must not be empty".into()
+        });
+    }
+    v.into_result()
 }
 
 /// A stream's total `limit`, when set, is at least 1.
@@ -302,6 +376,46 @@ mod tests {
             fields(describe_network_interfaces_stream(&r).unwrap_err()),
             ["limit"]
         );
+    }
+
+    #[test]
+    fn an_empty_selection_is_refused_unless_all_instances_is_explicit() {
+        assert_eq!(fields(instance_action(None).unwrap_err()), ["selection"]);
+        let all = pb::InstanceSelection {
+            all_instances: true,
+            ..Default::default()
+        };
+        assert!(instance_action(Some(&all)).is_ok());
+        let mixed = pb::InstanceSelection {
+            all_instances: true,
+            instance_ids: vec!["i-1".into()],
+            page_size: Some(50),
+            limit: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(instance_action(Some(&mixed)).unwrap_err()),
+            [
+                "selection.all_instances",
+                "selection.limit",
+                "selection.page_size"
+            ]
+        );
+    }
+
+    #[test]
+    fn create_tags_needs_a_target_and_tags() {
+        let r = pb::CreateTagsRequest::default();
+        assert_eq!(fields(create_tags(&r).unwrap_err()), ["selection", "tags"]);
+        let by_resource = pb::CreateTagsRequest {
+            resource_ids: vec!["eni-1".into()],
+            tags: vec![pb::Tag {
+                key: "k".into(),
+                value: "v".into(),
+            }],
+            ..Default::default()
+        };
+        assert!(create_tags(&by_resource).is_ok());
     }
 
     #[test]

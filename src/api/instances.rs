@@ -89,8 +89,9 @@ pub fn describe_instances_stream(
 }
 
 /// DescribeInstances as a streamed describe. Items are single-instance reservations, so a
-/// message can end inside a reservation; `message` regroups consecutive items.
-struct Instances {
+/// message can end inside a reservation; `message` regroups consecutive items. Resolving an
+/// action's selection pages through it too.
+pub(super) struct Instances {
     /// The EC2 client.
     ec2: aws_sdk_ec2::Client,
     /// The ids asked for, if any.
@@ -101,6 +102,23 @@ struct Instances {
     include_managed_resources: Option<bool>,
     /// Whether this is a dry run.
     dry_run: bool,
+}
+
+impl Instances {
+    /// Describes `instance_ids` and/or `filters` (no managed resources, no dry run).
+    pub(super) fn new(
+        ec2: &aws_sdk_ec2::Client,
+        instance_ids: Option<Vec<String>>,
+        filters: Option<Vec<aws_sdk_ec2::types::Filter>>,
+    ) -> Self {
+        Instances {
+            ec2: ec2.clone(),
+            instance_ids,
+            filters,
+            include_managed_resources: None,
+            dry_run: false,
+        }
+    }
 }
 
 impl Describe for Instances {

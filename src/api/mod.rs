@@ -1,28 +1,69 @@
 //! The `ec2.v1.Ec2Service` implementation: one file per RPC group, each RPC validating its
 //! request, calling EC2 and converting the answer. Streamed describes share `stream`.
 
+pub mod actions;
 mod instances;
 mod network_interfaces;
 pub mod stream;
 
+use crate::convert::{non_empty, request};
 use crate::error::Error;
 use crate::pb;
 use crate::pb::ec2_service_server::Ec2Service;
+use crate::validate;
+use actions::{Action, ActionRequest};
 use stream::MessageStream;
 use tonic::{Request, Response, Status};
 
-/// The gateway's service state: the EC2 client every RPC calls through.
+/// The gateway's service state: the EC2 client every RPC calls through, and its settings.
 #[derive(Clone, Debug)]
 pub struct Gateway {
     /// The aws-sdk-ec2 client (cheap to clone; shares one connection pool).
     ec2: aws_sdk_ec2::Client,
+    /// Most ids per EC2 call of the instance actions (1 to 1000).
+    batch_size: usize,
 }
 
 impl Gateway {
-    /// A gateway that calls EC2 through `ec2`.
+    /// A gateway that calls EC2 through `ec2`, acting on at most 1000 ids per call.
     pub fn new(ec2: aws_sdk_ec2::Client) -> Self {
-        Self { ec2 }
+        Self {
+            ec2,
+            batch_size: actions::MAX_BATCH_SIZE,
+        }
     }
+
+    /// Acts on at most `batch_size` ids per EC2 call (clamped to 1..=1000).
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size.clamp(1, actions::MAX_BATCH_SIZE);
+        self
+    }
+
+    /// Runs an instance action RPC.
+    async fn act<R: From<actions::ActionEvent> + Send + 'static>(
+        &self,
+        request: ActionRequest,
+    ) -> Result<Response<MessageStream<R>>, Status> {
+        let stream = actions::run(&self.ec2, self.batch_size, request).await?;
+        Ok(Response::new(stream))
+    }
+}
+
+/// A validated action request on a selection only.
+fn on_selection(
+    selection: Option<pb::InstanceSelection>,
+    action: Action,
+    dry_run: bool,
+    preview: bool,
+) -> Result<ActionRequest, Status> {
+    validate::instance_action(selection.as_ref())?;
+    Ok(ActionRequest {
+        selection,
+        resource_ids: Vec::new(),
+        action,
+        dry_run,
+        preview,
+    })
 }
 
 /// EC2's `DryRunOperation` answer means "you may, and it would have worked": the RPC succeeds
@@ -103,5 +144,119 @@ impl Ec2Service for Gateway {
             request.into_inner(),
         )?;
         Ok(Response::new(stream))
+    }
+
+    type StartInstancesStream = MessageStream<pb::StartInstancesResponse>;
+
+    async fn start_instances(
+        &self,
+        request: Request<pb::StartInstancesRequest>,
+    ) -> Result<Response<Self::StartInstancesStream>, Status> {
+        let r = request.into_inner();
+        let action = Action::Start {
+            additional_info: non_empty(&r.additional_info),
+        };
+        self.act(on_selection(r.selection, action, r.dry_run, r.preview)?)
+            .await
+    }
+
+    type StopInstancesStream = MessageStream<pb::StopInstancesResponse>;
+
+    async fn stop_instances(
+        &self,
+        request: Request<pb::StopInstancesRequest>,
+    ) -> Result<Response<Self::StopInstancesStream>, Status> {
+        let r = request.into_inner();
+        let action = Action::Stop {
+            hibernate: r.hibernate,
+            force: r.force,
+            skip_os_shutdown: r.skip_os_shutdown,
+        };
+        self.act(on_selection(r.selection, action, r.dry_run, r.preview)?)
+            .await
+    }
+
+    type RebootInstancesStream = MessageStream<pb::RebootInstancesResponse>;
+
+    async fn reboot_instances(
+        &self,
+        request: Request<pb::RebootInstancesRequest>,
+    ) -> Result<Response<Self::RebootInstancesStream>, Status> {
+        let r = request.into_inner();
+        self.act(on_selection(
+            r.selection,
+            Action::Reboot,
+            r.dry_run,
+            r.preview,
+        )?)
+        .await
+    }
+
+    type TerminateInstancesStream = MessageStream<pb::TerminateInstancesResponse>;
+
+    async fn terminate_instances(
+        &self,
+        request: Request<pb::TerminateInstancesRequest>,
+    ) -> Result<Response<Self::TerminateInstancesStream>, Status> {
+        let r = request.into_inner();
+        let action = Action::Terminate {
+            force: r.force,
+            skip_os_shutdown: r.skip_os_shutdown,
+        };
+        self.act(on_selection(r.selection, action, r.dry_run, r.preview)?)
+            .await
+    }
+
+    type MonitorInstancesStream = MessageStream<pb::MonitorInstancesResponse>;
+
+    async fn monitor_instances(
+        &self,
+        request: Request<pb::MonitorInstancesRequest>,
+    ) -> Result<Response<Self::MonitorInstancesStream>, Status> {
+        let r = request.into_inner();
+        self.act(on_selection(
+            r.selection,
+            Action::Monitor,
+            r.dry_run,
+            r.preview,
+        )?)
+        .await
+    }
+
+    type UnmonitorInstancesStream = MessageStream<pb::UnmonitorInstancesResponse>;
+
+    async fn unmonitor_instances(
+        &self,
+        request: Request<pb::UnmonitorInstancesRequest>,
+    ) -> Result<Response<Self::UnmonitorInstancesStream>, Status> {
+        let r = request.into_inner();
+        self.act(on_selection(
+            r.selection,
+            Action::Unmonitor,
+            r.dry_run,
+            r.preview,
+        )?)
+        .await
+    }
+
+    type CreateTagsStream = MessageStream<pb::CreateTagsResponse>;
+
+    async fn create_tags(
+        &self,
+        request: Request<pb::CreateTagsRequest>,
+    ) -> Result<Response<Self::CreateTagsStream>, Status> {
+        let r = request.into_inner();
+        validate::create_tags(&r)?;
+        let action = Action::CreateTags {
+            tags: r.tags.iter().map(request::tag).collect(),
+        };
+        self.act(ActionRequest {
+            selection: r.selection,
+            resource_ids: r.resource_ids,
+            action,
+            dry_run: r.dry_run,
+            preview: r.preview,
+        })
+        .await
     }
 }

@@ -514,6 +514,24 @@ pub fn monitoring(v: &types::Monitoring) -> pb::Monitoring {
     }
 }
 
+/// EC2 `InstanceStateChange` (what start, stop and terminate answer) ->
+/// `ec2.v1.InstanceStateChange`.
+pub fn instance_state_change(v: &types::InstanceStateChange) -> pb::InstanceStateChange {
+    pb::InstanceStateChange {
+        instance_id: text(&v.instance_id),
+        current_state: v.current_state.as_ref().map(instance_state),
+        previous_state: v.previous_state.as_ref().map(instance_state),
+    }
+}
+
+/// EC2 `InstanceMonitoring` (what monitor and unmonitor answer) -> `ec2.v1.InstanceMonitoring`.
+pub fn instance_monitoring(v: &types::InstanceMonitoring) -> pb::InstanceMonitoring {
+    pb::InstanceMonitoring {
+        instance_id: text(&v.instance_id),
+        monitoring: v.monitoring.as_ref().map(monitoring),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

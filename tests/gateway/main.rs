@@ -6,6 +6,7 @@
 //! interfaces, scale) is tested elsewhere: the stream engine's splitting and resuming in
 //! `src/api/stream.rs` unit tests.
 
+mod actions;
 mod describe;
 mod launch;
 mod process;

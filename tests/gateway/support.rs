@@ -153,6 +153,11 @@ pub struct Gateway {
 impl Gateway {
     /// Serves the gateway over `ec2` with a 1 s shutdown grace.
     pub async fn start(ec2: aws_sdk_ec2::Client) -> Gateway {
+        Gateway::serve(ec2_grpc::api::Gateway::new(ec2)).await
+    }
+
+    /// Serves `gateway` with a 1 s shutdown grace.
+    pub async fn serve(gateway: ec2_grpc::api::Gateway) -> Gateway {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (shutdown, on_shutdown) = oneshot::channel::<()>();
@@ -160,7 +165,7 @@ impl Gateway {
             let on_shutdown = async {
                 let _ = on_shutdown.await;
             };
-            ec2_grpc::server::serve(listener, ec2, on_shutdown, Duration::from_secs(1))
+            ec2_grpc::server::serve(listener, gateway, on_shutdown, Duration::from_secs(1))
                 .await
                 .expect("server runs");
         });
