@@ -101,6 +101,16 @@ example eni ".venv/bin/grpcurl -d '{\"subnet_id\": \"${SUBNET_ID}\", \"descripti
   '"(networkInterfaceId|privateIpAddress|status)"' '"networkInterfaceId"'
 example enis ".venv/bin/grpcurl -d '{\"filters\": [{\"name\": \"description\", \"values\": [\"demo\"]}]}' $G ec2.v1.Ec2Service/DescribeNetworkInterfaces" \
   '"(networkInterfaceId|description)"' '"description": "demo"'
+example preview ".venv/bin/grpcurl -d '{\"selection\": {\"filters\": [{\"name\": \"tag:team\", \"values\": [\"batch\"]}]}, \"preview\": true}' $G ec2.v1.Ec2Service/TerminateInstances" \
+  "" '"matched": "2"'
+example stop ".venv/bin/grpcurl -d '{\"selection\": {\"filters\": [{\"name\": \"tag:team\", \"values\": [\"demo\"]}], \"limit\": 2}}' $G ec2.v1.Ec2Service/StopInstances" \
+  '"(instanceId|name|acted)"' '"acted": "2"'
+example start ".venv/bin/grpcurl -d '{\"selection\": {\"filters\": [{\"name\": \"tag:team\", \"values\": [\"demo\"]}]}}' $G ec2.v1.Ec2Service/StartInstances" \
+  '"(matched|acted)"' '"matched": "3"'
+example tag ".venv/bin/grpcurl -d '{\"selection\": {\"filters\": [{\"name\": \"tag:team\", \"values\": [\"demo\"]}]}, \"tags\": [{\"key\": \"owner\", \"value\": \"me\"}]}' $G ec2.v1.Ec2Service/CreateTags" \
+  '"(matched|acted)"' '"acted": "3"'
+example empty-selection ".venv/bin/grpcurl -d '{\"selection\": {}}' $G ec2.v1.Ec2Service/StopInstances" \
+  "" '"field":"selection"'
 example not-found ".venv/bin/grpcurl -d '{\"instance_ids\": [\"i-0123456789abcdef0\"]}' $G ec2.v1.Ec2Service/DescribeInstances" \
   "" "InvalidInstanceID.NotFound"
 example invalid ".venv/bin/grpcurl -d '{\"max_results\": 2}' $G ec2.v1.Ec2Service/DescribeInstances" \

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Offline check of the Helm chart helm/ec2-grpc: no cluster, no helm binary, no network beyond
+# PyPI for the first install. Run from anywhere: `bash scripts/check-helm.sh`.
+#
+# Tools, installed into the project venv .venv (idempotent: a second run installs nothing):
+#   helm-python-sdk      Helm's own Go SDK (v4) through a C ABI, bundled in the wheel: the same
+#                        linter and template engine as `helm lint --strict` / `helm template`.
+#   kubernetes-validate  JSON schemas of the Kubernetes API, per version; --strict variant
+#                        rejects unknown fields.
+#
+# Checks:
+#   1-2  helm lint --strict (kube version 1.30) with default values and ci/all-on-values.yaml
+#   3-4  render (helm template) with both values files; the expected kinds are present
+#   5-6  every rendered manifest validates against the Kubernetes 1.30 strict schemas. The only
+#        kind allowed without a schema is the ServiceMonitor (monitoring.coreos.com/v1), a
+#        prometheus-operator CRD that no Kubernetes schema covers; any other unknown kind fails.
+#   7    default Deployment: gRPC liveness + readiness probes on a numeric port, runAsNonRoot,
+#        readOnlyRootFilesystem, drop ALL, seccomp RuntimeDefault, no privilege escalation,
+#        command set (the image's CMD flags would override the ConfigMap), grace period
+#   8    all-on render: IRSA role annotation on the ServiceAccount
+#   9    guards: the values schema rejects a bad logFormat; the render refuses a
+#        terminationGracePeriodSeconds not above the shutdown grace
+# Prints one line per check and `helm: N passed, M failed`; exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HELM_PYTHON_SDK_VERSION="0.2.2"      # bundles helm-c 0.2.2 over the Helm v4.2.3 Go SDK
+KUBERNETES_VALIDATE_VERSION="1.37.0" # ships schemas for Kubernetes 1.25 ... 1.37
+KUBE_VERSION="1.30"
+
+if [ ! -x .venv/bin/python ]; then
+  echo "check-helm: creating .venv" >&2
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python - "$HELM_PYTHON_SDK_VERSION" "$KUBERNETES_VALIDATE_VERSION" <<'PY' 2>/dev/null; then
+import sys
+from importlib.metadata import version
+ok = (version("helm-python-sdk") == sys.argv[1]
+      and version("kubernetes-validate") == sys.argv[2])
+import helm_python, kubernetes_validate.utils, yaml  # noqa: E401,F401  importable too
+sys.exit(0 if ok else 1)
+PY
+  echo "check-helm: installing helm-python-sdk ${HELM_PYTHON_SDK_VERSION} and kubernetes-validate ${KUBERNETES_VALIDATE_VERSION} into .venv" >&2
+  .venv/bin/pip install --quiet --disable-pip-version-check \
+    "helm-python-sdk==${HELM_PYTHON_SDK_VERSION}" \
+    "kubernetes-validate==${KUBERNETES_VALIDATE_VERSION}" >&2
+fi
+
+CHART=helm/ec2-grpc ALL_ON=helm/ec2-grpc/ci/all-on-values.yaml KUBE_VERSION="$KUBE_VERSION" \
+  exec .venv/bin/python - <<'PY'
+import os
+import sys
+
+import yaml
+import helm_python as helm
+import kubernetes_validate.utils as kv
+
+CHART = os.environ["CHART"]
+ALL_ON = os.environ["ALL_ON"]
+KUBE = os.environ["KUBE_VERSION"]
+RELEASE, NAMESPACE = "ec2-grpc", "ec2-grpc"
+# Kinds that are custom resources: no Kubernetes schema exists for them, so they are skipped
+# by name. Anything else without a schema is a failure.
+CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+
+results = []
+
+
+def check(name, fn):
+    try:
+        detail = fn()
+        results.append(True)
+        print(f"ok   {len(results)} {name}: {detail}")
+    except Exception as exc:  # any failure of a check is reported, not raised
+        results.append(False)
+        text = " ".join(str(exc).split())
+        print(f"FAIL {len(results)} {name}: {type(exc).__name__}: {text}")
+
+
+def need(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def load_values(path):
+    if path is None:
+        return None
+    with open(path) as f:
+        return helm.values_from_yaml(f.read())
+
+
+def lint(path):
+    report = helm.lint(CHART, load_values(path), strict=True, kube_version=f"v{KUBE}.0")
+    bad = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
+    need(report["total_charts_linted"] == 1, f"linted {report['total_charts_linted']} charts")
+    need(not bad, f"findings: {bad}")
+    info = sum(1 for m in report["messages"] if m["severity"] < 2)
+    return f"no warnings or errors ({info} info message(s))"
+
+
+rendered = {}
+
+
+def render(label, path, expected_kinds):
+    values = load_values(path)
+    with helm.Chart.load(CHART) as chart:
+        chart.validate_schema(values)
+        out = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    docs = []
+    for template, text in sorted(out.items()):
+        if template.endswith("NOTES.txt") or not text.strip():
+            continue
+        for doc in yaml.safe_load_all(text):
+            if doc:
+                docs.append((template, doc))
+    rendered[label] = docs
+    kinds = sorted(d["kind"] for _, d in docs)
+    missing = set(expected_kinds) - set(kinds)
+    need(not missing, f"missing kinds {sorted(missing)}; rendered {kinds}")
+    return f"{len(docs)} manifests: {', '.join(kinds)}"
+
+
+def validate(label):
+    docs = rendered.get(label)
+    need(docs, f"nothing rendered for {label}")
+    checked, skipped = 0, []
+    for template, doc in docs:
+        if (doc.get("apiVersion"), doc.get("kind")) in CRD_KINDS:
+            skipped.append(doc["kind"])
+            continue
+        try:
+            version = kv.validate(doc, KUBE, strict=True)
+        except kv.ValidationError as exc:
+            path = ".".join(str(p) for p in exc.path)
+            raise AssertionError(f"{template} {doc['kind']}: {path}: {exc.message}") from None
+        except kv.SchemaNotFoundError as exc:
+            raise AssertionError(f"{template}: {exc.message}") from None
+        need(version == KUBE, f"validated against {version}, not {KUBE}")
+        checked += 1
+    note = f"; skipped CRD kind(s) without a Kubernetes schema: {', '.join(skipped)}" if skipped else ""
+    return f"{checked} manifests valid against Kubernetes {KUBE} (strict){note}"
+
+
+def one(label, kind):
+    found = [d for _, d in rendered.get(label, []) if d["kind"] == kind]
+    need(len(found) == 1, f"{len(found)} {kind} manifests in the {label} render")
+    return found[0]
+
+
+def deployment_hardening():
+    dep = one("default", "Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    for probe_name in ("livenessProbe", "readinessProbe"):
+        probe = c.get(probe_name) or {}
+        grpc = probe.get("grpc")
+        need(grpc is not None, f"{probe_name} is not a grpc probe: {probe}")
+        need(type(grpc.get("port")) is int, f"{probe_name}.grpc.port is not a number: {grpc}")
+        need(grpc["port"] in [p["containerPort"] for p in c["ports"]],
+             f"{probe_name} port {grpc['port']} is not a container port")
+    psc, csc = pod.get("securityContext", {}), c.get("securityContext", {})
+    need(psc.get("runAsNonRoot") is True, "pod runAsNonRoot is not true")
+    need(psc.get("runAsUser") == 65532, "pod runAsUser is not 65532")
+    need(psc.get("seccompProfile", {}).get("type") == "RuntimeDefault", "seccomp not RuntimeDefault")
+    need(csc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem is not true")
+    need(csc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation is not false")
+    need(csc.get("capabilities", {}).get("drop") == ["ALL"], "capabilities do not drop ALL")
+    need(c.get("command") == ["/ec2-grpc"], f"command is {c.get('command')}")
+    cm = one("default", "ConfigMap")["data"]
+    need(cm["EC2_GRPC_LISTEN"] == "0.0.0.0:50051", f"listen is {cm['EC2_GRPC_LISTEN']}")
+    need(cm["EC2_GRPC_ALLOW_UNAUTHENTICATED"] == "true", "protected mode not acknowledged")
+    need(cm["EC2_GRPC_LOG_FORMAT"] == "json", "log format is not json")
+    grace = int(cm["EC2_GRPC_SHUTDOWN_GRACE_SECONDS"])
+    need(pod["terminationGracePeriodSeconds"] > grace,
+         f"terminationGracePeriodSeconds {pod['terminationGracePeriodSeconds']} <= shutdown grace {grace}")
+    need(dep["spec"]["replicas"] == 2, f"replicas is {dep['spec'].get('replicas')}")
+    (port,) = [p for p in one("default", "Service")["spec"]["ports"] if p["name"] == "grpc"]
+    need(port.get("appProtocol") == "grpc", "Service port lacks appProtocol grpc")
+    return (f"grpc probes on port {c['livenessProbe']['grpc']['port']}, non-root 65532, read-only "
+            f"root, drop ALL, seccomp RuntimeDefault, no privilege escalation, "
+            f"grace {pod['terminationGracePeriodSeconds']}s > {grace}s")
+
+
+def irsa():
+    sa = one("all-on", "ServiceAccount")
+    role = (sa["metadata"].get("annotations") or {}).get("eks.amazonaws.com/role-arn")
+    need(role == "arn:aws:iam::123456789012:role/ec2-grpc", f"role-arn annotation is {role!r}")
+    dep = one("all-on", "Deployment")
+    need(dep["spec"]["template"]["spec"]["serviceAccountName"] == sa["metadata"]["name"],
+         "the Deployment does not use the ServiceAccount")
+    return f"ServiceAccount {sa['metadata']['name']} carries eks.amazonaws.com/role-arn={role}"
+
+
+def guards():
+    with helm.Chart.load(CHART) as chart:
+        try:
+            chart.validate_schema({"config": {"logFormat": "xml"}})
+        except helm.HelmValuesError as exc:
+            need("logFormat" in str(exc), f"schema rejected something else: {exc}")
+        else:
+            raise AssertionError("values schema accepted config.logFormat=xml")
+        try:
+            chart.render({"terminationGracePeriodSeconds": 30}, name=RELEASE, namespace=NAMESPACE)
+        except helm.HelmRenderError as exc:
+            need("must exceed config.shutdownGraceSeconds" in str(exc), f"render failed otherwise: {exc}")
+        else:
+            raise AssertionError("render accepted terminationGracePeriodSeconds == shutdown grace")
+    return "schema rejects logFormat=xml; render refuses grace period <= shutdown grace"
+
+
+BASE = ["ConfigMap", "Deployment", "Service", "ServiceAccount", "PodDisruptionBudget"]
+ALL = BASE + ["HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor"]
+
+print(f"check-helm: Helm SDK {helm.helm_sdk_version()} (helm-python-sdk {helm.__version__}), "
+      f"Kubernetes schemas {KUBE}", flush=True)
+check("lint --strict, default values", lambda: lint(None))
+check(f"lint --strict, {os.path.basename(ALL_ON)}", lambda: lint(ALL_ON))
+check("render, default values", lambda: render("default", None, BASE))
+check(f"render, {os.path.basename(ALL_ON)}", lambda: render("all-on", ALL_ON, ALL))
+check(f"kubernetes {KUBE} schemas, default render", lambda: validate("default"))
+check(f"kubernetes {KUBE} schemas, all-on render", lambda: validate("all-on"))
+check("default Deployment hardening and probes", deployment_hardening)
+check("all-on ServiceAccount IRSA annotation", irsa)
+check("values schema and render guards", guards)
+
+passed, failed = results.count(True), results.count(False)
+print(f"helm: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
+PY
