@@ -22,6 +22,9 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY proto ./proto
 COPY src ./src
+# The workspace names the test stand-in as a member, so cargo needs its manifest and sources
+# to load the workspace; only the ec2-grpc binary is built and shipped.
+COPY tools ./tools
 
 # The cache mounts keep the crates.io registry and target/ between builds (BuildKit); the
 # binary is copied out of the cached target/ so the next stage can see it.

@@ -2,13 +2,15 @@
 //! free loopback port (see `support`), so tests never share state. One test binary, because
 //! each links aws-sdk-ec2.
 //!
-//! What moto cannot show (idempotent client tokens, throttling, faults, paging of network
-//! interfaces, scale) is tested elsewhere: the stream engine's splitting and resuming in
-//! `src/api/stream.rs` unit tests.
+//! Most tests run against moto, the fidelity reference; `standin.rs` runs against the
+//! project's own stand-in (`tools/ec2-standin`) what moto cannot serve: faults, throttling,
+//! idempotent client tokens, Monitor/Unmonitor, paged network interfaces, scale. See
+//! `tests/README.md`.
 
 mod actions;
 mod describe;
 mod launch;
 mod process;
+mod standin;
 mod streams;
 mod support;

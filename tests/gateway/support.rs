@@ -75,15 +75,7 @@ impl Moto {
 
     /// An SDK client talking to this moto directly, counting what it sends.
     pub fn sdk(&self) -> (aws_sdk_ec2::Client, Ec2Calls) {
-        let calls = Ec2Calls::default();
-        let config = aws_sdk_ec2::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-            .endpoint_url(&self.endpoint)
-            .interceptor(calls.clone())
-            .build();
-        (aws_sdk_ec2::Client::from_conf(config), calls)
+        sdk(&self.endpoint)
     }
 
     /// An AMI id moto knows.
@@ -92,6 +84,20 @@ impl Moto {
         let images = sdk.describe_images().send().await.expect("describe images");
         images.images()[0].image_id().expect("image id").to_owned()
     }
+}
+
+/// An SDK client for the EC2 endpoint at `endpoint` (moto or the stand-in), with test
+/// credentials, counting what it sends.
+pub fn sdk(endpoint: &str) -> (aws_sdk_ec2::Client, Ec2Calls) {
+    let calls = Ec2Calls::default();
+    let config = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .interceptor(calls.clone())
+        .build();
+    (aws_sdk_ec2::Client::from_conf(config), calls)
 }
 
 /// Counts the EC2 HTTP requests a client sends, by action (retries included).
