@@ -4,9 +4,53 @@
 //! are deliberately absent: they come from the standard `aws-config` chain, under the names
 //! AWS already documents.
 
+use crate::ec2::{MergeWindow, SdkSettings, batch};
+use crate::protection::budget::Rate;
+use crate::server::Limits;
 use clap::{CommandFactory, Parser, ValueEnum};
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// A share of the account's rate: 0 < share <= 1.
+fn parse_share(value: &str) -> Result<f64, String> {
+    let share: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number"))?;
+    if share > 0.0 && share <= 1.0 {
+        Ok(share)
+    } else {
+        Err(format!("must be above 0 and at most 1, got {share}"))
+    }
+}
+
+/// A positive number.
+fn parse_positive(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(n) if n > 0.0 && n.is_finite() => Ok(n),
+        _ => Err(format!("must be a positive number, got {value:?}")),
+    }
+}
+
+/// ACTION=CAPACITY/REFILL.
+fn parse_rate(value: &str) -> Result<(String, Rate), String> {
+    let usage = || {
+        format!("expected ACTION=CAPACITY/REFILL (e.g. DescribeInstances=100/20), got {value:?}")
+    };
+    let (action, numbers) = value.split_once('=').ok_or_else(usage)?;
+    let (capacity, refill) = numbers.split_once('/').ok_or_else(usage)?;
+    let capacity = parse_positive(capacity).map_err(|_| usage())?;
+    let refill_per_sec = parse_positive(refill).map_err(|_| usage())?;
+    if action.is_empty() || !action.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(usage());
+    }
+    Ok((
+        action.to_owned(),
+        Rate {
+            capacity,
+            refill_per_sec,
+        },
+    ))
+}
 
 /// The service configuration: every option of `ec2-grpc --help`.
 #[derive(Debug, Clone, Parser)]
@@ -46,6 +90,61 @@ pub struct Config {
     #[arg(long, env = "EC2_GRPC_ACTION_BATCH_SIZE", default_value_t = 1000,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub action_batch_size: u16,
+
+    /// The part of the AWS account's EC2 API rate this gateway (each replica) may spend: EC2's
+    /// bucket sizes and refill rates are multiplied by it (0 < share <= 1).
+    #[arg(long, env = "EC2_GRPC_EC2_BUDGET_SHARE", default_value_t = 1.0, value_parser = parse_share)]
+    pub ec2_budget_share: f64,
+
+    /// Replace EC2's numbers for one action's request bucket, as ACTION=CAPACITY/REFILL per
+    /// second (for example DescribeInstances=100/20); repeat or separate with commas.
+    #[arg(long = "ec2-rate", env = "EC2_GRPC_EC2_RATES", value_delimiter = ',', value_parser = parse_rate)]
+    pub ec2_rates: Vec<(String, Rate)>,
+
+    /// Attempts per EC2 call, the first included (the SDK's standard retry with backoff).
+    #[arg(long, env = "EC2_GRPC_EC2_MAX_ATTEMPTS", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub ec2_max_attempts: u32,
+
+    /// Time limit of one EC2 attempt, budget wait included (milliseconds).
+    #[arg(long, env = "EC2_GRPC_EC2_ATTEMPT_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub ec2_attempt_timeout_ms: u64,
+
+    /// Time limit of one EC2 call, all attempts together (milliseconds). A caller's
+    /// grpc-timeout shortens it for that call.
+    #[arg(long, env = "EC2_GRPC_EC2_OPERATION_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub ec2_operation_timeout_ms: u64,
+
+    /// Calls per second each caller may make (its own token bucket; health and reflection
+    /// are free). Until authentication exists, a caller is a connection.
+    #[arg(long, env = "EC2_GRPC_CALLER_RATE", default_value_t = 50.0, value_parser = parse_positive)]
+    pub caller_rate: f64,
+
+    /// How many calls a caller may burst above its rate.
+    #[arg(long, env = "EC2_GRPC_CALLER_BURST", default_value_t = 100.0, value_parser = parse_positive)]
+    pub caller_burst: f64,
+
+    /// Calls handled at once; one more is shed with UNAVAILABLE.
+    #[arg(long, env = "EC2_GRPC_MAX_CONCURRENT_CALLS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_calls: u32,
+
+    /// Describes of a few instance ids from many callers are merged into one EC2 call: the
+    /// merge window closes after this long without a new request (milliseconds; 0 turns
+    /// merging off).
+    #[arg(long, env = "EC2_GRPC_MERGE_IDLE_MS", default_value_t = 100)]
+    pub merge_idle_ms: u64,
+
+    /// ... or this long after it opened, at the latest (milliseconds).
+    #[arg(long, env = "EC2_GRPC_MERGE_MAX_WAIT_MS", default_value_t = 1000)]
+    pub merge_max_wait_ms: u64,
+
+    /// ... or when it holds this many ids (1 to 1000).
+    #[arg(long, env = "EC2_GRPC_MERGE_MAX_IDS", default_value_t = 500,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub merge_max_ids: u16,
 
     /// On SIGTERM or SIGINT, how long in-flight calls may take to finish before the server
     /// exits anyway (seconds).
@@ -103,6 +202,34 @@ impl Config {
         ))
     }
 
+    /// How the SDK calls EC2: attempts and timeouts.
+    pub fn sdk_settings(&self) -> SdkSettings {
+        SdkSettings {
+            max_attempts: self.ec2_max_attempts,
+            attempt_timeout: Duration::from_millis(self.ec2_attempt_timeout_ms),
+            operation_timeout: Duration::from_millis(self.ec2_operation_timeout_ms),
+            ..SdkSettings::default()
+        }
+    }
+
+    /// The merge window of describes by a few ids (`None`: off).
+    pub fn merge_window(&self) -> MergeWindow {
+        (self.merge_idle_ms > 0).then(|| batch::Window {
+            idle: Duration::from_millis(self.merge_idle_ms),
+            max_wait: Duration::from_millis(self.merge_max_wait_ms.max(self.merge_idle_ms)),
+            max_ids: usize::from(self.merge_max_ids),
+        })
+    }
+
+    /// The gRPC-side limits: per-caller quotas and concurrency.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            caller_rate: self.caller_rate,
+            caller_burst: self.caller_burst,
+            max_concurrent_calls: self.max_concurrent_calls as usize,
+        }
+    }
+
     /// The grace period for in-flight calls at shutdown.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_seconds)
@@ -135,6 +262,34 @@ mod tests {
             parse(&["--listen", "0.0.0.0:50051", "--allow-unauthenticated"]).validate(),
             Ok(())
         );
+    }
+
+    #[test]
+    fn protection_settings_parse_and_bad_ones_are_refused() {
+        let config = parse(&[
+            "--ec2-budget-share",
+            "0.5",
+            "--ec2-rate",
+            "DescribeInstances=10/2,RunInstances=2/1",
+            "--merge-idle-ms",
+            "0",
+        ]);
+        assert_eq!(config.ec2_budget_share, 0.5);
+        assert_eq!(config.ec2_rates.len(), 2);
+        assert_eq!(
+            config.ec2_rates[0].1,
+            Rate {
+                capacity: 10.0,
+                refill_per_sec: 2.0
+            }
+        );
+        assert!(config.merge_window().is_none());
+        let bad = |args: &[&str]| {
+            Config::try_parse_from(std::iter::once("ec2-grpc").chain(args.iter().copied())).is_err()
+        };
+        assert!(bad(&["--ec2-budget-share", "0"]));
+        assert!(bad(&["--ec2-rate", "DescribeInstances=10"]));
+        assert!(bad(&["--caller-rate", "-1"]));
     }
 
     #[test]

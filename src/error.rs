@@ -19,8 +19,9 @@ pub const ERROR_DOMAIN: &str = "ec2-grpc";
 /// How long a caller should wait before retrying a throttled or unavailable EC2 call.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// Everything that can go wrong in a call, before it becomes a `tonic::Status`.
-#[derive(Debug, thiserror::Error)]
+/// Everything that can go wrong in a call, before it becomes a `tonic::Status`. `Clone`, so
+/// one coalesced EC2 answer can be handed to every caller that shared it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The request was rejected before any EC2 call; each violation names its field.
     #[error("invalid request: {}", describe_violations(.0))]
@@ -56,6 +57,28 @@ pub enum Error {
         detail: String,
     },
 
+    /// The EC2 budget has no slot for this call before its deadline.
+    #[error(
+        "the EC2 budget for {action} has no room before this call's deadline; retry in {retry_after:?}"
+    )]
+    BudgetExhausted {
+        /// The EC2 action.
+        action: String,
+        /// When the budget has a slot.
+        retry_after: Duration,
+    },
+
+    /// The caller used up its own quota of calls.
+    #[error("this caller's quota of calls is used up; retry in {retry_after:?}")]
+    CallerQuotaExceeded {
+        /// When the caller has a call again.
+        retry_after: Duration,
+    },
+
+    /// The service is at its concurrency limit.
+    #[error("the service is at its concurrency limit; retry shortly or on another replica")]
+    Overloaded,
+
     /// A bug or an impossible state inside the service.
     #[error("internal error: {0}")]
     Internal(String),
@@ -87,6 +110,10 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     fn from(err: SdkError<E, HttpResponse>) -> Self {
+        // The gateway's own HTTP layer (budget, deadline) fails attempts with an `Error`.
+        if let Some(own) = own_error(&err) {
+            return own;
+        }
         let http_status = err.raw_response().map(|r| r.status().as_u16());
         match &err {
             SdkError::TimeoutError(_) => Error::Timeout(DisplayErrorContext(&err).to_string()),
@@ -118,6 +145,18 @@ where
             _ => Error::Internal(DisplayErrorContext(&err).to_string()),
         }
     }
+}
+
+/// The gateway's own `Error` in the source chain of `err`, if one is there.
+fn own_error(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
+    let mut source = err.source();
+    while let Some(e) = source {
+        if let Some(own) = e.downcast_ref::<Error>() {
+            return Some(own.clone());
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// The single EC2-error-code -> gRPC mapping: the code, the `ErrorInfo.reason`, and whether
@@ -203,6 +242,23 @@ impl From<Error> for Status {
                     _ => (Code::Internal, "EC2_UNREADABLE_RESPONSE", false),
                 }
             }
+            Error::BudgetExhausted {
+                action,
+                retry_after,
+            } => {
+                metadata.insert("action".to_owned(), action.clone());
+                let mut details =
+                    ErrorDetails::with_error_info("EC2_BUDGET_EXHAUSTED", ERROR_DOMAIN, metadata);
+                details.set_retry_info(Some(*retry_after));
+                return Status::with_error_details(Code::Unavailable, message, details);
+            }
+            Error::CallerQuotaExceeded { retry_after } => {
+                let mut details =
+                    ErrorDetails::with_error_info("CALLER_QUOTA_EXCEEDED", ERROR_DOMAIN, metadata);
+                details.set_retry_info(Some(*retry_after));
+                return Status::with_error_details(Code::ResourceExhausted, message, details);
+            }
+            Error::Overloaded => (Code::Unavailable, "OVERLOADED", true),
             Error::Internal(_) => (Code::Internal, "INTERNAL", false),
         };
         let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
@@ -275,6 +331,25 @@ mod tests {
         assert_eq!(status.code(), Code::InvalidArgument);
         let bad = status.get_details_bad_request().expect("BadRequest");
         assert_eq!(bad.field_violations[0].field, "max_results");
+    }
+
+    #[test]
+    fn protection_refusals_say_when_to_come_back() {
+        let budget: Status = Error::BudgetExhausted {
+            action: "RunInstances".into(),
+            retry_after: Duration::from_millis(1500),
+        }
+        .into();
+        assert_eq!(budget.code(), Code::Unavailable);
+        let retry = budget.get_details_retry_info().expect("RetryInfo");
+        assert_eq!(retry.retry_delay, Some(Duration::from_millis(1500)));
+        let quota: Status = Error::CallerQuotaExceeded {
+            retry_after: Duration::from_millis(20),
+        }
+        .into();
+        assert_eq!(quota.code(), Code::ResourceExhausted);
+        assert!(quota.get_details_retry_info().is_some());
+        assert_eq!(Status::from(Error::Overloaded).code(), Code::Unavailable);
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //!   calls EC2 and converts the answer.
 //! - [`validate`]: request checks made before any EC2 call, reported as field violations.
 //! - [`convert`]: protobuf <-> aws-sdk-ec2 type conversions, one function per EC2 shape.
-//! - [`ec2`]: construction of the EC2 client from the standard AWS configuration.
+//! - [`ec2`]: the EC2 seam: the SDK client from the standard AWS configuration with the EC2
+//!   budget and the caller's deadline on every attempt; describes that coalesce.
+//! - [`protection`]: the EC2 budget, per-caller quotas, load shedding, deadlines, counters.
 //! - [`error`]: the one error type and the single EC2-error -> gRPC-status mapping.
 
 pub mod api;
@@ -22,6 +24,7 @@ pub mod config;
 pub mod convert;
 pub mod ec2;
 pub mod error;
+pub mod protection;
 pub mod server;
 pub mod telemetry;
 pub mod validate;

@@ -3,8 +3,14 @@
 
 use crate::api::Gateway;
 use crate::config::Config;
+use crate::ec2::Ec2;
 use crate::pb;
 use crate::pb::ec2_service_server::Ec2ServiceServer;
+use crate::protection::budget::Budget;
+use crate::protection::caller_quota::{CallerQuotaLayer, CallerQuotas};
+use crate::protection::deadline::DeadlineLayer;
+use crate::protection::shed::ShedLayer;
+use crate::protection::stats::Stats;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,30 +19,56 @@ use tokio::sync::Notify;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
+use tower::ServiceBuilder;
+
+/// The gRPC-side limits: each caller's quota and how many calls run at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Calls per second per caller.
+    pub caller_rate: f64,
+    /// Burst per caller.
+    pub caller_burst: f64,
+    /// Calls handled at once; more are shed.
+    pub max_concurrent_calls: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            caller_rate: 50.0,
+            caller_burst: 100.0,
+            max_concurrent_calls: 1024,
+        }
+    }
+}
 
 /// Runs the service as the binary does: binds `config.listen`, builds the EC2 client from the
-/// standard AWS configuration, and serves until SIGTERM or SIGINT.
+/// standard AWS configuration with the EC2 budget in it, and serves until SIGTERM or SIGINT.
 pub async fn run(config: &Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let ec2 = crate::ec2::client_from_env().await;
-    let gateway = Gateway::new(ec2).with_batch_size(usize::from(config.action_batch_size));
-    serve(
-        listener,
-        gateway,
-        shutdown_signal(),
-        config.shutdown_grace(),
-    )
-    .await
+    let stats = Arc::new(Stats::default());
+    let budget = Arc::new(Budget::new(config.ec2_budget_share, &config.ec2_rates));
+    let shared = crate::ec2::aws_config_from_env().await;
+    let settings = config.sdk_settings();
+    let client = crate::ec2::protected_client(&shared, settings, budget, stats.clone())?;
+    let ec2 = Ec2::new(client, config.merge_window(), stats);
+    let gateway = Gateway::with_ec2(ec2).with_batch_size(usize::from(config.action_batch_size));
+    let grace = config.shutdown_grace();
+    serve(listener, gateway, config.limits(), shutdown_signal(), grace).await
 }
 
-/// Serves on `listener` until `shutdown` completes. Then health turns NOT_SERVING at once, new
-/// calls are refused, in-flight calls get up to `grace` to finish, and the function returns.
+/// Serves on `listener` until `shutdown` completes, behind the tower stack (outermost first):
+/// the caller's deadline (`grpc-timeout`, carried to the EC2 calls), the per-caller quota
+/// (RESOURCE_EXHAUSTED + RetryInfo), load shedding (UNAVAILABLE + RetryInfo). When `shutdown`
+/// completes, health turns NOT_SERVING at once, new calls are refused, in-flight calls get up
+/// to `grace` to finish, and the function returns.
 /// Tests call this directly with a listener on `127.0.0.1:0`.
 pub async fn serve(
     listener: TcpListener,
     gateway: Gateway,
+    limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -70,7 +102,18 @@ pub async fn serve(
         }
     };
 
+    let stats = gateway.stats_handle();
+    let quotas = CallerQuotas::new(limits.caller_rate, limits.caller_burst, stats.clone());
+    let stack = ServiceBuilder::new()
+        // Outermost: every layer below and every EC2 call sees the caller's deadline.
+        .layer(DeadlineLayer)
+        // Then each caller's own quota, so one caller flooding cannot starve the others.
+        .layer(CallerQuotaLayer::new(Arc::new(quotas)))
+        // Then the service-wide concurrency limit: refuse at once rather than queue.
+        .layer(ShedLayer::new(limits.max_concurrent_calls, stats))
+        .into_inner();
     let server = Server::builder()
+        .layer(stack)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

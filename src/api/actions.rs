@@ -9,7 +9,9 @@
 use super::instances::Instances;
 use super::stream::{Describe, MessageStream};
 use crate::convert::{common, instance};
+use crate::ec2::Ec2;
 use crate::error::Error;
+use crate::protection::deadline;
 use crate::{pb, validate};
 use aws_sdk_ec2::types::Tag;
 use futures_util::stream;
@@ -212,7 +214,7 @@ pub struct ActionRequest {
 /// by batch. Errors resolving the selection (an unknown id, say) fail the RPC before anything
 /// is acted on.
 pub async fn run<R: From<ActionEvent> + Send + 'static>(
-    ec2: &aws_sdk_ec2::Client,
+    ec2: &Ec2,
     batch_size: usize,
     request: ActionRequest,
 ) -> Result<MessageStream<R>, Error> {
@@ -240,7 +242,8 @@ pub async fn run<R: From<ActionEvent> + Send + 'static>(
     }
 
     let run = Run {
-        ec2: ec2.clone(),
+        ec2: ec2.client.clone(),
+        deadline: deadline::current(),
         action: request.action,
         dry_run: request.dry_run,
         batches: targets
@@ -262,7 +265,7 @@ pub async fn run<R: From<ActionEvent> + Send + 'static>(
 
 /// The selection's instances, each once, in EC2's order, at most `limit`.
 async fn resolve(
-    ec2: &aws_sdk_ec2::Client,
+    ec2: &Ec2,
     selection: &pb::InstanceSelection,
 ) -> Result<Vec<pb::SelectedInstance>, Error> {
     let limit = selection
@@ -285,7 +288,8 @@ async fn resolve(
         let page_size = ids
             .is_none()
             .then(|| selection.page_size.unwrap_or(DEFAULT_PAGE_SIZE));
-        let describe = Instances::new(ec2, ids, common::filters(&selection.filters));
+        let filters = common::filters(&selection.filters).unwrap_or_default();
+        let describe = Instances::new(ec2, ids.unwrap_or_default(), filters);
         let mut token = None;
         loop {
             let page = describe.fetch(token, page_size).await?;
@@ -315,6 +319,8 @@ async fn resolve(
 struct Run {
     /// The EC2 client.
     ec2: aws_sdk_ec2::Client,
+    /// The deadline of the RPC this run serves (the stream outlives the handler's scope).
+    deadline: Option<std::time::Instant>,
     /// What to do.
     action: Action,
     /// Each call is a dry run.
@@ -344,7 +350,8 @@ impl Run {
             instance_ids: ids.clone(),
             ..Default::default()
         };
-        match self.action.call(&self.ec2, ids, self.dry_run).await {
+        let call = self.action.call(&self.ec2, ids, self.dry_run);
+        match deadline::scope(self.deadline, call).await {
             Ok(answer) => {
                 batch.state_changes = answer.state_changes;
                 batch.instance_monitorings = answer.instance_monitorings;

@@ -2,9 +2,11 @@
 
 use super::stream::{self, Describe, MessageStream, Page};
 use super::{client_token, unless_dry_run};
-use crate::convert::{common, instance, non_empty, non_empty_list, request};
+use crate::convert::{common, instance, non_empty, request};
+use crate::ec2::{Ec2, InstancesPage};
 use crate::error::Error;
 use crate::{pb, validate};
+use aws_sdk_ec2::types::Filter;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
@@ -12,14 +14,14 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 /// `max_count` to `min_count`; user data is base64-encoded for EC2; the client token is the
 /// caller's or one made for this call.
 pub async fn run_instances(
-    ec2: &aws_sdk_ec2::Client,
+    ec2: &Ec2,
     request: pb::RunInstancesRequest,
 ) -> Result<pb::RunInstancesResponse, Error> {
     validate::run_instances(&request)?;
     let min_count = request.min_count.unwrap_or(1);
     let max_count = request.max_count.unwrap_or(min_count);
     let user_data = (!request.user_data.is_empty()).then(|| BASE64.encode(&request.user_data));
-    let result = request::run_instances(ec2.run_instances(), &request)
+    let result = request::run_instances(ec2.client.run_instances(), &request)
         .min_count(min_count)
         .max_count(max_count)
         .set_user_data(user_data)
@@ -36,19 +38,20 @@ pub async fn run_instances(
 
 /// EC2 `DescribeInstances`: one page, ids, filters and DryRun passed through.
 pub async fn describe_instances(
-    ec2: &aws_sdk_ec2::Client,
+    ec2: &Ec2,
     request: pb::DescribeInstancesRequest,
 ) -> Result<pb::DescribeInstancesResponse, Error> {
     validate::describe_instances(&request)?;
+    let page = InstancesPage {
+        instance_ids: request.instance_ids,
+        filters: common::filters(&request.filters).unwrap_or_default(),
+        max_results: request.max_results,
+        next_token: non_empty(&request.next_token),
+        include_managed_resources: request.include_managed_resources,
+        dry_run: request.dry_run,
+    };
     let result = ec2
-        .describe_instances()
-        .set_instance_ids(non_empty_list(&request.instance_ids))
-        .set_filters(common::filters(&request.filters))
-        .set_max_results(request.max_results)
-        .set_next_token(non_empty(&request.next_token))
-        .set_include_managed_resources(request.include_managed_resources)
-        .dry_run(request.dry_run)
-        .send()
+        .describe_instances(page)
         .await
         .map(|output| pb::DescribeInstancesResponse {
             reservations: output
@@ -58,8 +61,7 @@ pub async fn describe_instances(
                 .collect(),
             next_token: output.next_token().unwrap_or_default().to_owned(),
             dry_run_succeeded: false,
-        })
-        .map_err(Error::from);
+        });
     unless_dry_run(result, || pb::DescribeInstancesResponse {
         dry_run_succeeded: true,
         ..Default::default()
@@ -68,7 +70,7 @@ pub async fn describe_instances(
 
 /// `DescribeInstancesStream`: every page of EC2 `DescribeInstances`, streamed.
 pub fn describe_instances_stream(
-    ec2: &aws_sdk_ec2::Client,
+    ec2: &Ec2,
     request: pb::DescribeInstancesStreamRequest,
 ) -> Result<MessageStream<pb::DescribeInstancesStreamResponse>, Error> {
     validate::describe_instances_stream(&request)?;
@@ -80,10 +82,13 @@ pub fn describe_instances_stream(
     )?;
     let describe = Instances {
         ec2: ec2.clone(),
-        instance_ids: non_empty_list(&request.instance_ids),
-        filters: common::filters(&request.filters),
-        include_managed_resources: request.include_managed_resources,
-        dry_run: request.dry_run,
+        template: InstancesPage {
+            instance_ids: request.instance_ids,
+            filters: common::filters(&request.filters).unwrap_or_default(),
+            include_managed_resources: request.include_managed_resources,
+            dry_run: request.dry_run,
+            ..InstancesPage::default()
+        },
     };
     Ok(stream::stream(describe, start, limit))
 }
@@ -92,31 +97,22 @@ pub fn describe_instances_stream(
 /// message can end inside a reservation; `message` regroups consecutive items. Resolving an
 /// action's selection pages through it too.
 pub(super) struct Instances {
-    /// The EC2 client.
-    ec2: aws_sdk_ec2::Client,
-    /// The ids asked for, if any.
-    instance_ids: Option<Vec<String>>,
-    /// The filters asked for, if any.
-    filters: Option<Vec<aws_sdk_ec2::types::Filter>>,
-    /// EC2's `IncludeManagedResources`.
-    include_managed_resources: Option<bool>,
-    /// Whether this is a dry run.
-    dry_run: bool,
+    /// The EC2 seam.
+    ec2: Ec2,
+    /// What every page asks for; `fetch` adds the page size and token.
+    template: InstancesPage,
 }
 
 impl Instances {
     /// Describes `instance_ids` and/or `filters` (no managed resources, no dry run).
-    pub(super) fn new(
-        ec2: &aws_sdk_ec2::Client,
-        instance_ids: Option<Vec<String>>,
-        filters: Option<Vec<aws_sdk_ec2::types::Filter>>,
-    ) -> Self {
+    pub(super) fn new(ec2: &Ec2, instance_ids: Vec<String>, filters: Vec<Filter>) -> Self {
         Instances {
             ec2: ec2.clone(),
-            instance_ids,
-            filters,
-            include_managed_resources: None,
-            dry_run: false,
+            template: InstancesPage {
+                instance_ids,
+                filters,
+                ..InstancesPage::default()
+            },
         }
     }
 }
@@ -130,17 +126,12 @@ impl Describe for Instances {
         token: Option<String>,
         page_size: Option<i32>,
     ) -> Result<Page<pb::Reservation>, Error> {
-        let output = self
-            .ec2
-            .describe_instances()
-            .set_instance_ids(self.instance_ids.clone())
-            .set_filters(self.filters.clone())
-            .set_include_managed_resources(self.include_managed_resources)
-            .set_max_results(page_size)
-            .set_next_token(token)
-            .dry_run(self.dry_run)
-            .send()
-            .await?;
+        let page = InstancesPage {
+            max_results: page_size,
+            next_token: token,
+            ..self.template.clone()
+        };
+        let output = self.ec2.describe_instances(page).await?;
         let items = output
             .reservations()
             .iter()

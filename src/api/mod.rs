@@ -7,30 +7,51 @@ mod network_interfaces;
 pub mod stream;
 
 use crate::convert::{non_empty, request};
+use crate::ec2::Ec2;
 use crate::error::Error;
 use crate::pb;
 use crate::pb::ec2_service_server::Ec2Service;
+use crate::protection::stats::{Snapshot, Stats};
 use crate::validate;
 use actions::{Action, ActionRequest};
+use std::sync::Arc;
 use stream::MessageStream;
 use tonic::{Request, Response, Status};
 
-/// The gateway's service state: the EC2 client every RPC calls through, and its settings.
+/// The gateway's service state: the EC2 seam every RPC calls through, and its settings.
 #[derive(Clone, Debug)]
 pub struct Gateway {
-    /// The aws-sdk-ec2 client (cheap to clone; shares one connection pool).
-    ec2: aws_sdk_ec2::Client,
+    /// The EC2 client with coalescing describes (cheap to clone; one connection pool).
+    ec2: Ec2,
     /// Most ids per EC2 call of the instance actions (1 to 1000).
     batch_size: usize,
 }
 
 impl Gateway {
-    /// A gateway that calls EC2 through `ec2`, acting on at most 1000 ids per call.
-    pub fn new(ec2: aws_sdk_ec2::Client) -> Self {
+    /// A gateway over a plain SDK client: coalescing with the default merge window, acting
+    /// on at most 1000 ids per call. (The binary builds its client with the EC2 budget in it:
+    /// see `server::run`.) Must be called inside a tokio runtime.
+    pub fn new(client: aws_sdk_ec2::Client) -> Self {
+        let window = Some(crate::ec2::batch::DEFAULT_WINDOW);
+        Self::with_ec2(Ec2::new(client, window, Arc::new(Stats::default())))
+    }
+
+    /// A gateway over `ec2`.
+    pub fn with_ec2(ec2: Ec2) -> Self {
         Self {
             ec2,
             batch_size: actions::MAX_BATCH_SIZE,
         }
+    }
+
+    /// The protection counters (budget waits, throttles, retries, coalescing, refusals).
+    pub fn stats(&self) -> Snapshot {
+        self.ec2.stats.snapshot()
+    }
+
+    /// The live counters, for the layers that count refusals.
+    pub fn stats_handle(&self) -> Arc<Stats> {
+        self.ec2.stats.clone()
     }
 
     /// Acts on at most `batch_size` ids per EC2 call (clamped to 1..=1000).

@@ -3,18 +3,19 @@
 
 use super::stream::{self, Describe, MessageStream, Page};
 use super::{client_token, unless_dry_run};
-use crate::convert::{common, network_interface, non_empty, non_empty_list, request};
+use crate::convert::{common, network_interface, non_empty, request};
+use crate::ec2::{Ec2, InterfacesPage};
 use crate::error::Error;
 use crate::{pb, validate};
 
 /// EC2 `CreateNetworkInterface`, every parameter passed through; the client token is the
 /// caller's or one made for this call.
 pub async fn create_network_interface(
-    ec2: &aws_sdk_ec2::Client,
+    ec2: &Ec2,
     request: pb::CreateNetworkInterfaceRequest,
 ) -> Result<pb::CreateNetworkInterfaceResponse, Error> {
     validate::create_network_interface(&request)?;
-    let result = request::create_network_interface(ec2.create_network_interface(), &request)
+    let result = request::create_network_interface(ec2.client.create_network_interface(), &request)
         .client_token(client_token(&request.client_token))
         .send()
         .await
@@ -34,21 +35,20 @@ pub async fn create_network_interface(
 
 /// EC2 `DescribeNetworkInterfaces`: one page, ids, filters and DryRun passed through.
 pub async fn describe_network_interfaces(
-    ec2: &aws_sdk_ec2::Client,
+    ec2: &Ec2,
     request: pb::DescribeNetworkInterfacesRequest,
 ) -> Result<pb::DescribeNetworkInterfacesResponse, Error> {
     validate::describe_network_interfaces(&request)?;
-    let result = ec2
-        .describe_network_interfaces()
-        .set_network_interface_ids(non_empty_list(&request.network_interface_ids))
-        .set_filters(common::filters(&request.filters))
-        .set_max_results(request.max_results)
-        .set_next_token(non_empty(&request.next_token))
-        .set_include_managed_resources(request.include_managed_resources)
-        .dry_run(request.dry_run)
-        .send()
-        .await
-        .map(|output| pb::DescribeNetworkInterfacesResponse {
+    let page = InterfacesPage {
+        network_interface_ids: request.network_interface_ids,
+        filters: common::filters(&request.filters).unwrap_or_default(),
+        max_results: request.max_results,
+        next_token: non_empty(&request.next_token),
+        include_managed_resources: request.include_managed_resources,
+        dry_run: request.dry_run,
+    };
+    let result = ec2.describe_network_interfaces(page).await.map(|output| {
+        pb::DescribeNetworkInterfacesResponse {
             network_interfaces: output
                 .network_interfaces()
                 .iter()
@@ -56,8 +56,8 @@ pub async fn describe_network_interfaces(
                 .collect(),
             next_token: output.next_token().unwrap_or_default().to_owned(),
             dry_run_succeeded: false,
-        })
-        .map_err(Error::from);
+        }
+    });
     unless_dry_run(result, || pb::DescribeNetworkInterfacesResponse {
         dry_run_succeeded: true,
         ..Default::default()
@@ -66,7 +66,7 @@ pub async fn describe_network_interfaces(
 
 /// `DescribeNetworkInterfacesStream`: every page of EC2 `DescribeNetworkInterfaces`, streamed.
 pub fn describe_network_interfaces_stream(
-    ec2: &aws_sdk_ec2::Client,
+    ec2: &Ec2,
     request: pb::DescribeNetworkInterfacesStreamRequest,
 ) -> Result<MessageStream<pb::DescribeNetworkInterfacesStreamResponse>, Error> {
     validate::describe_network_interfaces_stream(&request)?;
@@ -78,26 +78,23 @@ pub fn describe_network_interfaces_stream(
     )?;
     let describe = NetworkInterfaces {
         ec2: ec2.clone(),
-        network_interface_ids: non_empty_list(&request.network_interface_ids),
-        filters: common::filters(&request.filters),
-        include_managed_resources: request.include_managed_resources,
-        dry_run: request.dry_run,
+        template: InterfacesPage {
+            network_interface_ids: request.network_interface_ids,
+            filters: common::filters(&request.filters).unwrap_or_default(),
+            include_managed_resources: request.include_managed_resources,
+            dry_run: request.dry_run,
+            ..InterfacesPage::default()
+        },
     };
     Ok(stream::stream(describe, start, limit))
 }
 
 /// DescribeNetworkInterfaces as a streamed describe.
 struct NetworkInterfaces {
-    /// The EC2 client.
-    ec2: aws_sdk_ec2::Client,
-    /// The ids asked for, if any.
-    network_interface_ids: Option<Vec<String>>,
-    /// The filters asked for, if any.
-    filters: Option<Vec<aws_sdk_ec2::types::Filter>>,
-    /// EC2's `IncludeManagedResources`.
-    include_managed_resources: Option<bool>,
-    /// Whether this is a dry run.
-    dry_run: bool,
+    /// The EC2 seam.
+    ec2: Ec2,
+    /// What every page asks for; `fetch` adds the page size and token.
+    template: InterfacesPage,
 }
 
 impl Describe for NetworkInterfaces {
@@ -109,17 +106,12 @@ impl Describe for NetworkInterfaces {
         token: Option<String>,
         page_size: Option<i32>,
     ) -> Result<Page<pb::NetworkInterface>, Error> {
-        let output = self
-            .ec2
-            .describe_network_interfaces()
-            .set_network_interface_ids(self.network_interface_ids.clone())
-            .set_filters(self.filters.clone())
-            .set_include_managed_resources(self.include_managed_resources)
-            .set_max_results(page_size)
-            .set_next_token(token)
-            .dry_run(self.dry_run)
-            .send()
-            .await?;
+        let page = InterfacesPage {
+            max_results: page_size,
+            next_token: token,
+            ..self.template.clone()
+        };
+        let output = self.ec2.describe_network_interfaces(page).await?;
         Ok(Page {
             items: output
                 .network_interfaces()

@@ -11,6 +11,7 @@
 //! how many of its items were already delivered.
 
 use crate::error::Error;
+use crate::protection::deadline;
 use futures_util::stream::{self, Stream};
 use prost::Message;
 use std::collections::VecDeque;
@@ -134,6 +135,8 @@ struct Pager<D: Describe> {
     fetched: bool,
     /// Nothing more to send.
     finished: bool,
+    /// The deadline of the RPC this stream serves: pages are fetched outside its handler.
+    deadline: Option<std::time::Instant>,
 }
 
 impl<D: Describe> Pager<D> {
@@ -151,10 +154,10 @@ impl<D: Describe> Pager<D> {
                     skip: 0,
                 };
             }
-            let page = self
+            let fetch = self
                 .describe
-                .fetch(self.position.page_token.clone(), self.position.page_size)
-                .await;
+                .fetch(self.position.page_token.clone(), self.position.page_size);
+            let page = deadline::scope(self.deadline, fetch).await;
             match page {
                 Ok(page) => {
                     self.fetched = true;
@@ -250,6 +253,7 @@ pub fn stream<D: Describe>(
         page_next: None,
         fetched: false,
         finished: false,
+        deadline: deadline::current(),
     };
     if pager.position.skip == 0 {
         pager.position.page_size = pager.next_page_size();

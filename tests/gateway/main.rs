@@ -11,6 +11,7 @@ mod actions;
 mod describe;
 mod launch;
 mod process;
+mod protection;
 mod standin;
 mod streams;
 mod support;

@@ -10,7 +10,11 @@ use aws_sdk_ec2::config::{
     BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
 };
 use aws_sdk_ec2::error::BoxError;
+use ec2_grpc::ec2::{Ec2, MergeWindow, SdkSettings};
 use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
+use ec2_grpc::protection::budget::{Budget, Rate};
+use ec2_grpc::protection::stats::Stats;
+use ec2_grpc::server::Limits;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -154,6 +158,8 @@ pub struct Gateway {
     shutdown: Option<oneshot::Sender<()>>,
     /// The server task, finished once shutdown completes.
     pub task: tokio::task::JoinHandle<()>,
+    /// The gateway served (a clone: its counters are shared).
+    pub gateway: ec2_grpc::api::Gateway,
 }
 
 impl Gateway {
@@ -162,8 +168,14 @@ impl Gateway {
         Gateway::serve(ec2_grpc::api::Gateway::new(ec2)).await
     }
 
-    /// Serves `gateway` with a 1 s shutdown grace.
+    /// Serves `gateway` with the default limits and a 1 s shutdown grace.
     pub async fn serve(gateway: ec2_grpc::api::Gateway) -> Gateway {
+        Gateway::serve_with(gateway, Limits::default()).await
+    }
+
+    /// Serves `gateway` with `limits` and a 1 s shutdown grace.
+    pub async fn serve_with(gateway: ec2_grpc::api::Gateway, limits: Limits) -> Gateway {
+        let served = gateway.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (shutdown, on_shutdown) = oneshot::channel::<()>();
@@ -171,9 +183,15 @@ impl Gateway {
             let on_shutdown = async {
                 let _ = on_shutdown.await;
             };
-            ec2_grpc::server::serve(listener, gateway, on_shutdown, Duration::from_secs(1))
-                .await
-                .expect("server runs");
+            ec2_grpc::server::serve(
+                listener,
+                gateway,
+                limits,
+                on_shutdown,
+                Duration::from_secs(1),
+            )
+            .await
+            .expect("server runs");
         });
         let client = Ec2ServiceClient::new(channel(addr).await);
         Gateway {
@@ -181,6 +199,7 @@ impl Gateway {
             client,
             shutdown: Some(shutdown),
             task,
+            gateway: served,
         }
     }
 
@@ -196,6 +215,30 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// The gateway as the binary builds it (the EC2 budget at `rates` over EC2's defaults, the
+/// caller's deadline on every attempt, coalescing, merging in `window`), over the EC2
+/// endpoint at `endpoint`, served with `limits`.
+pub async fn protected_gateway(
+    endpoint: &str,
+    rates: &[(String, Rate)],
+    window: MergeWindow,
+    limits: Limits,
+) -> Gateway {
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    let stats = Arc::new(Stats::default());
+    let budget = Arc::new(Budget::new(1.0, rates));
+    let client =
+        ec2_grpc::ec2::protected_client(&shared, SdkSettings::default(), budget, stats.clone())
+            .expect("the protected client");
+    let ec2 = Ec2::new(client, window, stats);
+    Gateway::serve_with(ec2_grpc::api::Gateway::with_ec2(ec2), limits).await
 }
 
 /// A connected channel to `addr`.

@@ -1,0 +1,242 @@
+//! Merging describes by instance id: many callers each describing one or a few instances
+//! (a fleet polling its own state) inside a short window share one DescribeInstances call.
+//! The window closes after `idle` without a new request, after `max_wait` at most, or at
+//! `max_ids` ids. Each caller gets the reservations of its own ids, and NOT_FOUND only when
+//! one of its own ids is missing: when EC2 names missing ids, they are dropped and the rest
+//! described again.
+
+use crate::error::Error;
+use crate::protection::stats::Stats;
+use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// Describes with at most this many ids are merged; larger ones go alone.
+pub const MAX_IDS_PER_CALLER: usize = 20;
+
+/// When a merge window closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Close after this long without a new request.
+    pub idle: Duration,
+    /// Close this long after the first request at the latest.
+    pub max_wait: Duration,
+    /// Close at this many ids (at most 1000, EC2's limit).
+    pub max_ids: usize,
+}
+
+/// The default window: 100 ms idle, 1 s at most, 500 ids.
+pub const DEFAULT_WINDOW: Window = Window {
+    idle: Duration::from_millis(100),
+    max_wait: Duration::from_secs(1),
+    max_ids: 500,
+};
+
+/// One caller's describe waiting in a window.
+struct Pending {
+    ids: Vec<String>,
+    reply: oneshot::Sender<Result<DescribeInstancesOutput, Error>>,
+}
+
+/// The merging front of DescribeInstances by ids.
+#[derive(Debug, Clone)]
+pub struct IdBatcher {
+    queue: mpsc::UnboundedSender<Pending>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending").field("ids", &self.ids).finish()
+    }
+}
+
+/// Whether `id` looks like an instance id (a malformed one would fail everyone's call).
+pub fn is_instance_id(id: &str) -> bool {
+    id.strip_prefix("i-").is_some_and(|hex| {
+        (8..=17).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+impl IdBatcher {
+    /// Starts the window task over `client`.
+    pub fn start(client: aws_sdk_ec2::Client, window: Window, stats: Arc<Stats>) -> IdBatcher {
+        let (queue, requests) = mpsc::unbounded_channel();
+        tokio::spawn(collect(requests, client, window, stats));
+        IdBatcher { queue }
+    }
+
+    /// Describes `ids` in the next merged call.
+    pub async fn describe(&self, ids: Vec<String>) -> Result<DescribeInstancesOutput, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Pending { ids, reply })
+            .map_err(|_| Error::Internal("the describe batcher stopped".into()))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(Error::Internal("the merged describe was lost".into())))
+    }
+}
+
+/// Gathers windows of requests and answers each window with one call.
+async fn collect(
+    mut requests: mpsc::UnboundedReceiver<Pending>,
+    client: aws_sdk_ec2::Client,
+    window: Window,
+    stats: Arc<Stats>,
+) {
+    while let Some(first) = requests.recv().await {
+        let opened = Instant::now();
+        let mut ids = first.ids.len();
+        let mut batch = vec![first];
+        while ids < window.max_ids {
+            let close = (Instant::now() + window.idle).min(opened + window.max_wait);
+            match tokio::time::timeout_at(close, requests.recv()).await {
+                Ok(Some(pending)) => {
+                    ids += pending.ids.len();
+                    batch.push(pending);
+                }
+                _ => break,
+            }
+        }
+        stats.coalesced(batch.len() as u64 - 1);
+        tokio::spawn(answer(client.clone(), batch));
+    }
+}
+
+/// Instance ids named in an EC2 NotFound message ("The instance IDs 'i-1, i-2' do not exist").
+fn ids_in(message: &str) -> HashSet<String> {
+    message
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|word| is_instance_id(word))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// One DescribeInstances for the whole window (again without the ids EC2 says are missing),
+/// then each caller's share.
+async fn answer(client: aws_sdk_ec2::Client, batch: Vec<Pending>) {
+    let mut ids: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    for id in batch.iter().flat_map(|p| &p.ids) {
+        if seen.insert(id.clone()) {
+            ids.push(id.clone());
+        }
+    }
+    let mut missing = HashSet::new();
+    let mut not_found: Option<Error> = None;
+    let output = loop {
+        if ids.is_empty() {
+            break Ok(DescribeInstancesOutput::builder().build());
+        }
+        let result = client
+            .describe_instances()
+            .set_instance_ids(Some(ids.clone()))
+            .send()
+            .await
+            .map_err(Error::from);
+        match result {
+            Err(e @ Error::Ec2 { .. }) if not_found.is_none() && is_not_found(&e) => {
+                let gone = ids_in(&e.to_string());
+                if gone.is_empty() {
+                    break Err(e);
+                }
+                ids.retain(|id| !gone.contains(id));
+                missing.extend(gone);
+                not_found = Some(e);
+            }
+            other => break other,
+        }
+    };
+    for pending in batch {
+        let share = match &output {
+            Err(e) => Err(e.clone()),
+            Ok(output) => {
+                let theirs: Vec<&String> = pending
+                    .ids
+                    .iter()
+                    .filter(|id| missing.contains(*id))
+                    .collect();
+                match (&not_found, theirs.is_empty()) {
+                    (
+                        Some(Error::Ec2 {
+                            request_id,
+                            http_status,
+                            ..
+                        }),
+                        false,
+                    ) => Err(Error::Ec2 {
+                        code: "InvalidInstanceID.NotFound".to_owned(),
+                        message: not_found_message(&theirs),
+                        request_id: request_id.clone(),
+                        http_status: *http_status,
+                    }),
+                    _ => Ok(share_of(output, &pending.ids)),
+                }
+            }
+        };
+        let _ = pending.reply.send(share);
+    }
+}
+
+fn is_not_found(e: &Error) -> bool {
+    matches!(e, Error::Ec2 { code, .. } if code == "InvalidInstanceID.NotFound")
+}
+
+/// EC2's own wording for missing instance ids.
+fn not_found_message(ids: &[&String]) -> String {
+    match ids {
+        [one] => format!("The instance ID '{one}' does not exist"),
+        many => {
+            let list: Vec<&str> = many.iter().map(|s| s.as_str()).collect();
+            format!("The instance IDs '{}' do not exist", list.join(", "))
+        }
+    }
+}
+
+/// The reservations of `output` cut down to `ids`.
+fn share_of(output: &DescribeInstancesOutput, ids: &[String]) -> DescribeInstancesOutput {
+    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let reservations = output
+        .reservations()
+        .iter()
+        .filter_map(|r| {
+            let instances: Vec<_> = r
+                .instances()
+                .iter()
+                .filter(|i| i.instance_id().is_some_and(|id| wanted.contains(id)))
+                .cloned()
+                .collect();
+            (!instances.is_empty()).then(|| {
+                let mut r = r.clone();
+                r.instances = Some(instances);
+                r
+            })
+        })
+        .collect();
+    DescribeInstancesOutput::builder()
+        .set_reservations(Some(reservations))
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_ids_are_read_from_ec2_messages() {
+        let one = ids_in(
+            "EC2 InvalidInstanceID.NotFound: The instance ID 'i-0123456789abcdef0' does not exist",
+        );
+        assert_eq!(one, HashSet::from(["i-0123456789abcdef0".to_owned()]));
+        let two = ids_in("The instance IDs 'i-0aaaaaaaa, i-0bbbbbbbb' do not exist");
+        assert_eq!(two.len(), 2);
+        assert!(
+            is_instance_id("i-0123abcd")
+                && !is_instance_id("i-xyz")
+                && !is_instance_id("eni-0123abcd")
+        );
+    }
+}

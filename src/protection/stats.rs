@@ -1,0 +1,94 @@
+//! Counters of the protection at work, for tests now and for metrics export: how long calls
+//! waited for budget, how often EC2 throttled, how many attempts were retries, how many EC2
+//! calls coalescing saved, how many calls the quotas and the shedding refused.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The live counters (shared; cheap to bump).
+#[derive(Debug, Default)]
+pub struct Stats {
+    budget_wait_micros: AtomicU64,
+    budget_refusals: AtomicU64,
+    ec2_attempts: AtomicU64,
+    ec2_retries: AtomicU64,
+    ec2_throttles: AtomicU64,
+    coalesced_calls: AtomicU64,
+    caller_refusals: AtomicU64,
+    shed_calls: AtomicU64,
+}
+
+/// A snapshot of `Stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Total time EC2 calls waited for budget, in microseconds.
+    pub budget_wait_micros: u64,
+    /// Calls refused because their budget slot came after their deadline.
+    pub budget_refusals: u64,
+    /// HTTP attempts sent to EC2 (retries included).
+    pub ec2_attempts: u64,
+    /// Of those, retries.
+    pub ec2_retries: u64,
+    /// Throttling answers (HTTP 503) received from EC2.
+    pub ec2_throttles: u64,
+    /// EC2 calls coalescing saved (identical describes shared, id describes merged).
+    pub coalesced_calls: u64,
+    /// Calls refused by a caller's quota.
+    pub caller_refusals: u64,
+    /// Calls shed because the service was at its concurrency limit.
+    pub shed_calls: u64,
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+impl Stats {
+    /// An EC2 call waited `wait` for budget.
+    pub fn budget_waited(&self, wait: Duration) {
+        bump(&self.budget_wait_micros, wait.as_micros() as u64);
+    }
+    /// An EC2 call was refused for lack of budget before its deadline.
+    pub fn budget_refused(&self) {
+        bump(&self.budget_refusals, 1);
+    }
+    /// An HTTP attempt went to EC2.
+    pub fn ec2_attempt(&self) {
+        bump(&self.ec2_attempts, 1);
+    }
+    /// An attempt was a retry.
+    pub fn ec2_retry(&self) {
+        bump(&self.ec2_retries, 1);
+    }
+    /// EC2 answered with throttling.
+    pub fn ec2_throttled(&self) {
+        bump(&self.ec2_throttles, 1);
+    }
+    /// Coalescing saved `n` EC2 calls.
+    pub fn coalesced(&self, n: u64) {
+        bump(&self.coalesced_calls, n);
+    }
+    /// A caller's quota refused a call.
+    pub fn caller_refused(&self) {
+        bump(&self.caller_refusals, 1);
+    }
+    /// A call was shed.
+    pub fn shed(&self) {
+        bump(&self.shed_calls, 1);
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> Snapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Snapshot {
+            budget_wait_micros: get(&self.budget_wait_micros),
+            budget_refusals: get(&self.budget_refusals),
+            ec2_attempts: get(&self.ec2_attempts),
+            ec2_retries: get(&self.ec2_retries),
+            ec2_throttles: get(&self.ec2_throttles),
+            coalesced_calls: get(&self.coalesced_calls),
+            caller_refusals: get(&self.caller_refusals),
+            shed_calls: get(&self.shed_calls),
+        }
+    }
+}
