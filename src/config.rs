@@ -81,6 +81,11 @@ pub struct Config {
     #[arg(long, env = "EC2_GRPC_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 
+    /// Serve Prometheus metrics (`GET /metrics`) on this address; off when unset. OTLP export
+    /// is configured by the standard OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_SERVICE_NAME variables.
+    #[arg(long, env = "EC2_GRPC_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Log format: human-readable text or one JSON object per line.
     #[arg(long, value_enum, env = "EC2_GRPC_LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -8,8 +8,10 @@
 //!
 //! - `proto/ec2/v1/` is the public contract; [`pb`] is the code generated from it.
 //! - [`config`]: command-line flags and environment, validated once at start.
-//! - [`telemetry`]: log setup (level and format).
-//! - [`server`]: the tonic server with health, reflection and graceful shutdown.
+//! - [`telemetry`]: logs, OpenTelemetry traces and metrics, the per-call observing layer, and
+//!   the Prometheus endpoint.
+//! - [`server`]: the tonic server behind its tower stack (call observation, deadline, caller
+//!   quota, shedding), with health, reflection and graceful shutdown.
 //! - [`api`]: the `Ec2Service` implementation, one file per RPC group; each RPC validates,
 //!   calls EC2 and converts the answer.
 //! - [`validate`]: request checks made before any EC2 call, reported as field violations.

@@ -1,4 +1,5 @@
-//! The `ec2-grpc` binary: configuration, logging, then the server.
+//! The `ec2-grpc` binary: configuration, telemetry, then the server; telemetry is flushed on
+//! the way out.
 
 use ec2_grpc::config::Config;
 use std::process::ExitCode;
@@ -6,12 +7,21 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::load();
-    ec2_grpc::telemetry::init(&config);
-    match ec2_grpc::server::run(&config).await {
-        Ok(()) => ExitCode::SUCCESS,
+    let telemetry = match ec2_grpc::telemetry::init(&config) {
+        Ok(telemetry) => telemetry,
         Err(e) => {
-            tracing::error!("{e}");
-            ExitCode::FAILURE
+            eprintln!("ec2-grpc: {e}");
+            return ExitCode::FAILURE;
         }
+    };
+    let outcome = ec2_grpc::server::run(&config, &telemetry).await;
+    if let Err(e) = &outcome {
+        tracing::error!("{e}");
+    }
+    telemetry.shutdown();
+    if outcome.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

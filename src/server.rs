@@ -7,10 +7,12 @@ use crate::ec2::Ec2;
 use crate::pb;
 use crate::pb::ec2_service_server::Ec2ServiceServer;
 use crate::protection::budget::Budget;
+use crate::protection::call::CallLayer;
 use crate::protection::caller_quota::{CallerQuotaLayer, CallerQuotas};
-use crate::protection::deadline::DeadlineLayer;
 use crate::protection::shed::ShedLayer;
 use crate::protection::stats::Stats;
+use crate::telemetry::Telemetry;
+use crate::telemetry::rpc::RpcLayer;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,10 +46,23 @@ impl Default for Limits {
 
 /// Runs the service as the binary does: binds `config.listen`, builds the EC2 client from the
 /// standard AWS configuration with the EC2 budget in it, and serves until SIGTERM or SIGINT.
-pub async fn run(config: &Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+pub async fn run(
+    config: &Config,
+    telemetry: &Telemetry,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    if let (Some(address), Some(registry)) = (config.metrics_listen, &telemetry.prometheus) {
+        let metrics = TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("cannot listen on {address} for metrics: {e}"))?;
+        tracing::info!("metrics on http://{}/metrics", metrics.local_addr()?);
+        tokio::spawn(crate::telemetry::prometheus::serve(
+            metrics,
+            registry.clone(),
+        ));
+    }
     let stats = Arc::new(Stats::default());
     let budget = Arc::new(Budget::new(config.ec2_budget_share, &config.ec2_rates));
     let shared = crate::ec2::aws_config_from_env().await;
@@ -105,8 +120,11 @@ pub async fn serve(
     let stats = gateway.stats_handle();
     let quotas = CallerQuotas::new(limits.caller_rate, limits.caller_burst, stats.clone());
     let stack = ServiceBuilder::new()
-        // Outermost: every layer below and every EC2 call sees the caller's deadline.
-        .layer(DeadlineLayer)
+        // Outermost: the call's span (continuing the caller's trace), its duration metric with
+        // the final status, and its log line, whatever the layers below answer.
+        .layer(RpcLayer)
+        // Every layer below and every EC2 call sees the call's deadline and span.
+        .layer(CallLayer)
         // Then each caller's own quota, so one caller flooding cannot starve the others.
         .layer(CallerQuotaLayer::new(Arc::new(quotas)))
         // Then the service-wide concurrency limit: refuse at once rather than queue.

@@ -11,7 +11,7 @@ use super::stream::{Describe, MessageStream};
 use crate::convert::{common, instance};
 use crate::ec2::Ec2;
 use crate::error::Error;
-use crate::protection::deadline;
+use crate::protection::call::{self, Call};
 use crate::{pb, validate};
 use aws_sdk_ec2::types::Tag;
 use futures_util::stream;
@@ -243,7 +243,7 @@ pub async fn run<R: From<ActionEvent> + Send + 'static>(
 
     let run = Run {
         ec2: ec2.client.clone(),
-        deadline: deadline::current(),
+        call: Call::current(),
         action: request.action,
         dry_run: request.dry_run,
         batches: targets
@@ -319,8 +319,8 @@ async fn resolve(
 struct Run {
     /// The EC2 client.
     ec2: aws_sdk_ec2::Client,
-    /// The deadline of the RPC this run serves (the stream outlives the handler's scope).
-    deadline: Option<std::time::Instant>,
+    /// The RPC this run serves (the stream outlives the handler's scope).
+    call: Option<Call>,
     /// What to do.
     action: Action,
     /// Each call is a dry run.
@@ -350,8 +350,8 @@ impl Run {
             instance_ids: ids.clone(),
             ..Default::default()
         };
-        let call = self.action.call(&self.ec2, ids, self.dry_run);
-        match deadline::scope(self.deadline, call).await {
+        let acting = self.action.call(&self.ec2, ids, self.dry_run);
+        match call::within(self.call.clone(), acting).await {
             Ok(answer) => {
                 batch.state_changes = answer.state_changes;
                 batch.instance_monitorings = answer.instance_monitorings;

@@ -11,7 +11,7 @@
 //! how many of its items were already delivered.
 
 use crate::error::Error;
-use crate::protection::deadline;
+use crate::protection::call::{self, Call};
 use futures_util::stream::{self, Stream};
 use prost::Message;
 use std::collections::VecDeque;
@@ -135,8 +135,8 @@ struct Pager<D: Describe> {
     fetched: bool,
     /// Nothing more to send.
     finished: bool,
-    /// The deadline of the RPC this stream serves: pages are fetched outside its handler.
-    deadline: Option<std::time::Instant>,
+    /// The RPC this stream serves: pages are fetched outside its handler.
+    call: Option<Call>,
 }
 
 impl<D: Describe> Pager<D> {
@@ -157,7 +157,7 @@ impl<D: Describe> Pager<D> {
             let fetch = self
                 .describe
                 .fetch(self.position.page_token.clone(), self.position.page_size);
-            let page = deadline::scope(self.deadline, fetch).await;
+            let page = call::within(self.call.clone(), fetch).await;
             match page {
                 Ok(page) => {
                     self.fetched = true;
@@ -253,7 +253,7 @@ pub fn stream<D: Describe>(
         page_next: None,
         fetched: false,
         finished: false,
-        deadline: deadline::current(),
+        call: Call::current(),
     };
     if pager.position.skip == 0 {
         pager.position.page_size = pager.next_page_size();

@@ -5,7 +5,7 @@
 
 use crate::error::Error;
 use crate::protection::budget::Budget;
-use crate::protection::deadline;
+use crate::protection::call::Call;
 use crate::protection::stats::Stats;
 use aws_sdk_ec2::config::http::HttpRequest;
 use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
@@ -18,6 +18,7 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 /// `inner` with every attempt passing the budget and the deadline.
 pub fn budgeted(
@@ -70,40 +71,79 @@ fn action_and_instances(body: &[u8]) -> (String, usize) {
 impl HttpConnector for Budgeted {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let (action, instances) = action_and_instances(request.body().bytes().unwrap_or_default());
-        let deadline = deadline::current();
+        let deadline = Call::deadline();
+        Call::count_ec2_attempt();
         let inner = self.inner.clone();
         let budget = self.budget.clone();
         let stats = self.stats.clone();
-        HttpConnectorFuture::new(async move {
+        let span = tracing::info_span!(
+            "ec2.attempt",
+            otel.name = %format!("EC2 {action}"),
+            otel.kind = "client",
+            rpc.system = "aws-api",
+            rpc.service = "EC2",
+            rpc.method = %action,
+            ec2.budget.wait_ms = tracing::field::Empty,
+            http.response.status_code = tracing::field::Empty,
+            aws.request_id = tracing::field::Empty,
+            ec2.throttled = tracing::field::Empty,
+        );
+        let attempt_span = span.clone();
+        let future = async move {
             let own = |e: Error| ConnectorError::other(Box::new(e), None);
             match budget.acquire(&action, instances, deadline).await {
-                Ok(wait) => stats.budget_waited(wait),
+                Ok(wait) => {
+                    stats.budget_waited(&action, wait);
+                    span.record("ec2.budget.wait_ms", wait.as_millis() as u64);
+                }
                 Err(refused) => {
-                    stats.budget_refused();
+                    stats.budget_refused(&action);
                     return Err(own(refused));
                 }
             }
-            stats.ec2_attempt();
+            let started = Instant::now();
             let attempt = inner.call(request);
-            let response = match deadline {
-                None => attempt.await?,
+            let answered = match deadline {
+                None => attempt.await,
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     match tokio::time::timeout(left, attempt).await {
-                        Ok(response) => response?,
+                        Ok(answered) => answered,
                         Err(_) => {
+                            stats.ec2_attempted(&action, "deadline", started.elapsed());
                             let passed = "the caller's deadline passed during the EC2 call";
                             return Err(own(Error::Timeout(passed.to_owned())));
                         }
                     }
                 }
             };
-            if response.status().as_u16() == 503 {
-                stats.ec2_throttled();
+            let response = match answered {
+                Ok(response) => response,
+                Err(failed) => {
+                    stats.ec2_attempted(&action, "failed", started.elapsed());
+                    return Err(failed);
+                }
+            };
+            let status = response.status().as_u16();
+            span.record("http.response.status_code", status);
+            if let Some(id) = response.headers().get("x-amzn-requestid") {
+                span.record("aws.request_id", id);
+            }
+            let throttled = status == 503;
+            span.record("ec2.throttled", throttled);
+            let outcome = match status {
+                200..=299 => "ok",
+                503 => "throttled",
+                _ => "error",
+            };
+            stats.ec2_attempted(&action, outcome, started.elapsed());
+            if throttled {
+                stats.ec2_throttled(&action);
                 budget.throttled(&action);
             }
             Ok(response)
-        })
+        };
+        HttpConnectorFuture::new(future.instrument(attempt_span))
     }
 }
 

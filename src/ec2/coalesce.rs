@@ -1,10 +1,10 @@
 //! Coalescing identical describes: while one EC2 describe page is in flight, an identical
 //! request (same normalized ids, filters, page and flags) waits for that call's answer instead
 //! of making another. The shared call runs in its own task, so a leader that goes away does
-//! not strand the callers waiting on it; it carries the leader's deadline.
+//! not strand the callers waiting on it; it carries the leader's call context (deadline, span).
 
 use crate::error::Error;
-use crate::protection::deadline;
+use crate::protection::call::{self, Call};
 use crate::protection::stats::Stats;
 use std::collections::HashMap;
 use std::future::Future;
@@ -51,7 +51,7 @@ impl<V: Clone + Send + 'static> SingleFlight<V> {
         };
         if lead {
             let this = self.clone();
-            tokio::spawn(deadline::scope(deadline::current(), async move {
+            tokio::spawn(call::within(Call::current(), async move {
                 let answer = call.await;
                 let waiters = this
                     .inflight

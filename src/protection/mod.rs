@@ -1,12 +1,13 @@
 //! Protecting the AWS account and the service: the EC2 budget, per-caller quotas, load
-//! shedding, deadlines, and the counters that show them working.
+//! shedding, the call context (deadline) every EC2 attempt sees, and the counters that show
+//! them working.
 //!
 //! Where each sits: the budget gates every EC2 HTTP attempt (in the SDK's HTTP client, see
 //! `ec2::budgeted`); the quota, shedding and deadline layers wrap the gRPC service in
 //! `server.rs`; coalescing lives with the EC2 calls it merges (`ec2::coalesce`, `ec2::batch`).
 
 pub mod budget;
+pub mod call;
 pub mod caller_quota;
-pub mod deadline;
 pub mod shed;
 pub mod stats;

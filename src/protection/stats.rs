@@ -1,7 +1,10 @@
-//! Counters of the protection at work, for tests now and for metrics export: how long calls
-//! waited for budget, how often EC2 throttled, how many attempts were retries, how many EC2
-//! calls coalescing saved, how many calls the quotas and the shedding refused.
+//! Counters of the protection at work: how long calls waited for budget, how often EC2
+//! throttled, how many attempts were retries, how many EC2 calls coalescing saved, how many
+//! calls the quotas and the shedding refused. Each event also goes to the OpenTelemetry
+//! instruments (`telemetry::metrics`), with its EC2 action where it has one.
 
+use crate::telemetry::metrics::instruments;
+use opentelemetry::KeyValue;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -44,37 +47,58 @@ fn bump(counter: &AtomicU64, by: u64) {
 }
 
 impl Stats {
-    /// An EC2 call waited `wait` for budget.
-    pub fn budget_waited(&self, wait: Duration) {
+    /// An attempt of `action` waited `wait` for budget.
+    pub fn budget_waited(&self, action: &str, wait: Duration) {
         bump(&self.budget_wait_micros, wait.as_micros() as u64);
+        let attrs = [KeyValue::new("ec2.action", action.to_owned())];
+        instruments().budget_wait.record(wait.as_secs_f64(), &attrs);
     }
-    /// An EC2 call was refused for lack of budget before its deadline.
-    pub fn budget_refused(&self) {
+    /// A call of `action` was refused for lack of budget before its deadline.
+    pub fn budget_refused(&self, action: &str) {
         bump(&self.budget_refusals, 1);
+        let attrs = [KeyValue::new("ec2.action", action.to_owned())];
+        instruments().budget_refusals.add(1, &attrs);
     }
-    /// An HTTP attempt went to EC2.
-    pub fn ec2_attempt(&self) {
+    /// An HTTP attempt of `action` went to EC2 and ended with `outcome` after `elapsed`.
+    pub fn ec2_attempted(&self, action: &str, outcome: &'static str, elapsed: Duration) {
         bump(&self.ec2_attempts, 1);
+        let attrs = [
+            KeyValue::new("ec2.action", action.to_owned()),
+            KeyValue::new("outcome", outcome),
+        ];
+        instruments().ec2_calls.add(1, &attrs);
+        instruments()
+            .ec2_duration
+            .record(elapsed.as_secs_f64(), &attrs);
     }
     /// An attempt was a retry.
     pub fn ec2_retry(&self) {
         bump(&self.ec2_retries, 1);
+        instruments().ec2_retries.add(1, &[]);
     }
-    /// EC2 answered with throttling.
-    pub fn ec2_throttled(&self) {
+    /// EC2 answered a call of `action` with throttling.
+    pub fn ec2_throttled(&self, action: &str) {
         bump(&self.ec2_throttles, 1);
+        let attrs = [KeyValue::new("ec2.action", action.to_owned())];
+        instruments().ec2_throttles.add(1, &attrs);
     }
     /// Coalescing saved `n` EC2 calls.
     pub fn coalesced(&self, n: u64) {
         bump(&self.coalesced_calls, n);
+        instruments().coalesced.add(n, &[]);
     }
     /// A caller's quota refused a call.
     pub fn caller_refused(&self) {
         bump(&self.caller_refusals, 1);
+        let attrs = [KeyValue::new("reason", "CALLER_QUOTA_EXCEEDED")];
+        instruments().rpc_refusals.add(1, &attrs);
     }
     /// A call was shed.
     pub fn shed(&self) {
         bump(&self.shed_calls, 1);
+        instruments()
+            .rpc_refusals
+            .add(1, &[KeyValue::new("reason", "OVERLOADED")]);
     }
 
     /// The counters now.

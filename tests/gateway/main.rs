@@ -15,3 +15,4 @@ mod protection;
 mod standin;
 mod streams;
 mod support;
+mod telemetry;

@@ -281,30 +281,63 @@ pub struct GatewayProcess {
     pub addr: SocketAddr,
     /// The child process.
     pub child: Child,
+    /// The log lines printed up to "listening on".
+    pub startup_lines: Vec<String>,
+    /// Every log line after those, as they come.
+    pub logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl GatewayProcess {
     /// Starts the binary on `127.0.0.1:0` and waits for its "listening on" line.
     pub async fn start(endpoint: &str) -> GatewayProcess {
+        GatewayProcess::start_with(endpoint, &[], &[]).await
+    }
+
+    /// Starts the binary on `127.0.0.1:0` with more `args` and `envs`.
+    pub async fn start_with(
+        endpoint: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> GatewayProcess {
         let mut child = binary(endpoint)
             .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .envs(envs.iter().copied())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start ec2-grpc");
         let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let mut startup_lines = Vec::new();
         let addr = tokio::time::timeout(Duration::from_secs(30), async {
             while let Some(line) = lines.next_line().await.expect("read stderr") {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    return rest.trim().parse::<SocketAddr>().expect("address");
+                let found = line
+                    .split("listening on ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(['"', ' ']).next())
+                    .map(str::to_owned);
+                startup_lines.push(line);
+                if let Some(rest) = found {
+                    return rest.parse::<SocketAddr>().expect("address");
                 }
             }
-            panic!("ec2-grpc exited before listening");
+            panic!("ec2-grpc exited before listening: {startup_lines:?}");
         })
         .await
         .expect("ec2-grpc listens within 30 s");
-        // Keep draining stderr so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        GatewayProcess { addr, child }
+        // Keep reading stderr (so the child never blocks on a full pipe), keeping the lines.
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let kept = logs.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.lock().expect("lock").push(line);
+            }
+        });
+        GatewayProcess {
+            addr,
+            child,
+            startup_lines,
+            logs,
+        }
     }
 
     /// Sends SIGTERM and waits for the exit status.

@@ -1,0 +1,169 @@
+//! The context of the gRPC call being served, carried to every piece of work it causes, even
+//! work that runs elsewhere (a shared describe in its own task, a stream's next page):
+//!
+//! - its deadline (`grpc-timeout`): the budget refuses a wait that cannot fit it, and an EC2
+//!   attempt still running at it is cut off;
+//! - its tracing span: EC2 attempts are its children, in the caller's trace;
+//! - the count of EC2 attempts it caused, for its log line.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+tokio::task_local! {
+    /// The call the current task serves.
+    static CALL: Call;
+}
+
+/// One gRPC call's context.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// When the caller stops waiting.
+    pub deadline: Option<Instant>,
+    /// EC2 attempts made for this call so far.
+    pub ec2_attempts: Arc<AtomicU64>,
+    /// The call's span.
+    pub span: tracing::Span,
+}
+
+/// The EC2 attempts of one call, put in the response's extensions for the layers outside.
+#[derive(Debug, Clone)]
+pub struct Ec2Attempts(pub Arc<AtomicU64>);
+
+impl Call {
+    /// The call served here, if any (to carry it into work that runs elsewhere).
+    pub fn current() -> Option<Call> {
+        CALL.try_with(Call::clone).ok()
+    }
+
+    /// The deadline of the call served here.
+    pub fn deadline() -> Option<Instant> {
+        CALL.try_with(|c| c.deadline).ok().flatten()
+    }
+
+    /// Counts one EC2 attempt for the call served here.
+    pub fn count_ec2_attempt() {
+        let _ = CALL.try_with(|c| c.ec2_attempts.fetch_add(1, Ordering::Relaxed));
+    }
+}
+
+/// Runs `future` in `call`'s context (deadline, span, attempt count), or as it is without one.
+pub async fn within<F: Future>(call: Option<Call>, future: F) -> F::Output {
+    match call {
+        Some(call) => {
+            let span = call.span.clone();
+            CALL.scope(call, future.instrument(span)).await
+        }
+        None => future.await,
+    }
+}
+
+/// Parses a `grpc-timeout` header value: up to 8 digits and a unit (H, M, S, m, u, n).
+pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    if value.len() < 2 || value.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = value.split_at(value.len() - 1);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// Tower layer: serves each request in its own `Call` (deadline from `grpc-timeout`, the
+/// current span, a fresh attempt count), and hands the attempt count out in the response.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallLayer;
+
+impl<S> Layer<S> for CallLayer {
+    type Service = WithCall<S>;
+
+    fn layer(&self, inner: S) -> WithCall<S> {
+        WithCall { inner }
+    }
+}
+
+/// The service `CallLayer` makes.
+#[derive(Debug, Clone)]
+pub struct WithCall<S> {
+    inner: S,
+}
+
+impl<S, B, R> Service<http::Request<B>> for WithCall<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<R>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<R>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let deadline = request
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_grpc_timeout)
+            .map(|timeout| Instant::now() + timeout);
+        let attempts = Arc::new(AtomicU64::new(0));
+        let call = Call {
+            deadline,
+            ec2_attempts: attempts.clone(),
+            span: tracing::Span::current(),
+        };
+        let response = CALL.sync_scope(call.clone(), || self.inner.call(request));
+        Box::pin(async move {
+            let mut response = within(Some(call), response).await?;
+            response.extensions_mut().insert(Ec2Attempts(attempts));
+            Ok(response)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_parse() {
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_grpc_timeout("3S"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("S"), None);
+        assert_eq!(parse_grpc_timeout("123456789m"), None);
+        assert_eq!(parse_grpc_timeout("5x"), None);
+    }
+
+    #[tokio::test]
+    async fn the_call_is_visible_inside_its_scope_only() {
+        let at = Instant::now() + Duration::from_secs(1);
+        let call = Call {
+            deadline: Some(at),
+            ec2_attempts: Arc::new(AtomicU64::new(0)),
+            span: tracing::Span::none(),
+        };
+        let seen = within(Some(call.clone()), async {
+            Call::count_ec2_attempt();
+            Call::deadline()
+        })
+        .await;
+        assert_eq!(seen, Some(at));
+        assert_eq!(call.ec2_attempts.load(Ordering::Relaxed), 1);
+        assert_eq!(Call::deadline(), None);
+    }
+}

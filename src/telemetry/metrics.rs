@@ -1,0 +1,85 @@
+//! The service's OpenTelemetry instruments, named after the semantic conventions where they
+//! exist (`rpc.server.call.duration`) and under `ec2.` where they are the gateway's own. They
+//! come from the global meter provider that `telemetry::init` installs (no-ops without one).
+
+use opentelemetry::global;
+use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
+use std::sync::OnceLock;
+
+/// Every instrument of the service.
+#[derive(Debug)]
+pub struct Instruments {
+    /// `rpc.server.call.duration` (s): each gRPC call, by `rpc.method` and `rpc.status_code`.
+    pub rpc_duration: Histogram<f64>,
+    /// `rpc.server.active_streams`: responses (streams above all) still being sent.
+    pub rpc_active_streams: UpDownCounter<i64>,
+    /// `rpc.server.refusals`: calls refused by a caller quota or by shedding, by `reason`.
+    pub rpc_refusals: Counter<u64>,
+    /// `ec2.client.call.duration` (s): each EC2 HTTP attempt, by `ec2.action` and `outcome`.
+    pub ec2_duration: Histogram<f64>,
+    /// `ec2.client.calls`: EC2 HTTP attempts, by `ec2.action` and `outcome`.
+    pub ec2_calls: Counter<u64>,
+    /// `ec2.client.throttles`: throttling answers from EC2, by `ec2.action`.
+    pub ec2_throttles: Counter<u64>,
+    /// `ec2.client.retries`: attempts that were retries.
+    pub ec2_retries: Counter<u64>,
+    /// `ec2.budget.wait.duration` (s): time attempts waited for budget, by `ec2.action`.
+    pub budget_wait: Histogram<f64>,
+    /// `ec2.budget.refusals`: calls refused for lack of budget before their deadline.
+    pub budget_refusals: Counter<u64>,
+    /// `ec2.coalesced.calls`: EC2 calls coalescing saved.
+    pub coalesced: Counter<u64>,
+}
+
+/// The instruments (made on first use, from the global meter provider).
+pub fn instruments() -> &'static Instruments {
+    static INSTRUMENTS: OnceLock<Instruments> = OnceLock::new();
+    INSTRUMENTS.get_or_init(|| {
+        let meter = global::meter("ec2-grpc");
+        Instruments {
+            rpc_duration: meter
+                .f64_histogram("rpc.server.call.duration")
+                .with_unit("s")
+                .with_description("Duration of gRPC calls served")
+                .build(),
+            rpc_active_streams: meter
+                .i64_up_down_counter("rpc.server.active_streams")
+                .with_description("Responses still being sent")
+                .build(),
+            rpc_refusals: meter
+                .u64_counter("rpc.server.refusals")
+                .with_description("Calls refused by a caller quota or by load shedding")
+                .build(),
+            ec2_duration: meter
+                .f64_histogram("ec2.client.call.duration")
+                .with_unit("s")
+                .with_description("Duration of EC2 HTTP attempts")
+                .build(),
+            ec2_calls: meter
+                .u64_counter("ec2.client.calls")
+                .with_description("EC2 HTTP attempts")
+                .build(),
+            ec2_throttles: meter
+                .u64_counter("ec2.client.throttles")
+                .with_description("Throttling answers from EC2")
+                .build(),
+            ec2_retries: meter
+                .u64_counter("ec2.client.retries")
+                .with_description("EC2 attempts that were retries")
+                .build(),
+            budget_wait: meter
+                .f64_histogram("ec2.budget.wait.duration")
+                .with_unit("s")
+                .with_description("Time EC2 attempts waited for budget")
+                .build(),
+            budget_refusals: meter
+                .u64_counter("ec2.budget.refusals")
+                .with_description("Calls refused for lack of EC2 budget before their deadline")
+                .build(),
+            coalesced: meter
+                .u64_counter("ec2.coalesced.calls")
+                .with_description("EC2 calls saved by coalescing")
+                .build(),
+        }
+    })
+}

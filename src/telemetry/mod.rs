@@ -1,0 +1,154 @@
+//! Logs, traces and metrics.
+//!
+//! - Logs: `tracing` to stderr, as text or JSON lines; one line per gRPC call (`rpc`).
+//! - Traces: when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is
+//!   set, spans go to that OTLP collector over gRPC: a server span per call continuing the
+//!   caller's W3C trace, and a child span per EC2 attempt. No exporter otherwise.
+//! - Metrics: the instruments of `metrics`, exported over OTLP under the same condition
+//!   (every `OTEL_METRIC_EXPORT_INTERVAL` ms, default 60 s), and served as Prometheus text when
+//!   `--metrics-listen` is set.
+//!
+//! `OTEL_SERVICE_NAME` names the service (default `ec2-grpc`). `Telemetry::shutdown` flushes.
+
+pub mod metrics;
+pub mod prometheus;
+pub mod rpc;
+
+use crate::config::{Config, LogFormat};
+use opentelemetry::global;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::io::IsTerminal;
+use std::time::Duration;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// The installed providers, kept to flush them at shutdown.
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    /// Exports spans, when OTLP is configured.
+    tracer_provider: Option<SdkTracerProvider>,
+    /// Exports and serves metrics, when OTLP or Prometheus is configured.
+    meter_provider: Option<SdkMeterProvider>,
+    /// What `--metrics-listen` serves.
+    pub prometheus: Option<::prometheus::Registry>,
+}
+
+/// Whether an OTLP endpoint is configured for `signal` (the standard variables).
+fn otlp_configured(signal: &str) -> bool {
+    std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+        || std::env::var_os(format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")).is_some()
+}
+
+/// The resource every span and metric carries: `OTEL_SERVICE_NAME`, or `ec2-grpc`.
+fn resource() -> Resource {
+    let builder = Resource::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_some() {
+        builder.build()
+    } else {
+        builder.with_service_name("ec2-grpc").build()
+    }
+}
+
+/// Installs logging, and the OpenTelemetry providers the environment and `config` ask for.
+pub fn init(config: &Config) -> Result<Telemetry, String> {
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let mut telemetry = Telemetry::default();
+
+    if otlp_configured("TRACES") {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()
+            .map_err(|e| format!("cannot set up the OTLP span exporter: {e}"))?;
+        telemetry.tracer_provider = Some(
+            SdkTracerProvider::builder()
+                .with_batch_exporter(exporter)
+                .with_resource(resource())
+                .build(),
+        );
+    }
+
+    let mut meters = SdkMeterProvider::builder().with_resource(resource());
+    let mut any_reader = false;
+    if otlp_configured("METRICS") {
+        let exporter = opentelemetry_otlp::MetricExporter::builder()
+            .with_tonic()
+            .build()
+            .map_err(|e| format!("cannot set up the OTLP metric exporter: {e}"))?;
+        let interval = std::env::var("OTEL_METRIC_EXPORT_INTERVAL")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map_or(Duration::from_secs(60), Duration::from_millis);
+        meters = meters.with_reader(
+            PeriodicReader::builder(exporter)
+                .with_interval(interval)
+                .build(),
+        );
+        any_reader = true;
+    }
+    if config.metrics_listen.is_some() {
+        let registry = ::prometheus::Registry::new();
+        let exporter = opentelemetry_prometheus::exporter()
+            .with_registry(registry.clone())
+            .build()
+            .map_err(|e| format!("cannot set up the Prometheus exporter: {e}"))?;
+        meters = meters.with_reader(exporter);
+        telemetry.prometheus = Some(registry);
+        any_reader = true;
+    }
+    if any_reader {
+        let provider = meters.build();
+        global::set_meter_provider(provider.clone());
+        telemetry.meter_provider = Some(provider);
+    }
+
+    // The filter was validated with the config; falling back to `info` beats running blind.
+    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal();
+    let (text, json) = match config.log_format {
+        LogFormat::Text => (
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(ansi),
+            ),
+            None,
+        ),
+        LogFormat::Json => (
+            None,
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(std::io::stderr),
+            ),
+        ),
+    };
+    let otel = telemetry
+        .tracer_provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("ec2-grpc")));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(text)
+        .with(json)
+        .with(otel)
+        .init();
+    Ok(telemetry)
+}
+
+impl Telemetry {
+    /// Flushes and stops the exporters (spans and metrics still buffered are sent).
+    pub fn shutdown(&self) {
+        if let Some(provider) = &self.tracer_provider {
+            let _ = provider.shutdown();
+        }
+        if let Some(provider) = &self.meter_provider {
+            let _ = provider.shutdown();
+        }
+    }
+}

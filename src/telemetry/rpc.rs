@@ -1,0 +1,260 @@
+//! Observing every gRPC call, as the outermost tower layer: a server span continuing the
+//! caller's W3C trace (`traceparent` in the gRPC metadata), the `rpc.server.call.duration`
+//! metric with the call's final status, and one log line per call with the caller, method,
+//! status, duration and EC2 attempts made.
+//!
+//! A call's status is known only when its response ends (in the trailers, or in the headers
+//! of an error answered at once), so the response body is wrapped to see it; a body dropped
+//! before its end is a call the client cancelled.
+
+use crate::protection::call::Ec2Attempts;
+use crate::telemetry::metrics::instruments;
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use opentelemetry::KeyValue;
+use opentelemetry::propagation::Extractor;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tonic::Code;
+use tonic::transport::server::TcpConnectInfo;
+use tower::{Layer, Service};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// Tower layer observing every call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RpcLayer;
+
+impl<S> Layer<S> for RpcLayer {
+    type Service = Observed<S>;
+
+    fn layer(&self, inner: S) -> Observed<S> {
+        Observed { inner }
+    }
+}
+
+/// The service `RpcLayer` makes.
+#[derive(Debug, Clone)]
+pub struct Observed<S> {
+    inner: S,
+}
+
+/// Reads W3C trace context from HTTP/2 headers (gRPC metadata).
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// The gRPC code name, as `rpc.status_code` and logs spell it.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// The `grpc-status` in a header map, if there is one.
+fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
+    let value = headers.get("grpc-status")?.to_str().ok()?;
+    Some(Code::from_i32(value.parse().ok()?))
+}
+
+/// What is known of a call until its response ends. Dropped unfinished, the call was
+/// cancelled (the client went away before the end).
+struct Finish {
+    started: Instant,
+    service: String,
+    method: String,
+    caller: String,
+    span: tracing::Span,
+    ec2_attempts: Option<Ec2Attempts>,
+    finished: bool,
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.done(Code::Cancelled);
+    }
+}
+
+impl Finish {
+    /// Records the call's end once: span status, duration metric, log line.
+    fn done(&mut self, code: Code) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        let elapsed = self.started.elapsed();
+        let status = code_name(code);
+        let attempts = self
+            .ec2_attempts
+            .as_ref()
+            .map_or(0, |a| a.0.load(Ordering::Relaxed));
+        self.span.record("rpc.grpc.status_code", code as i32);
+        if code != Code::Ok {
+            self.span.record("otel.status_code", "ERROR");
+        }
+        let attrs = [
+            KeyValue::new("rpc.system", "grpc"),
+            KeyValue::new("rpc.service", self.service.clone()),
+            KeyValue::new("rpc.method", self.method.clone()),
+            KeyValue::new("rpc.status_code", status),
+        ];
+        instruments()
+            .rpc_duration
+            .record(elapsed.as_secs_f64(), &attrs);
+        instruments().rpc_active_streams.add(-1, &[]);
+        tracing::info!(
+            parent: &self.span,
+            caller = %self.caller,
+            method = %format!("{}/{}", self.service, self.method),
+            status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            ec2_attempts = attempts,
+            "rpc"
+        );
+    }
+}
+
+/// A response body that reports the call's end when it sees it.
+pub struct ObservedBody<B> {
+    inner: Pin<Box<B>>,
+    finish: Finish,
+    /// The status from the response headers (an error answered at once).
+    header_status: Option<Code>,
+}
+
+impl<B> ObservedBody<B> {
+    fn end(&mut self, code: Code) {
+        self.finish.done(code);
+    }
+}
+
+impl<B> Drop for ObservedBody<B> {
+    fn drop(&mut self) {
+        // Dropped before the end: the client went away.
+        let code = self.header_status.unwrap_or(Code::Cancelled);
+        self.end(code);
+    }
+}
+
+impl<B> Body for ObservedBody<B>
+where
+    B: Body<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let polled = self.inner.as_mut().poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
+                    self.end(code);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.end(Code::Internal),
+            Poll::Ready(None) => {
+                let code = self.header_status.unwrap_or(Code::Unknown);
+                self.end(code);
+            }
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<S, B, R> Service<http::Request<B>> for Observed<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+    R: Body<Data = Bytes> + Send + 'static,
+{
+    type Response = http::Response<ObservedBody<R>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path().trim_start_matches('/').to_owned();
+        let (service, method) = path.split_once('/').unwrap_or((path.as_str(), ""));
+        let (service, method) = (service.to_owned(), method.to_owned());
+        let caller = request
+            .extensions()
+            .get::<TcpConnectInfo>()
+            .and_then(TcpConnectInfo::remote_addr)
+            .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+        let span = tracing::info_span!(
+            "grpc.server",
+            otel.name = %path,
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %method,
+            rpc.grpc.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&Headers(request.headers()))
+        });
+        let _ = span.set_parent(parent);
+        instruments().rpc_active_streams.add(1, &[]);
+        let mut finish = Finish {
+            started: Instant::now(),
+            service,
+            method,
+            caller,
+            span: span.clone(),
+            ec2_attempts: None,
+            finished: false,
+        };
+        let response = span.in_scope(|| self.inner.call(request));
+        Box::pin(async move {
+            let response = response.await?;
+            let header_status = grpc_status(response.headers());
+            finish.ec2_attempts = response.extensions().get::<Ec2Attempts>().cloned();
+            Ok(response.map(|inner| ObservedBody {
+                inner: Box::pin(inner),
+                finish,
+                header_status,
+            }))
+        })
+    }
+}
