@@ -220,6 +220,12 @@ async fn traces_metrics_and_logs_reach_their_destinations() {
         .filter(|s| attributes(&s.attributes).contains(&"ec2.throttled=true".to_owned()))
         .count();
     assert!(throttled >= 1);
+    assert!(
+        ec2.iter().all(|s| attributes(&s.attributes)
+            .iter()
+            .any(|a| a.starts_with("aws.request_id="))),
+        "every EC2 span names its AWS request id"
+    );
     // Each EC2 span descends from one of the server spans (through the SDK's own spans).
     let by_id = |id: &Vec<u8>| spans.iter().find(|s| &s.span_id == id);
     for span in &ec2 {

@@ -81,7 +81,10 @@ async fn handle(
     match admission {
         Admission::Answer(e) => {
             let body = xml::error(&e.code, &e.message, &request_id);
-            return Ok(reply(e.status, "text/xml", body));
+            return Ok(with_request_id(
+                reply(e.status, "text/xml", body),
+                &request_id,
+            ));
         }
         Admission::ResetAfterApply => {
             let _ = world.lock().expect("world lock").apply(&query);
@@ -91,7 +94,7 @@ async fn handle(
         Admission::Proceed(None) => {}
     }
     let answer = world.lock().expect("world lock").apply(&query);
-    Ok(match answer {
+    let response = match answer {
         Ok(body) => reply(
             200,
             "text/xml",
@@ -102,7 +105,16 @@ async fn handle(
             "text/xml",
             xml::error(&e.code, &e.message, &request_id),
         ),
-    })
+    };
+    Ok(with_request_id(response, &request_id))
+}
+
+/// EC2 also names the request id in the `x-amzn-requestid` header.
+fn with_request_id(mut response: Response<Full<Bytes>>, request_id: &str) -> Response<Full<Bytes>> {
+    if let Ok(value) = request_id.parse() {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
 }
 
 /// What the fault rules and throttling decided for one call.
