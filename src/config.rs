@@ -66,10 +66,20 @@ fn parse_rate(value: &str) -> Result<(String, Rate), String> {
                   local EC2 stand-in."
 )]
 pub struct Config {
-    /// Address to serve gRPC on. A non-loopback address also needs --allow-unauthenticated,
-    /// since this version does not authenticate callers.
+    /// Address to serve gRPC on. A non-loopback address needs authentication
+    /// (--auth-tokens-file) or --allow-unauthenticated.
     #[arg(long, env = "EC2_GRPC_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
+
+    /// Bearer tokens: a file of `NAME TOKEN` lines (a Kubernetes Secret mount), read again when
+    /// it changes. When set, every call but health and reflection needs a known token.
+    #[arg(long, env = "EC2_GRPC_AUTH_TOKENS_FILE")]
+    pub auth_tokens_file: Option<std::path::PathBuf>,
+
+    /// Roles and grants (TOML): which principal may call which RPC. Without it, every
+    /// authenticated principal may call every RPC. Needs --auth-tokens-file.
+    #[arg(long, env = "EC2_GRPC_AUTH_ROLES_FILE", requires = "auth_tokens_file")]
+    pub auth_roles_file: Option<std::path::PathBuf>,
 
     /// Serve on a non-loopback address without authenticating callers. Only for networks where
     /// something else (a network policy, a sidecar) already decides who may connect.
@@ -193,15 +203,18 @@ impl Config {
     /// Protected mode: this service can launch and terminate instances for anyone who reaches
     /// it, so without authentication it only serves on loopback unless told otherwise.
     fn check_protected_mode(&self) -> Result<(), String> {
-        if self.listen.ip().is_loopback() || self.allow_unauthenticated {
+        if self.listen.ip().is_loopback()
+            || self.allow_unauthenticated
+            || self.auth_tokens_file.is_some()
+        {
             return Ok(());
         }
         Err(format!(
             "refusing to listen on {} without authentication: any caller that can reach this \
-             address could launch and terminate EC2 instances. Listen on a loopback address \
-             (for example --listen 127.0.0.1:{}), or pass --allow-unauthenticated \
-             (EC2_GRPC_ALLOW_UNAUTHENTICATED=true) when something else already restricts who can \
-             connect (this version has no built-in caller authentication yet).",
+             address could launch and terminate EC2 instances. Configure authentication \
+             (--auth-tokens-file), listen on a loopback address (for example --listen \
+             127.0.0.1:{}), or pass --allow-unauthenticated (EC2_GRPC_ALLOW_UNAUTHENTICATED=true) \
+             when something else already restricts who can connect.",
             self.listen,
             self.listen.port()
         ))

@@ -75,6 +75,19 @@ pub enum Error {
         retry_after: Duration,
     },
 
+    /// No credentials, or credentials of no known principal (which, is not said).
+    #[error("missing or invalid credentials")]
+    Unauthenticated,
+
+    /// The principal lacks the permission the call needs.
+    #[error("{principal} lacks the permission {permission}")]
+    PermissionDenied {
+        /// Who called.
+        principal: String,
+        /// The permission the call needs (the RPC's name).
+        permission: String,
+    },
+
     /// The service is at its concurrency limit.
     #[error("the service is at its concurrency limit; retry shortly or on another replica")]
     Overloaded,
@@ -259,6 +272,11 @@ impl From<Error> for Status {
                 return Status::with_error_details(Code::ResourceExhausted, message, details);
             }
             Error::Overloaded => (Code::Unavailable, "OVERLOADED", true),
+            Error::Unauthenticated => (Code::Unauthenticated, "UNAUTHENTICATED", false),
+            Error::PermissionDenied { permission, .. } => {
+                metadata.insert("permission".to_owned(), permission.clone());
+                (Code::PermissionDenied, "MISSING_PERMISSION", false)
+            }
             Error::Internal(_) => (Code::Internal, "INTERNAL", false),
         };
         let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);

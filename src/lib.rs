@@ -8,6 +8,7 @@
 //!
 //! - `proto/ec2/v1/` is the public contract; [`pb`] is the code generated from it.
 //! - [`config`]: command-line flags and environment, validated once at start.
+//! - [`auth`]: bearer-token authentication and role-based authorization, as a tower layer.
 //! - [`telemetry`]: logs, OpenTelemetry traces and metrics, the per-call observing layer, and
 //!   the Prometheus endpoint.
 //! - [`server`]: the tonic server behind its tower stack (call observation, deadline, caller
@@ -22,6 +23,7 @@
 //! - [`error`]: the one error type and the single EC2-error -> gRPC-status mapping.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod convert;
 pub mod ec2;

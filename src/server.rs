@@ -2,6 +2,9 @@
 //! v1alpha, since grpcurl 1.8 speaks only v1alpha), with graceful shutdown.
 
 use crate::api::Gateway;
+use crate::auth::roles::Authorization;
+use crate::auth::tokens::TokenStore;
+use crate::auth::{Auth, AuthLayer};
 use crate::config::Config;
 use crate::ec2::Ec2;
 use crate::pb;
@@ -22,6 +25,11 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 use tower::ServiceBuilder;
+
+/// Input limit: the largest request message decoded (gRPC's usual 4 MiB).
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Input limit: concurrent HTTP/2 streams (calls) one connection may open.
+pub const MAX_CONCURRENT_STREAMS_PER_CONNECTION: u32 = 256;
 
 /// The gRPC-side limits: each caller's quota and how many calls run at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -70,8 +78,31 @@ pub async fn run(
     let client = crate::ec2::protected_client(&shared, settings, budget, stats.clone())?;
     let ec2 = Ec2::new(client, config.merge_window(), stats);
     let gateway = Gateway::with_ec2(ec2).with_batch_size(usize::from(config.action_batch_size));
+    let auth = match &config.auth_tokens_file {
+        None => None,
+        Some(tokens) => {
+            let tokens = TokenStore::load(tokens)?;
+            tokens.watch();
+            let authorization = match &config.auth_roles_file {
+                Some(roles) => Some(Arc::new(Authorization::load(roles)?)),
+                None => None,
+            };
+            Some(Auth {
+                tokens,
+                authorization,
+            })
+        }
+    };
     let grace = config.shutdown_grace();
-    serve(listener, gateway, config.limits(), shutdown_signal(), grace).await
+    serve(
+        listener,
+        gateway,
+        config.limits(),
+        auth,
+        shutdown_signal(),
+        grace,
+    )
+    .await
 }
 
 /// Serves on `listener` until `shutdown` completes, behind the tower stack (outermost first):
@@ -84,6 +115,7 @@ pub async fn serve(
     listener: TcpListener,
     gateway: Gateway,
     limits: Limits,
+    auth: Option<Auth>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -125,17 +157,21 @@ pub async fn serve(
         .layer(RpcLayer)
         // Every layer below and every EC2 call sees the call's deadline and span.
         .layer(CallLayer)
+        // Who is calling, and may they: before the quota, which counts per principal.
+        .layer(AuthLayer::new(auth))
         // Then each caller's own quota, so one caller flooding cannot starve the others.
         .layer(CallerQuotaLayer::new(Arc::new(quotas)))
         // Then the service-wide concurrency limit: refuse at once rather than queue.
         .layer(ShedLayer::new(limits.max_concurrent_calls, stats))
         .into_inner();
     let server = Server::builder()
+        // Input limit: concurrent streams one connection may open.
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS_PER_CONNECTION)
         .layer(stack)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(Ec2ServiceServer::new(gateway))
+        .add_service(Ec2ServiceServer::new(gateway).max_decoding_message_size(MAX_REQUEST_BYTES))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), on_shutdown);
 
     tokio::select! {

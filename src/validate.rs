@@ -9,6 +9,10 @@ use tonic_types::FieldViolation;
 pub const MAX_RESULTS_RANGE: std::ops::RangeInclusive<i32> = 5..=1000;
 /// EC2 accepts at most this many ids in one describe call.
 pub const MAX_IDS: usize = 1000;
+/// Most filters in one request.
+pub const MAX_FILTERS: usize = 50;
+/// Most values in one filter.
+pub const MAX_FILTER_VALUES: usize = 200;
 /// EC2's limit on a client token.
 pub const MAX_CLIENT_TOKEN_CHARS: usize = 64;
 /// EC2's limit on user data, before base64 encoding.
@@ -65,7 +69,23 @@ fn check_describe(
 
 /// Every filter has a name and at least one value.
 fn check_filters(v: &mut Violations, field: &str, filters: &[pb::Filter]) {
+    v.check(filters.len() <= MAX_FILTERS, field, || {
+        format!(
+            "at most {MAX_FILTERS} filters per request, got {}",
+            filters.len()
+        )
+    });
     for (i, filter) in filters.iter().enumerate() {
+        v.check(
+            filter.values.len() <= MAX_FILTER_VALUES,
+            &format!("{field}[{i}].values"),
+            || {
+                format!(
+                    "at most {MAX_FILTER_VALUES} values per filter, got {}",
+                    filter.values.len()
+                )
+            },
+        );
         v.check(
             !filter.name.is_empty(),
             &format!("{field}[{i}].name"),
@@ -419,6 +439,33 @@ mod tests {
     }
 
     #[test]
+    fn filters_and_their_values_are_bounded() {
+        let many = pb::DescribeInstancesRequest {
+            filters: (0..=MAX_FILTERS)
+                .map(|i| pb::Filter {
+                    name: format!("tag:k{i}"),
+                    values: vec!["v".into()],
+                })
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(fields(describe_instances(&many).unwrap_err()), ["filters"]);
+        let wide = pb::DescribeInstancesRequest {
+            filters: vec![pb::Filter {
+                name: "instance-id".into(),
+                values: (0..=MAX_FILTER_VALUES)
+                    .map(|i| format!("i-{i:08x}"))
+                    .collect(),
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(describe_instances(&wide).unwrap_err()),
+            ["filters[0].values"]
+        );
+    }
+
+    #[test]
     fn too_many_ids_are_refused() {
         let r = pb::DescribeInstancesRequest {
             instance_ids: (0..1001).map(|i| format!("i-{i}")).collect(),
@@ -428,5 +475,131 @@ mod tests {
             fields(describe_instances(&r).unwrap_err()),
             ["instance_ids"]
         );
+    }
+}
+
+/// Property tests: arbitrary requests never panic the validator, and whatever it lets through
+/// keeps EC2's rules, so invalid input never reaches EC2.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    /// Cases per property (CI runs them all; the count is printed).
+    const CASES: u32 = 10_000;
+
+    /// `CASES` cases, and no failure files written into the source tree.
+    fn config() -> Config {
+        Config {
+            cases: CASES,
+            failure_persistence: None,
+            ..Config::default()
+        }
+    }
+
+    fn filters() -> impl Strategy<Value = Vec<pb::Filter>> {
+        prop::collection::vec(
+            (".{0,12}", prop::collection::vec(".{0,8}", 0..4))
+                .prop_map(|(name, values)| pb::Filter { name, values }),
+            0..4,
+        )
+    }
+
+    fn describe() -> impl Strategy<Value = pb::DescribeInstancesRequest> {
+        (
+            prop::collection::vec("(i-[0-9a-f]{8,17})|.{0,6}", 0..4),
+            filters(),
+            prop::option::of(-10i32..1100),
+            ".{0,10}",
+            any::<bool>(),
+        )
+            .prop_map(
+                |(instance_ids, filters, max_results, next_token, dry_run)| {
+                    pb::DescribeInstancesRequest {
+                        instance_ids,
+                        filters,
+                        max_results,
+                        next_token,
+                        dry_run,
+                        include_managed_resources: None,
+                    }
+                },
+            )
+    }
+
+    fn launch() -> impl Strategy<Value = pb::RunInstancesRequest> {
+        (
+            ".{0,8}",
+            prop::option::of(-3i32..5),
+            prop::option::of(-3i32..5),
+            ".{0,70}",
+            prop::collection::vec(any::<u8>(), 0..64),
+        )
+            .prop_map(
+                |(image_id, min_count, max_count, client_token, user_data)| {
+                    pb::RunInstancesRequest {
+                        image_id,
+                        min_count,
+                        max_count,
+                        client_token,
+                        user_data,
+                        ..Default::default()
+                    }
+                },
+            )
+    }
+
+    #[test]
+    fn arbitrary_describes_never_panic_and_what_passes_keeps_ec2_rules() {
+        let mut runner = TestRunner::new(config());
+        runner
+            .run(&describe(), |r| {
+                if describe_instances(&r).is_ok() {
+                    prop_assert!(r.max_results.is_none_or(|m| MAX_RESULTS_RANGE.contains(&m)));
+                    prop_assert!(r.max_results.is_none() || r.instance_ids.is_empty());
+                    prop_assert!(r.instance_ids.iter().all(|id| !id.trim().is_empty()));
+                    prop_assert!(
+                        r.filters
+                            .iter()
+                            .all(|f| !f.name.is_empty() && !f.values.is_empty())
+                    );
+                }
+                Ok(())
+            })
+            .expect("property holds");
+        println!("proptest: {CASES} arbitrary DescribeInstances requests validated");
+    }
+
+    #[test]
+    fn arbitrary_launches_never_panic_and_what_passes_keeps_ec2_rules() {
+        let mut runner = TestRunner::new(config());
+        runner
+            .run(&launch(), |r| {
+                if run_instances(&r).is_ok() {
+                    let min = r.min_count.unwrap_or(1);
+                    prop_assert!(min >= 1 && min <= r.max_count.unwrap_or(min));
+                    prop_assert!(r.client_token.is_ascii() && r.client_token.len() <= 64);
+                    prop_assert!(!r.image_id.is_empty());
+                }
+                Ok(())
+            })
+            .expect("property holds");
+        println!("proptest: {CASES} arbitrary RunInstances requests validated");
+    }
+
+    #[test]
+    fn arbitrary_stream_tokens_never_panic() {
+        let mut runner = TestRunner::new(config());
+        runner
+            .run(
+                &("(ec2grpc-resume-v1:)?.{0,20}", prop::option::of(5i32..1000)),
+                |(t, size)| {
+                    let _ = crate::api::stream::Position::parse(&t, size);
+                    Ok(())
+                },
+            )
+            .expect("property holds");
+        println!("proptest: {CASES} arbitrary resume tokens parsed");
     }
 }

@@ -3,10 +3,12 @@
 //! refused at once with RESOURCE_EXHAUSTED and a RetryInfo saying when the caller has a call
 //! again. Health and reflection are never counted.
 //!
-//! Until authentication exists, a caller is a connection: its peer address and port.
+//! A caller is its authenticated principal; without authentication, its connection (peer
+//! address and port).
 
 use super::budget::{Bucket, Rate};
 use super::stats::Stats;
+use crate::auth::Principal;
 use crate::error::Error;
 use std::collections::HashMap;
 use std::future::Future;
@@ -99,6 +101,18 @@ pub struct CallerQuota<S> {
     quotas: Arc<CallerQuotas>,
 }
 
+/// Who is calling: the authenticated principal, else the peer address and port.
+pub fn caller_of<B>(request: &http::Request<B>) -> String {
+    if let Some(principal) = request.extensions().get::<Principal>() {
+        return format!("principal:{}", principal.0);
+    }
+    request
+        .extensions()
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+        .map_or_else(|| "unknown".to_owned(), |a| a.to_string())
+}
+
 /// Whether a gRPC path is health or reflection, which quotas never count.
 pub fn is_infrastructure(path: &str) -> bool {
     path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.")
@@ -120,11 +134,7 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         if !is_infrastructure(request.uri().path()) {
-            let caller = request
-                .extensions()
-                .get::<TcpConnectInfo>()
-                .and_then(TcpConnectInfo::remote_addr)
-                .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+            let caller = caller_of(&request);
             if let Err(refused) = self.quotas.admit(&caller) {
                 let response = tonic::Status::from(refused).into_http();
                 return Box::pin(async move { Ok(response) });

@@ -7,6 +7,7 @@
 //! of an error answered at once), so the response body is wrapped to see it; a body dropped
 //! before its end is a call the client cancelled.
 
+use crate::auth::Principal;
 use crate::protection::call::Ec2Attempts;
 use crate::telemetry::metrics::instruments;
 use bytes::Bytes;
@@ -250,6 +251,9 @@ where
             let response = response.await?;
             let header_status = grpc_status(response.headers());
             finish.ec2_attempts = response.extensions().get::<Ec2Attempts>().cloned();
+            if let Some(principal) = response.extensions().get::<Principal>() {
+                finish.caller = format!("principal:{}", principal.0);
+            }
             Ok(response.map(|inner| ObservedBody {
                 inner: Box::pin(inner),
                 finish,

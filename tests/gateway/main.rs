@@ -8,6 +8,7 @@
 //! `tests/README.md`.
 
 mod actions;
+mod auth;
 mod describe;
 mod launch;
 mod process;

@@ -180,9 +180,16 @@ async fn identical_describes_share_calls_and_single_id_describes_merge() {
         max_results: Some(1000),
         ..Default::default()
     };
+    // Many callers: 8 connections (one connection carries at most 256 calls at once).
+    let mut connections = Vec::new();
+    for _ in 0..8 {
+        connections.push(pb::ec2_service_client::Ec2ServiceClient::new(
+            support::channel(gateway.addr).await,
+        ));
+    }
     let tasks: Vec<_> = (0..1000)
-        .map(|_| {
-            let mut client = gateway.client.clone();
+        .map(|i| {
+            let mut client = connections[i % connections.len()].clone();
             let request = identical.clone();
             tokio::spawn(async move { client.describe_instances(request).await })
         })
@@ -203,8 +210,9 @@ async fn identical_describes_share_calls_and_single_id_describes_merge() {
     let before = standin.counters("DescribeInstances").calls;
     let tasks: Vec<_> = ids[..500]
         .iter()
-        .map(|id| {
-            let mut client = gateway.client.clone();
+        .enumerate()
+        .map(|(i, id)| {
+            let mut client = connections[i % connections.len()].clone();
             let request = pb::DescribeInstancesRequest {
                 instance_ids: vec![id.clone()],
                 ..Default::default()

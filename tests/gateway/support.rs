@@ -187,6 +187,7 @@ impl Gateway {
                 listener,
                 gateway,
                 limits,
+                None,
                 on_shutdown,
                 Duration::from_secs(1),
             )

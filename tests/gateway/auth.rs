@@ -1,0 +1,179 @@
+//! Authentication and authorization on the real binary (bearer tokens from a file, roles from
+//! a TOML file), against the stand-in: the refusal matrix, and no secret in the logs.
+
+use crate::support::{self, GatewayProcess};
+use ec2_grpc::pb;
+use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
+use ec2_standin::Standin;
+use tonic::transport::Channel;
+use tonic::{Code, Request};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_types::StatusExt;
+
+const READER_TOKEN: &str = "reader-token-7f3a9c2e51d04b86";
+const OPERATOR_TOKEN: &str = "operator-token-0c1d2e3f4a5b6c7d";
+const ADMIN_TOKEN: &str = "admin-token-9e8d7c6b5a4f3e2d1c";
+const USER_DATA: &[u8] = b"#!/bin/sh\nexport DB_PASSWORD=hunter2-very-secret\n";
+
+/// `request` carrying `token` as a bearer token.
+fn bearer<T>(request: T, token: &str) -> Request<T> {
+    let mut request = Request::new(request);
+    let value = format!("Bearer {token}").parse().expect("metadata");
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
+fn stop_all() -> pb::StopInstancesRequest {
+    pb::StopInstancesRequest {
+        selection: Some(pb::InstanceSelection {
+            all_instances: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn credentials_and_permissions_are_enforced_and_never_logged() {
+    let standin = Standin::builder()
+        .seed(3, 0)
+        .start()
+        .await
+        .expect("stand-in");
+    let dir = std::env::temp_dir().join(format!("ec2-grpc-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let tokens = dir.join("tokens");
+    std::fs::write(
+        &tokens,
+        format!("# name token\ninventory {READER_TOKEN}\nci-bot {OPERATOR_TOKEN}\nplatform {ADMIN_TOKEN}\n"),
+    )
+    .expect("tokens file");
+    let roles = dir.join("roles.toml");
+    std::fs::write(
+        &roles,
+        "[grants]\ninventory = [\"reader\"]\nci-bot = [\"operator\"]\nplatform = [\"admin\"]\n",
+    )
+    .expect("roles file");
+    let process = GatewayProcess::start_with(
+        &standin.endpoint(),
+        &[
+            "--auth-tokens-file",
+            tokens.to_str().expect("path"),
+            "--auth-roles-file",
+            roles.to_str().expect("path"),
+            "--log-format",
+            "json",
+            "--log-level",
+            "debug,h2=info,hyper=info,tower=info,aws_smithy_runtime=info,aws_smithy_http_client=info",
+        ],
+        &[],
+    )
+    .await;
+    let channel: Channel = support::channel(process.addr).await;
+    let mut client = Ec2ServiceClient::new(channel.clone());
+    let describe = pb::DescribeInstancesRequest {
+        max_results: Some(5),
+        ..Default::default()
+    };
+
+    // Health is public.
+    let health = HealthClient::new(channel.clone())
+        .check(HealthCheckRequest::default())
+        .await
+        .expect("health needs no credentials");
+    assert_eq!(health.into_inner().status, 1);
+
+    // No credentials, and a wrong token: UNAUTHENTICATED, saying nothing more.
+    let none = client
+        .describe_instances(describe.clone())
+        .await
+        .expect_err("no token");
+    let wrong = client
+        .describe_instances(bearer(describe.clone(), "not-a-token-of-anyone-at-all"))
+        .await
+        .expect_err("wrong token");
+    for status in [&none, &wrong] {
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert_eq!(status.message(), "missing or invalid credentials");
+    }
+
+    // A reader describes, but may not launch: PERMISSION_DENIED naming the permission.
+    client
+        .describe_instances(bearer(describe.clone(), READER_TOKEN))
+        .await
+        .expect("a reader describes");
+    let launch = pb::RunInstancesRequest {
+        image_id: "ami-0fedcba9876543210".into(),
+        user_data: USER_DATA.to_vec(),
+        ..Default::default()
+    };
+    let denied = client
+        .run_instances(bearer(launch.clone(), READER_TOKEN))
+        .await
+        .expect_err("a reader may not launch");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    assert!(
+        denied.message().contains("RunInstances"),
+        "{}",
+        denied.message()
+    );
+    let info = denied.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(info.metadata["permission"], "RunInstances");
+    assert_eq!(
+        standin.counters("RunInstances").calls,
+        0,
+        "nothing reached EC2"
+    );
+
+    // An operator stops; may not terminate.
+    let mut stopped = client
+        .stop_instances(bearer(stop_all(), OPERATOR_TOKEN))
+        .await
+        .expect("an operator stops")
+        .into_inner();
+    while stopped.message().await.expect("stream").is_some() {}
+    assert!(standin.with_account(|a| a.instances.iter().all(|i| i.state.name() == "stopped")));
+    let terminate = pb::TerminateInstancesRequest {
+        selection: stop_all().selection,
+        ..Default::default()
+    };
+    let denied = client
+        .terminate_instances(bearer(terminate, OPERATOR_TOKEN))
+        .await
+        .expect_err("an operator may not terminate");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // The admin launches, with user data.
+    client
+        .run_instances(bearer(launch, ADMIN_TOKEN))
+        .await
+        .expect("the admin launches");
+
+    let logs = process.logs.clone();
+    assert_eq!(process.terminate().await.code(), Some(0));
+    let logs = logs.lock().expect("lock").join("\n");
+    assert!(
+        logs.contains("principal:ci-bot"),
+        "the log lines name the principal"
+    );
+    let encoded = base64_of(USER_DATA);
+    for secret in [
+        READER_TOKEN,
+        OPERATOR_TOKEN,
+        ADMIN_TOKEN,
+        "hunter2-very-secret",
+        encoded.as_str(),
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "a secret reached the logs: {secret}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
