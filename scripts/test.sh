@@ -5,4 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-tools.sh
-cargo test --workspace --locked "$@"
+# --nocapture: the figures tests print (property-test case counts, EC2 calls saved, stream
+# pages fetched) show in the output. Extra arguments filter the tests by name.
+cargo test --workspace --locked -- --nocapture "$@"
