@@ -166,12 +166,23 @@ async fn identical_describes_share_calls_and_single_id_describes_merge() {
         .start()
         .await
         .expect("stand-in");
-    let window = batch::DEFAULT_WINDOW;
+    // A longer idle window than the default 100 ms, so a loaded machine starting 500 calls
+    // still lands them in one window; the merging is the same.
+    let window = batch::Window {
+        idle: Duration::from_millis(400),
+        ..batch::DEFAULT_WINDOW
+    };
     let gateway = protected_gateway(&standin.endpoint(), &[], Some(window), generous()).await;
     let ids =
         standin.with_account(|a| a.instances.iter().map(|i| i.id.clone()).collect::<Vec<_>>());
 
     // 1,000 concurrent identical describes: at most 2 EC2 page sequences (here one page each).
+    // The first EC2 answer takes 500 ms, so every call arrives while it is in flight.
+    standin.fault(
+        "DescribeInstances",
+        Fault::Latency(Duration::from_millis(500)),
+        1,
+    );
     let identical = pb::DescribeInstancesRequest {
         filters: vec![pb::Filter {
             name: "tag:team".into(),
