@@ -51,8 +51,9 @@ USER 65532:65532
 
 # gRPC (the service, grpc.health.v1 and reflection). Logs go to stderr; the process writes no
 # files, so the root filesystem can be mounted read-only.
-# A Prometheus metrics port will be added here when the service gains one (not yet).
-EXPOSE 50051
+# 9090: Prometheus text metrics, served when --metrics-listen 0.0.0.0:9090 is given (the Helm
+# chart does so with metrics.enabled).
+EXPOSE 50051 9090
 
 ENTRYPOINT ["/ec2-grpc"]
 
