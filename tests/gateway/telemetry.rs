@@ -130,9 +130,19 @@ async fn traces_metrics_and_logs_reach_their_destinations() {
     );
 
     let endpoint = format!("http://{collector}");
+    // Callers authenticate: the spans and logs must carry neither the token nor user data.
+    let tokens = std::env::temp_dir().join(format!("ec2-grpc-otel-tokens-{}", std::process::id()));
+    std::fs::write(&tokens, format!("observer {TOKEN}\n")).expect("tokens file");
     let process = GatewayProcess::start_with(
         &standin.endpoint(),
-        &["--metrics-listen", "127.0.0.1:0", "--log-format", "json"],
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--auth-tokens-file",
+            tokens.to_str().expect("path"),
+        ],
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_SERVICE_NAME", "ec2-grpc-test"),
@@ -167,8 +177,18 @@ async fn traces_metrics_and_logs_reach_their_destinations() {
         request
             .metadata_mut()
             .insert("traceparent", traceparent.parse().expect("metadata"));
+        let bearer = format!("Bearer {TOKEN}").parse().expect("metadata");
+        request.metadata_mut().insert("authorization", bearer);
         let _ = client.describe_instances(request).await;
     }
+    let mut launch = Request::new(pb::RunInstancesRequest {
+        image_id: "ami-0fedcba9876543210".into(),
+        user_data: USER_DATA.to_vec(),
+        ..Default::default()
+    });
+    let bearer = format!("Bearer {TOKEN}").parse().expect("metadata");
+    launch.metadata_mut().insert("authorization", bearer);
+    client.run_instances(launch).await.expect("launch");
     assert!(
         standin.counters("DescribeInstances").throttled >= 1,
         "EC2 throttled some attempts"
@@ -252,12 +272,31 @@ async fn traces_metrics_and_logs_reach_their_destinations() {
     assert!(named("ec2.client.throttles").next().is_some());
     assert!(named("ec2.client.retries").next().is_some());
 
+    // Nothing secret in any span (names and attributes) nor in any log line.
+    let encoded = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(USER_DATA)
+    };
+    let secrets = [TOKEN, "hunter2-otel-secret", encoded.as_str()];
+    for span in &spans {
+        let text = format!("{} {:?}", span.name, attributes(&span.attributes));
+        for secret in secrets {
+            assert!(!text.contains(secret), "a secret reached a span: {text}");
+        }
+    }
     let logs = logs.lock().expect("lock").clone();
+    for secret in secrets {
+        assert!(
+            !logs.join("\n").contains(secret),
+            "a secret reached the logs"
+        );
+    }
+    let _ = std::fs::remove_file(&tokens);
     let rpc_lines: Vec<&String> = logs
         .iter()
         .filter(|l| l.contains("\"message\":\"rpc\"") && l.contains("DescribeInstances"))
         .collect();
-    assert_eq!(rpc_lines.len(), 4, "one log line per call:\n{logs:?}");
+    assert_eq!(rpc_lines.len(), 4, "one log line per describe:\n{logs:?}");
     assert!(
         rpc_lines
             .iter()
@@ -271,6 +310,11 @@ async fn traces_metrics_and_logs_reach_their_destinations() {
         rpc_lines.len()
     );
 }
+
+/// The callers' bearer token.
+const TOKEN: &str = "observer-token-5b1e0c7d2a9f4e63";
+/// User data that must stay out of telemetry.
+const USER_DATA: &[u8] = b"#!/bin/sh\nexport API_KEY=hunter2-otel-secret\n";
 
 fn hex(text: &str) -> Vec<u8> {
     (0..text.len())
