@@ -76,9 +76,27 @@ pub struct Config {
     #[arg(long, env = "EC2_GRPC_AUTH_TOKENS_FILE")]
     pub auth_tokens_file: Option<std::path::PathBuf>,
 
+    /// JWT authentication: a JWKS file (RS256 / ES256 keys), read again when it changes. When
+    /// set, a bearer JWT signed by one of its keys authenticates its principal claim.
+    #[arg(long, env = "EC2_GRPC_AUTH_JWKS_FILE")]
+    pub auth_jwks_file: Option<std::path::PathBuf>,
+
+    /// The `iss` a JWT must carry.
+    #[arg(long, env = "EC2_GRPC_AUTH_JWT_ISSUER", requires = "auth_jwks_file")]
+    pub auth_jwt_issuer: Option<String>,
+
+    /// The `aud` a JWT must carry.
+    #[arg(long, env = "EC2_GRPC_AUTH_JWT_AUDIENCE", requires = "auth_jwks_file")]
+    pub auth_jwt_audience: Option<String>,
+
+    /// The JWT claim that names the principal.
+    #[arg(long, env = "EC2_GRPC_AUTH_JWT_PRINCIPAL_CLAIM", default_value = "sub")]
+    pub auth_jwt_principal_claim: String,
+
     /// Roles and grants (TOML): which principal may call which RPC. Without it, every
-    /// authenticated principal may call every RPC. Needs --auth-tokens-file.
-    #[arg(long, env = "EC2_GRPC_AUTH_ROLES_FILE", requires = "auth_tokens_file")]
+    /// authenticated principal may call every RPC. Needs --auth-tokens-file or
+    /// --auth-jwks-file.
+    #[arg(long, env = "EC2_GRPC_AUTH_ROLES_FILE")]
     pub auth_roles_file: Option<std::path::PathBuf>,
 
     /// Serve on a non-loopback address without authenticating callers. Only for networks where
@@ -197,22 +215,40 @@ impl Config {
                 self.log_level
             )
         })?;
+        if self.auth_roles_file.is_some() && !self.auth_configured() {
+            return Err(
+                "--auth-roles-file needs --auth-tokens-file or --auth-jwks-file: roles apply to \
+                 authenticated principals"
+                    .into(),
+            );
+        }
         self.check_protected_mode()
+    }
+
+    /// Whether callers must authenticate (static tokens or JWTs).
+    pub fn auth_configured(&self) -> bool {
+        self.auth_tokens_file.is_some() || self.auth_jwks_file.is_some()
+    }
+
+    /// What a JWT must satisfy.
+    pub fn jwt_rules(&self) -> crate::auth::jwt::JwtRules {
+        crate::auth::jwt::JwtRules {
+            issuer: self.auth_jwt_issuer.clone(),
+            audience: self.auth_jwt_audience.clone(),
+            principal_claim: self.auth_jwt_principal_claim.clone(),
+        }
     }
 
     /// Protected mode: this service can launch and terminate instances for anyone who reaches
     /// it, so without authentication it only serves on loopback unless told otherwise.
     fn check_protected_mode(&self) -> Result<(), String> {
-        if self.listen.ip().is_loopback()
-            || self.allow_unauthenticated
-            || self.auth_tokens_file.is_some()
-        {
+        if self.listen.ip().is_loopback() || self.allow_unauthenticated || self.auth_configured() {
             return Ok(());
         }
         Err(format!(
             "refusing to listen on {} without authentication: any caller that can reach this \
              address could launch and terminate EC2 instances. Configure authentication \
-             (--auth-tokens-file), listen on a loopback address (for example --listen \
+             (--auth-tokens-file or --auth-jwks-file), listen on a loopback address (for example --listen \
              127.0.0.1:{}), or pass --allow-unauthenticated (EC2_GRPC_ALLOW_UNAUTHENTICATED=true) \
              when something else already restricts who can connect.",
             self.listen,
@@ -308,6 +344,18 @@ mod tests {
         assert!(bad(&["--ec2-budget-share", "0"]));
         assert!(bad(&["--ec2-rate", "DescribeInstances=10"]));
         assert!(bad(&["--caller-rate", "-1"]));
+    }
+
+    #[test]
+    fn roles_need_authentication_and_authentication_opens_protected_mode() {
+        let err = parse(&["--auth-roles-file", "r.toml"])
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("--auth-roles-file needs"), "{err}");
+        let jwt = parse(&["--listen", "0.0.0.0:50051", "--auth-jwks-file", "jwks.json"]);
+        assert_eq!(jwt.validate(), Ok(()));
+        let tokens = parse(&["--listen", "0.0.0.0:50051", "--auth-tokens-file", "tokens"]);
+        assert_eq!(tokens.validate(), Ok(()));
     }
 
     #[test]

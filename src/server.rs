@@ -2,8 +2,9 @@
 //! v1alpha, since grpcurl 1.8 speaks only v1alpha), with graceful shutdown.
 
 use crate::api::Gateway;
+use crate::auth::jwt::JwtVerifier;
 use crate::auth::roles::Authorization;
-use crate::auth::tokens::TokenStore;
+use crate::auth::tokens;
 use crate::auth::{Auth, AuthLayer};
 use crate::config::Config;
 use crate::ec2::Ec2;
@@ -78,21 +79,7 @@ pub async fn run(
     let client = crate::ec2::protected_client(&shared, settings, budget, stats.clone())?;
     let ec2 = Ec2::new(client, config.merge_window(), stats);
     let gateway = Gateway::with_ec2(ec2).with_batch_size(usize::from(config.action_batch_size));
-    let auth = match &config.auth_tokens_file {
-        None => None,
-        Some(tokens) => {
-            let tokens = TokenStore::load(tokens)?;
-            tokens.watch();
-            let authorization = match &config.auth_roles_file {
-                Some(roles) => Some(Arc::new(Authorization::load(roles)?)),
-                None => None,
-            };
-            Some(Auth {
-                tokens,
-                authorization,
-            })
-        }
-    };
+    let auth = auth_from(config)?;
     let grace = config.shutdown_grace();
     serve(
         listener,
@@ -103,6 +90,34 @@ pub async fn run(
         grace,
     )
     .await
+}
+
+/// The authentication `config` asks for (`None`: none).
+fn auth_from(config: &Config) -> Result<Option<Auth>, String> {
+    let tokens = match &config.auth_tokens_file {
+        Some(path) => {
+            let tokens = tokens::load(path)?;
+            tokens.watch();
+            Some(tokens)
+        }
+        None => None,
+    };
+    let jwt = match &config.auth_jwks_file {
+        Some(path) => Some(Arc::new(JwtVerifier::load(path, config.jwt_rules())?)),
+        None => None,
+    };
+    if tokens.is_none() && jwt.is_none() {
+        return Ok(None);
+    }
+    let authorization = match &config.auth_roles_file {
+        Some(roles) => Some(Arc::new(Authorization::load(roles)?)),
+        None => None,
+    };
+    Ok(Some(Auth {
+        tokens,
+        jwt,
+        authorization,
+    }))
 }
 
 /// Serves on `listener` until `shutdown` completes, behind the tower stack (outermost first):

@@ -1,16 +1,19 @@
 //! Authentication and authorization, as one tower layer in front of the service.
 //!
-//! When a tokens file is configured, every call but health and reflection must carry
-//! `authorization: Bearer <token>` of a known principal, else UNAUTHENTICATED (without saying
-//! which part was wrong). When a roles file is configured too, the principal must hold the
+//! When a tokens file or a JWKS is configured, every call but health and reflection must carry
+//! `authorization: Bearer <token>`: a static token of the tokens file, or a JWT signed by a key
+//! of the JWKS; else UNAUTHENTICATED (without saying which part was wrong). When a roles file is configured too, the principal must hold the
 //! RPC's permission, else PERMISSION_DENIED naming the permission. The principal travels in
 //! the request's extensions: the per-caller quota and the log line use it.
 
+pub mod jwt;
 pub mod roles;
 pub mod tokens;
+pub mod watched;
 
 use crate::error::Error;
 use crate::protection::caller_quota::is_infrastructure;
+use jwt::JwtVerifier;
 use roles::Authorization;
 use std::future::Future;
 use std::pin::Pin;
@@ -26,8 +29,10 @@ pub struct Principal(pub String);
 /// The authentication and authorization in force.
 #[derive(Debug, Clone)]
 pub struct Auth {
-    /// Known bearer tokens.
-    pub tokens: Arc<TokenStore>,
+    /// Known static bearer tokens, if configured.
+    pub tokens: Option<Arc<TokenStore>>,
+    /// The JWT verifier, if configured.
+    pub jwt: Option<Arc<JwtVerifier>>,
     /// Roles and grants; `None`: every authenticated principal may call every RPC.
     pub authorization: Option<Arc<Authorization>>,
 }
@@ -40,8 +45,10 @@ impl Auth {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(Error::Unauthenticated)?;
-        self.tokens
-            .principal(token.trim())
+        let token = token.trim();
+        let known = self.tokens.as_ref().and_then(|t| t.get().principal(token));
+        known
+            .or_else(|| self.jwt.as_ref().and_then(|j| j.principal(token)))
             .map(Principal)
             .ok_or(Error::Unauthenticated)
     }

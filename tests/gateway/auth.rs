@@ -177,3 +177,111 @@ fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// A JWT signed with the test key (`tests/fixtures/jwt`), expiring `exp_in` seconds from now.
+fn jwt(subject: &str, issuer: &str, audience: &str, exp_in: i64, nbf_in: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let claims = serde_json::json!({
+        "sub": subject,
+        "iss": issuer,
+        "aud": audience,
+        "exp": now + exp_in,
+        "nbf": now + nbf_in,
+        "iat": now,
+    });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("test-es256".into());
+    let pem = std::fs::read(support::tool("tests/fixtures/jwt/signing-key.pem")).expect("key");
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(&pem).expect("EC key");
+    jsonwebtoken::encode(&header, &claims, &key).expect("signed JWT")
+}
+
+#[tokio::test]
+async fn jwts_are_verified_for_signature_expiry_issuer_and_audience() {
+    let standin = Standin::builder()
+        .seed(2, 0)
+        .start()
+        .await
+        .expect("stand-in");
+    let dir = std::env::temp_dir().join(format!("ec2-grpc-jwt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let roles = dir.join("roles.toml");
+    std::fs::write(
+        &roles,
+        "[grants]\nci-bot = [\"operator\"]\ninventory = [\"reader\"]\n",
+    )
+    .expect("roles file");
+    let jwks = support::tool("tests/fixtures/jwt/jwks.json");
+    let process = GatewayProcess::start_with(
+        &standin.endpoint(),
+        &[
+            "--auth-jwks-file",
+            jwks.to_str().expect("path"),
+            "--auth-jwt-issuer",
+            "https://issuer.example",
+            "--auth-jwt-audience",
+            "ec2-grpc",
+            "--auth-roles-file",
+            roles.to_str().expect("path"),
+        ],
+        &[],
+    )
+    .await;
+    let mut client = Ec2ServiceClient::new(support::channel(process.addr).await);
+    let describe = pb::DescribeInstancesRequest {
+        max_results: Some(5),
+        ..Default::default()
+    };
+    let issuer = "https://issuer.example";
+
+    let valid = jwt("ci-bot", issuer, "ec2-grpc", 300, -10);
+    client
+        .describe_instances(bearer(describe.clone(), &valid))
+        .await
+        .expect("a valid JWT of an operator");
+
+    let refused = [
+        ("expired", jwt("ci-bot", issuer, "ec2-grpc", -300, -600)),
+        ("not yet valid", jwt("ci-bot", issuer, "ec2-grpc", 600, 300)),
+        (
+            "wrong audience",
+            jwt("ci-bot", issuer, "someone-else", 300, -10),
+        ),
+        (
+            "wrong issuer",
+            jwt("ci-bot", "https://evil.example", "ec2-grpc", 300, -10),
+        ),
+        ("tampered", format!("{valid}x")),
+    ];
+    for (case, token) in refused {
+        let status = client
+            .describe_instances(bearer(describe.clone(), &token))
+            .await
+            .expect_err(case);
+        assert_eq!(status.code(), Code::Unauthenticated, "{case}");
+        assert_eq!(status.message(), "missing or invalid credentials", "{case}");
+    }
+
+    // Authorization applies to JWT principals too.
+    let reader = jwt("inventory", issuer, "ec2-grpc", 300, -10);
+    let denied = client
+        .run_instances(bearer(
+            pb::RunInstancesRequest {
+                image_id: "ami-0fedcba9876543210".into(),
+                ..Default::default()
+            },
+            &reader,
+        ))
+        .await
+        .expect_err("a reader may not launch");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    assert_eq!(
+        denied.get_details_error_info().expect("ErrorInfo").metadata["permission"],
+        "RunInstances"
+    );
+    assert_eq!(process.terminate().await.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
