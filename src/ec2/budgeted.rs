@@ -72,7 +72,6 @@ impl HttpConnector for Budgeted {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let (action, instances) = action_and_instances(request.body().bytes().unwrap_or_default());
         let deadline = Call::deadline();
-        Call::count_ec2_attempt();
         let inner = self.inner.clone();
         let budget = self.budget.clone();
         let stats = self.stats.clone();
@@ -101,6 +100,8 @@ impl HttpConnector for Budgeted {
                     return Err(own(refused));
                 }
             }
+            // Counted for the call's log line once the attempt really goes to EC2.
+            Call::count_ec2_attempt();
             let started = Instant::now();
             let attempt = inner.call(request);
             let answered = match deadline {

@@ -302,6 +302,10 @@ async fn traces_metrics_and_logs_reach_their_destinations() {
             .iter()
             .all(|l| l.contains("\"ec2_attempts\"") && l.contains("\"caller\""))
     );
+    assert!(
+        rpc_lines.iter().all(|l| !l.contains("\"ec2_attempts\":0")),
+        "each describe made EC2 attempts: {rpc_lines:?}"
+    );
     println!(
         "{} spans ({} EC2 attempts, {throttled} throttled), {} metric exports, {} rpc log lines",
         spans.len(),
