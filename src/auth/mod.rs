@@ -13,6 +13,7 @@ pub mod watched;
 
 use crate::error::Error;
 use crate::protection::caller_quota::is_infrastructure;
+use crate::protection::refuse;
 use jwt::JwtVerifier;
 use roles::Authorization;
 use std::future::Future;
@@ -25,6 +26,13 @@ use tower::{Layer, Service};
 /// Who is calling, once authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal(pub String);
+
+impl Principal {
+    /// How quotas and log lines name this caller.
+    pub fn caller_name(&self) -> String {
+        format!("principal:{}", self.0)
+    }
+}
 
 /// The authentication and authorization in force.
 #[derive(Debug, Clone)]
@@ -135,10 +143,7 @@ where
                         Ok(response)
                     });
                 }
-                Err(refused) => {
-                    let response = tonic::Status::from(refused).into_http();
-                    return Box::pin(async move { Ok(response) });
-                }
+                Err(refused) => return refuse(refused),
             }
         }
         Box::pin(self.inner.call(request))

@@ -104,7 +104,7 @@ pub struct CallerQuota<S> {
 /// Who is calling: the authenticated principal, else the peer address and port.
 pub fn caller_of<B>(request: &http::Request<B>) -> String {
     if let Some(principal) = request.extensions().get::<Principal>() {
-        return format!("principal:{}", principal.0);
+        return principal.caller_name();
     }
     request
         .extensions()
@@ -136,8 +136,7 @@ where
         if !is_infrastructure(request.uri().path()) {
             let caller = caller_of(&request);
             if let Err(refused) = self.quotas.admit(&caller) {
-                let response = tonic::Status::from(refused).into_http();
-                return Box::pin(async move { Ok(response) });
+                return super::refuse(refused);
             }
         }
         Box::pin(self.inner.call(request))

@@ -11,3 +11,16 @@ pub mod call;
 pub mod caller_quota;
 pub mod shed;
 pub mod stats;
+
+use crate::error::Error;
+use std::future::Future;
+use std::pin::Pin;
+
+/// The answer of a layer that refuses a call before the service sees it: the error as a gRPC
+/// status with its details, as the layer's response future.
+pub fn refuse<R: Default + Send + 'static, E>(
+    error: Error,
+) -> Pin<Box<dyn Future<Output = Result<http::Response<R>, E>> + Send>> {
+    let response = tonic::Status::from(error).into_http();
+    Box::pin(async move { Ok(response) })
+}

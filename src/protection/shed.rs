@@ -80,8 +80,7 @@ where
             }
             Err(_) => {
                 self.stats.shed();
-                let response = tonic::Status::from(Error::Overloaded).into_http();
-                Box::pin(async move { Ok(response) })
+                super::refuse(Error::Overloaded)
             }
         }
     }

@@ -9,6 +9,7 @@
 
 use crate::auth::Principal;
 use crate::protection::call::Ec2Attempts;
+use crate::protection::caller_quota::caller_of;
 use crate::telemetry::metrics::instruments;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -20,7 +21,6 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tonic::Code;
-use tonic::transport::server::TcpConnectInfo;
 use tower::{Layer, Service};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -217,11 +217,7 @@ where
         let path = request.uri().path().trim_start_matches('/').to_owned();
         let (service, method) = path.split_once('/').unwrap_or((path.as_str(), ""));
         let (service, method) = (service.to_owned(), method.to_owned());
-        let caller = request
-            .extensions()
-            .get::<TcpConnectInfo>()
-            .and_then(TcpConnectInfo::remote_addr)
-            .map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+        let caller = caller_of(&request);
         let span = tracing::info_span!(
             "grpc.server",
             otel.name = %path,
@@ -252,7 +248,7 @@ where
             let header_status = grpc_status(response.headers());
             finish.ec2_attempts = response.extensions().get::<Ec2Attempts>().cloned();
             if let Some(principal) = response.extensions().get::<Principal>() {
-                finish.caller = format!("principal:{}", principal.0);
+                finish.caller = principal.caller_name();
             }
             Ok(response.map(|inner| ObservedBody {
                 inner: Box::pin(inner),
