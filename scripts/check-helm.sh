@@ -20,6 +20,14 @@
 #   8    all-on render: IRSA role annotation on the ServiceAccount
 #   9    guards: the values schema rejects a bad logFormat; the render refuses a
 #        terminationGracePeriodSeconds not above the shutdown grace
+#   10   all-on render: TLS and client-CA Secrets mounted read-only, EC2_GRPC_TLS_CERT_FILE,
+#        _TLS_KEY_FILE and _AUTH_CLIENT_CA_FILE point into them, EC2_GRPC_AUTH_JWKS_URL (+ refresh,
+#        reflection credentials) set, no protected-mode acknowledgement, tcpSocket probes
+#   11   render with auth.jwksSecret and auth.clientCaSecret = tls.secretName: JWKS file from its
+#        Secret, client CA read from the TLS Secret's mount (no second volume); strict schemas
+#   12   auth guards: the render refuses auth.clientCaSecret without tls.secretName, auth.jwksSecret
+#        with auth.jwksUrl, and reflectionRequiresCredentials without authentication; the values
+#        schema rejects a non-https jwksUrl
 # Prints one line per check and `helm: N passed, M failed`; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -101,8 +109,8 @@ def lint(path):
 rendered = {}
 
 
-def render(label, path, expected_kinds):
-    values = load_values(path)
+def render(label, path, expected_kinds, overrides=None):
+    values = load_values(path) if overrides is None else overrides
     with helm.Chart.load(CHART) as chart:
         chart.validate_schema(values)
         out = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
@@ -208,6 +216,110 @@ def guards():
     return "schema rejects logFormat=xml; render refuses grace period <= shutdown grace"
 
 
+def settings(label):
+    """The data of the ConfigMap the container takes its environment from (envFrom)."""
+    (c,) = one(label, "Deployment")["spec"]["template"]["spec"]["containers"]
+    (ref,) = [e["configMapRef"]["name"] for e in c.get("envFrom", []) if "configMapRef" in e]
+    found = [d for _, d in rendered[label] if d["kind"] == "ConfigMap" and d["metadata"]["name"] == ref]
+    need(len(found) == 1, f"{len(found)} ConfigMaps named {ref} in the {label} render")
+    return found[0]["data"]
+
+
+def secret_file(label, env):
+    """The (Secret, key) that the file named by the ConfigMap's `env` comes from, read-only."""
+    dep = one(label, "Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    path = settings(label).get(env)
+    need(path, f"{env} is not set")
+    mounts = [m for m in c.get("volumeMounts", []) if path.startswith(m["mountPath"].rstrip("/") + "/")]
+    need(len(mounts) == 1, f"{env}={path} is under {len(mounts)} volume mounts")
+    (m,) = mounts
+    need(m.get("readOnly") is True, f"mount {m['name']} is not read-only")
+    (vol,) = [v for v in pod["volumes"] if v["name"] == m["name"]]
+    need("secret" in vol, f"volume {vol['name']} is not a Secret")
+    return vol["secret"]["secretName"], path[len(m["mountPath"].rstrip("/")) + 1:]
+
+
+def tcp_probes(label):
+    (c,) = one(label, "Deployment")["spec"]["template"]["spec"]["containers"]
+    for probe_name in ("livenessProbe", "readinessProbe"):
+        probe = c.get(probe_name) or {}
+        need("grpc" not in probe, f"{probe_name} is still a grpc probe under TLS")
+        tcp = probe.get("tcpSocket")
+        need(tcp is not None, f"{probe_name} is not a tcpSocket probe: {probe}")
+        need(tcp.get("port") in [p["containerPort"] for p in c["ports"]],
+             f"{probe_name} port {tcp.get('port')} is not a container port")
+    return c["livenessProbe"]["tcpSocket"]["port"]
+
+
+def tls_all_on():
+    values = yaml.safe_load(open(ALL_ON))
+    cm = settings("all-on")
+    tls = values["tls"]["secretName"]
+    need(secret_file("all-on", "EC2_GRPC_TLS_CERT_FILE") == (tls, "tls.crt"), "cert file is not tls.crt of the TLS Secret")
+    need(secret_file("all-on", "EC2_GRPC_TLS_KEY_FILE") == (tls, "tls.key"), "key file is not tls.key of the TLS Secret")
+    ca = secret_file("all-on", "EC2_GRPC_AUTH_CLIENT_CA_FILE")
+    need(ca == (values["auth"]["clientCaSecret"], "ca.crt"), f"client CA file comes from {ca}")
+    need(cm.get("EC2_GRPC_AUTH_JWKS_URL") == values["auth"]["jwksUrl"], "EC2_GRPC_AUTH_JWKS_URL is not auth.jwksUrl")
+    need(cm.get("EC2_GRPC_AUTH_JWKS_REFRESH_SECS") == str(values["auth"]["jwksRefreshSeconds"]),
+         f"EC2_GRPC_AUTH_JWKS_REFRESH_SECS is {cm.get('EC2_GRPC_AUTH_JWKS_REFRESH_SECS')!r}")
+    need("EC2_GRPC_AUTH_JWKS_FILE" not in cm, "EC2_GRPC_AUTH_JWKS_FILE set together with the URL")
+    need(cm.get("EC2_GRPC_AUTH_REFLECTION_REQUIRES_CREDENTIALS") == "true", "reflection credentials not required")
+    need("EC2_GRPC_ALLOW_UNAUTHENTICATED" not in cm, "protected mode acknowledged despite authentication")
+    port = tcp_probes("all-on")
+    return (f"Secret {tls} (tls.crt, tls.key) and {ca[0]} (ca.crt) mounted read-only, JWKS URL, "
+            f"reflection needs credentials, tcpSocket probes on port {port}")
+
+
+def jwks_secret_same_ca():
+    overrides = {"tls": {"secretName": "ec2-grpc-tls"},
+                 "auth": {"jwksSecret": "ec2-grpc-jwks", "clientCaSecret": "ec2-grpc-tls",
+                          "jwtIssuer": "https://oidc.example.com"}}
+    render("jwks-secret", None, BASE, overrides)
+    validate("jwks-secret")
+    cm = settings("jwks-secret")
+    need(secret_file("jwks-secret", "EC2_GRPC_AUTH_JWKS_FILE") == ("ec2-grpc-jwks", "jwks.json"),
+         "JWKS file is not jwks.json of auth.jwksSecret")
+    need(secret_file("jwks-secret", "EC2_GRPC_AUTH_CLIENT_CA_FILE") == ("ec2-grpc-tls", "ca.crt"),
+         "client CA file is not ca.crt of the TLS Secret")
+    need(cm.get("EC2_GRPC_AUTH_JWT_ISSUER") == "https://oidc.example.com", "JWT issuer not set")
+    need("EC2_GRPC_AUTH_JWKS_URL" not in cm, "EC2_GRPC_AUTH_JWKS_URL set together with the file")
+    need("EC2_GRPC_ALLOW_UNAUTHENTICATED" not in cm, "protected mode acknowledged despite authentication")
+    vols = one("jwks-secret", "Deployment")["spec"]["template"]["spec"]["volumes"]
+    tls_vols = [v["name"] for v in vols if v.get("secret", {}).get("secretName") == "ec2-grpc-tls"]
+    need(tls_vols == ["tls"], f"volumes of the TLS Secret: {tls_vols}")
+    tcp_probes("jwks-secret")
+    return "JWKS file from its Secret, client CA from the TLS Secret's one mount, strict schemas valid"
+
+
+def auth_guards():
+    refused = {
+        "auth.clientCaSecret needs tls.secretName": {"auth": {"clientCaSecret": "ec2-grpc-ca"}},
+        "auth.jwksSecret and auth.jwksUrl conflict": {
+            "tls": {"secretName": "ec2-grpc-tls"},
+            "auth": {"jwksSecret": "ec2-grpc-jwks", "jwksUrl": "https://oidc.example.com/jwks"}},
+        "auth.reflectionRequiresCredentials needs caller authentication": {
+            "auth": {"reflectionRequiresCredentials": True}},
+    }
+    with helm.Chart.load(CHART) as chart:
+        for message, values in refused.items():
+            try:
+                chart.render(values, name=RELEASE, namespace=NAMESPACE)
+            except helm.HelmRenderError as exc:
+                need(message in str(exc), f"render failed otherwise: {exc}")
+            else:
+                raise AssertionError(f"render accepted {values} (expected: {message})")
+        try:
+            chart.validate_schema({"auth": {"jwksUrl": "http://oidc.example.com/jwks"}})
+        except helm.HelmValuesError as exc:
+            need("jwksUrl" in str(exc), f"schema rejected something else: {exc}")
+        else:
+            raise AssertionError("values schema accepted a plain-http auth.jwksUrl")
+    return ("render refuses clientCaSecret without TLS, jwksSecret with jwksUrl, reflection "
+            "credentials without auth; schema rejects an http jwksUrl")
+
+
 BASE = ["ConfigMap", "Deployment", "Service", "ServiceAccount", "PodDisruptionBudget"]
 ALL = BASE + ["HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor"]
 
@@ -222,6 +334,9 @@ check(f"kubernetes {KUBE} schemas, all-on render", lambda: validate("all-on"))
 check("default Deployment hardening and probes", deployment_hardening)
 check("all-on ServiceAccount IRSA annotation", irsa)
 check("values schema and render guards", guards)
+check("all-on TLS, client CA, JWKS URL and tcpSocket probes", tls_all_on)
+check("render with auth.jwksSecret, client CA from the TLS Secret", jwks_secret_same_ca)
+check("auth guards (client CA without TLS, JWKS Secret with URL)", auth_guards)
 
 passed, failed = results.count(True), results.count(False)
 print(f"helm: {passed} passed, {failed} failed")

@@ -66,8 +66,8 @@ fn parse_rate(value: &str) -> Result<(String, Rate), String> {
                   local EC2 stand-in."
 )]
 pub struct Config {
-    /// Address to serve gRPC on. A non-loopback address needs authentication
-    /// (--auth-tokens-file) or --allow-unauthenticated.
+    /// Address to serve gRPC on. A non-loopback address needs authentication (a tokens file,
+    /// a JWKS or a client CA) or --allow-unauthenticated.
     #[arg(long, env = "EC2_GRPC_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
@@ -78,26 +78,60 @@ pub struct Config {
 
     /// JWT authentication: a JWKS file (RS256 / ES256 keys), read again when it changes. When
     /// set, a bearer JWT signed by one of its keys authenticates its principal claim.
-    #[arg(long, env = "EC2_GRPC_AUTH_JWKS_FILE")]
+    #[arg(
+        long,
+        env = "EC2_GRPC_AUTH_JWKS_FILE",
+        conflicts_with = "auth_jwks_url"
+    )]
     pub auth_jwks_file: Option<std::path::PathBuf>,
 
+    /// JWT authentication with the JWKS of an identity provider's URL (https): fetched at
+    /// startup, again every --auth-jwks-refresh-secs, and when a token names an unknown key
+    /// (at most every 30 s).
+    #[arg(long, env = "EC2_GRPC_AUTH_JWKS_URL")]
+    pub auth_jwks_url: Option<String>,
+
+    /// How often the JWKS of --auth-jwks-url is fetched again, in seconds.
+    #[arg(long, env = "EC2_GRPC_AUTH_JWKS_REFRESH_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub auth_jwks_refresh_secs: u64,
+
     /// The `iss` a JWT must carry.
-    #[arg(long, env = "EC2_GRPC_AUTH_JWT_ISSUER", requires = "auth_jwks_file")]
+    #[arg(long, env = "EC2_GRPC_AUTH_JWT_ISSUER")]
     pub auth_jwt_issuer: Option<String>,
 
     /// The `aud` a JWT must carry.
-    #[arg(long, env = "EC2_GRPC_AUTH_JWT_AUDIENCE", requires = "auth_jwks_file")]
+    #[arg(long, env = "EC2_GRPC_AUTH_JWT_AUDIENCE")]
     pub auth_jwt_audience: Option<String>,
 
     /// The JWT claim that names the principal.
     #[arg(long, env = "EC2_GRPC_AUTH_JWT_PRINCIPAL_CLAIM", default_value = "sub")]
     pub auth_jwt_principal_claim: String,
 
+    /// mTLS: a PEM CA bundle. Callers may present a client certificate chaining to it; its
+    /// URI SAN, else DNS SAN, else email SAN, else subject CN is the principal. Needs TLS
+    /// (--tls-cert-file). The certificate is optional at the TLS level, so health stays
+    /// reachable; every other RPC still needs some credential.
+    #[arg(long, env = "EC2_GRPC_AUTH_CLIENT_CA_FILE", requires = "tls_cert_file")]
+    pub auth_client_ca_file: Option<std::path::PathBuf>,
+
+    /// Server reflection needs credentials too (by default health and reflection are public,
+    /// so grpcurl can list the API).
+    #[arg(long, env = "EC2_GRPC_AUTH_REFLECTION_REQUIRES_CREDENTIALS")]
+    pub auth_reflection_requires_credentials: bool,
+
     /// Roles and grants (TOML): which principal may call which RPC. Without it, every
-    /// authenticated principal may call every RPC. Needs --auth-tokens-file or
-    /// --auth-jwks-file.
+    /// authenticated principal may call every RPC. Needs an authentication method.
     #[arg(long, env = "EC2_GRPC_AUTH_ROLES_FILE")]
     pub auth_roles_file: Option<std::path::PathBuf>,
+
+    /// Serve gRPC over TLS with this PEM certificate chain (with --tls-key-file).
+    #[arg(long, env = "EC2_GRPC_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<std::path::PathBuf>,
+
+    /// The PEM private key of --tls-cert-file.
+    #[arg(long, env = "EC2_GRPC_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<std::path::PathBuf>,
 
     /// Serve on a non-loopback address without authenticating callers. Only for networks where
     /// something else (a network policy, a sidecar) already decides who may connect.
@@ -215,9 +249,18 @@ impl Config {
                 self.log_level
             )
         })?;
+        let jwt_rules = self.auth_jwt_issuer.is_some() || self.auth_jwt_audience.is_some();
+        if jwt_rules && self.auth_jwks_file.is_none() && self.auth_jwks_url.is_none() {
+            return Err(
+                "--auth-jwt-issuer and --auth-jwt-audience need --auth-jwks-file or \
+                 --auth-jwks-url: they are rules for JWTs"
+                    .into(),
+            );
+        }
         if self.auth_roles_file.is_some() && !self.auth_configured() {
             return Err(
-                "--auth-roles-file needs --auth-tokens-file or --auth-jwks-file: roles apply to \
+                "--auth-roles-file needs an authentication method (--auth-tokens-file, \
+                 --auth-jwks-file, --auth-jwks-url or --auth-client-ca-file): roles apply to \
                  authenticated principals"
                     .into(),
             );
@@ -225,9 +268,17 @@ impl Config {
         self.check_protected_mode()
     }
 
-    /// Whether callers must authenticate (static tokens or JWTs).
+    /// Whether callers must authenticate (static tokens, JWTs or client certificates).
     pub fn auth_configured(&self) -> bool {
-        self.auth_tokens_file.is_some() || self.auth_jwks_file.is_some()
+        self.auth_tokens_file.is_some()
+            || self.auth_jwks_file.is_some()
+            || self.auth_jwks_url.is_some()
+            || self.auth_client_ca_file.is_some()
+    }
+
+    /// How often a JWKS URL is fetched again.
+    pub fn jwks_refresh(&self) -> Duration {
+        Duration::from_secs(self.auth_jwks_refresh_secs)
     }
 
     /// What a JWT must satisfy.
@@ -248,7 +299,7 @@ impl Config {
         Err(format!(
             "refusing to listen on {} without authentication: any caller that can reach this \
              address could launch and terminate EC2 instances. Configure authentication \
-             (--auth-tokens-file or --auth-jwks-file), listen on a loopback address (for example --listen \
+             (--auth-tokens-file, --auth-jwks-file, --auth-jwks-url or --auth-client-ca-file), listen on a loopback address (for example --listen \
              127.0.0.1:{}), or pass --allow-unauthenticated (EC2_GRPC_ALLOW_UNAUTHENTICATED=true) \
              when something else already restricts who can connect.",
             self.listen,
@@ -356,6 +407,50 @@ mod tests {
         assert_eq!(jwt.validate(), Ok(()));
         let tokens = parse(&["--listen", "0.0.0.0:50051", "--auth-tokens-file", "tokens"]);
         assert_eq!(tokens.validate(), Ok(()));
+        let url = parse(&[
+            "--listen",
+            "0.0.0.0:50051",
+            "--auth-jwks-url",
+            "https://idp/jwks",
+        ]);
+        assert_eq!(url.validate(), Ok(()));
+        let mtls = parse(&[
+            "--listen",
+            "0.0.0.0:50051",
+            "--tls-cert-file",
+            "tls.crt",
+            "--tls-key-file",
+            "tls.key",
+            "--auth-client-ca-file",
+            "ca.crt",
+        ]);
+        assert_eq!(mtls.validate(), Ok(()));
+    }
+
+    #[test]
+    fn tls_and_jwt_settings_come_in_consistent_sets() {
+        let refused = [
+            &["--tls-cert-file", "tls.crt"][..],
+            &["--auth-client-ca-file", "ca.crt"],
+            &[
+                "--auth-jwks-file",
+                "j.json",
+                "--auth-jwks-url",
+                "https://idp/jwks",
+            ],
+        ];
+        for args in refused {
+            let parsed =
+                Config::try_parse_from(std::iter::once("ec2-grpc").chain(args.iter().copied()));
+            assert!(parsed.is_err(), "{args:?} should be refused");
+        }
+        let err = parse(&["--auth-jwt-audience", "ec2-grpc"])
+            .validate()
+            .unwrap_err();
+        assert!(
+            err.contains("need --auth-jwks-file or --auth-jwks-url"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::api::Gateway;
 use crate::auth::jwt::JwtVerifier;
+use crate::auth::mtls::{TlsFiles, server_tls};
 use crate::auth::roles::Authorization;
 use crate::auth::tokens;
 use crate::auth::{Auth, AuthLayer};
@@ -23,7 +24,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::transport::{Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower::ServiceBuilder;
 
@@ -79,21 +80,46 @@ pub async fn run(
     let client = crate::ec2::protected_client(&shared, settings, budget, stats.clone())?;
     let ec2 = Ec2::new(client, config.merge_window(), stats);
     let gateway = Gateway::with_ec2(ec2).with_batch_size(usize::from(config.action_batch_size));
-    let auth = auth_from(config)?;
+    let access = Access {
+        auth: auth_from(config).await?,
+        tls: tls_from(config)?,
+    };
     let grace = config.shutdown_grace();
     serve(
         listener,
         gateway,
         config.limits(),
-        auth,
+        access,
         shutdown_signal(),
         grace,
     )
     .await
 }
 
+/// Who may call, and over what: authentication and authorization, and TLS.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// The credentials and permissions enforced; `None`: every caller may call every RPC.
+    pub auth: Option<Auth>,
+    /// TLS on the gRPC port (with client certificates for mTLS); `None`: plaintext.
+    pub tls: Option<ServerTlsConfig>,
+}
+
+/// The TLS `config` asks for (`None`: plaintext).
+fn tls_from(config: &Config) -> Result<Option<ServerTlsConfig>, String> {
+    let (Some(cert), Some(key)) = (&config.tls_cert_file, &config.tls_key_file) else {
+        return Ok(None);
+    };
+    let files = TlsFiles {
+        cert,
+        key,
+        client_ca: config.auth_client_ca_file.as_deref(),
+    };
+    server_tls(&files).map(Some)
+}
+
 /// The authentication `config` asks for (`None`: none).
-fn auth_from(config: &Config) -> Result<Option<Auth>, String> {
+async fn auth_from(config: &Config) -> Result<Option<Auth>, String> {
     let tokens = match &config.auth_tokens_file {
         Some(path) => {
             let tokens = tokens::load(path)?;
@@ -102,11 +128,14 @@ fn auth_from(config: &Config) -> Result<Option<Auth>, String> {
         }
         None => None,
     };
-    let jwt = match &config.auth_jwks_file {
-        Some(path) => Some(Arc::new(JwtVerifier::load(path, config.jwt_rules())?)),
-        None => None,
+    let jwt = match (&config.auth_jwks_file, &config.auth_jwks_url) {
+        (Some(path), _) => Some(Arc::new(JwtVerifier::load(path, config.jwt_rules())?)),
+        (None, Some(url)) => Some(Arc::new(
+            JwtVerifier::fetch(url, config.jwks_refresh(), config.jwt_rules()).await?,
+        )),
+        (None, None) => None,
     };
-    if tokens.is_none() && jwt.is_none() {
+    if !config.auth_configured() {
         return Ok(None);
     }
     let authorization = match &config.auth_roles_file {
@@ -116,13 +145,17 @@ fn auth_from(config: &Config) -> Result<Option<Auth>, String> {
     Ok(Some(Auth {
         tokens,
         jwt,
+        client_certificates: config.auth_client_ca_file.is_some(),
+        reflection_requires_credentials: config.auth_reflection_requires_credentials,
         authorization,
     }))
 }
 
-/// Serves on `listener` until `shutdown` completes, behind the tower stack (outermost first):
-/// the caller's deadline (`grpc-timeout`, carried to the EC2 calls), the per-caller quota
-/// (RESOURCE_EXHAUSTED + RetryInfo), load shedding (UNAVAILABLE + RetryInfo). When `shutdown`
+/// Serves on `listener` (over TLS when `access` says so) until `shutdown` completes, behind the
+/// tower stack (outermost first): the call's span and log line, the caller's deadline
+/// (`grpc-timeout`, carried to the EC2 calls), authentication and authorization, the
+/// per-caller quota (RESOURCE_EXHAUSTED + RetryInfo), load shedding (UNAVAILABLE + RetryInfo).
+/// When `shutdown`
 /// completes, health turns NOT_SERVING at once, new calls are refused, in-flight calls get up
 /// to `grace` to finish, and the function returns.
 /// Tests call this directly with a listener on `127.0.0.1:0`.
@@ -130,7 +163,7 @@ pub async fn serve(
     listener: TcpListener,
     gateway: Gateway,
     limits: Limits,
-    auth: Option<Auth>,
+    access: Access,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -173,13 +206,17 @@ pub async fn serve(
         // Every layer below and every EC2 call sees the call's deadline and span.
         .layer(CallLayer)
         // Who is calling, and may they: before the quota, which counts per principal.
-        .layer(AuthLayer::new(auth))
+        .layer(AuthLayer::new(access.auth))
         // Then each caller's own quota, so one caller flooding cannot starve the others.
         .layer(CallerQuotaLayer::new(Arc::new(quotas)))
         // Then the service-wide concurrency limit: refuse at once rather than queue.
         .layer(ShedLayer::new(limits.max_concurrent_calls, stats))
         .into_inner();
-    let server = Server::builder()
+    let mut server = Server::builder();
+    if let Some(tls) = access.tls {
+        server = server.tls_config(tls)?;
+    }
+    let server = server
         // Input limit: concurrent streams one connection may open.
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS_PER_CONNECTION)
         .layer(stack)

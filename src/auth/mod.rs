@@ -1,19 +1,22 @@
 //! Authentication and authorization, as one tower layer in front of the service.
 //!
-//! When a tokens file or a JWKS is configured, every call but health and reflection must carry
-//! `authorization: Bearer <token>`: a static token of the tokens file, or a JWT signed by a key
-//! of the JWKS; else UNAUTHENTICATED (without saying which part was wrong). When a roles file is configured too, the principal must hold the
-//! RPC's permission, else PERMISSION_DENIED naming the permission. The principal travels in
-//! the request's extensions: the per-caller quota and the log line use it.
+//! When a tokens file, a JWKS or a client CA is configured, every call but health (and
+//! reflection, unless configured otherwise) must carry credentials: `authorization: Bearer
+//! <token>` with a static token of the tokens file or a JWT signed by a key of the JWKS, or a
+//! client certificate verified against the CA bundle (mTLS); else UNAUTHENTICATED (without
+//! saying which part was wrong). A bearer credential, when sent, must be valid even over mTLS.
+//! When a roles file is configured too, the principal must hold the RPC's permission, else
+//! PERMISSION_DENIED naming the permission. The principal travels in the request's
+//! extensions: the per-caller quota and the log line use it.
 
 pub mod jwt;
+pub mod mtls;
+pub mod remote_jwks;
 pub mod roles;
 pub mod tokens;
 pub mod watched;
 
 use crate::error::Error;
-use crate::protection::caller_quota::is_infrastructure;
-use crate::protection::refuse;
 use jwt::JwtVerifier;
 use roles::Authorization;
 use std::future::Future;
@@ -35,30 +38,51 @@ impl Principal {
 }
 
 /// The authentication and authorization in force.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Auth {
     /// Known static bearer tokens, if configured.
     pub tokens: Option<Arc<TokenStore>>,
     /// The JWT verifier, if configured.
     pub jwt: Option<Arc<JwtVerifier>>,
+    /// Whether a verified client certificate authenticates its identity (mTLS configured).
+    pub client_certificates: bool,
+    /// Whether server reflection needs credentials too (health never does: probes call it).
+    pub reflection_requires_credentials: bool,
     /// Roles and grants; `None`: every authenticated principal may call every RPC.
     pub authorization: Option<Arc<Authorization>>,
 }
 
+/// The bearer credential of `headers`, if any.
+fn bearer(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    Some(value.strip_prefix("Bearer ")?.trim().to_owned())
+}
+
 impl Auth {
-    /// The principal of `headers`' bearer token, or UNAUTHENTICATED.
-    fn authenticate(&self, headers: &http::HeaderMap) -> Result<Principal, Error> {
-        let token = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(Error::Unauthenticated)?;
-        let token = token.trim();
-        let known = self.tokens.as_ref().and_then(|t| t.get().principal(token));
-        known
-            .or_else(|| self.jwt.as_ref().and_then(|j| j.principal(token)))
-            .map(Principal)
-            .ok_or(Error::Unauthenticated)
+    /// Whether a call to `path` needs no credentials.
+    fn is_public(&self, path: &str) -> bool {
+        path.starts_with("/grpc.health.")
+            || (path.starts_with("/grpc.reflection.") && !self.reflection_requires_credentials)
+    }
+
+    /// The principal of the call's credentials: its bearer token or JWT when it sent one, else
+    /// its client certificate's identity; else UNAUTHENTICATED.
+    async fn authenticate(
+        &self,
+        bearer: Option<String>,
+        certified: Option<Principal>,
+    ) -> Result<Principal, Error> {
+        let Some(token) = bearer else {
+            return certified.ok_or(Error::Unauthenticated);
+        };
+        if let Some(name) = self.tokens.as_ref().and_then(|t| t.get().principal(&token)) {
+            return Ok(Principal(name));
+        }
+        match &self.jwt {
+            Some(jwt) => jwt.principal(&token).await.map(Principal),
+            None => None,
+        }
+        .ok_or(Error::Unauthenticated)
     }
 
     /// PERMISSION_DENIED unless `principal` may call `rpc`.
@@ -106,8 +130,9 @@ pub struct Authenticated<S> {
 
 impl<S, B, R> Service<http::Request<B>> for Authenticated<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<R>>,
+    S: Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    B: Send + 'static,
     R: Default + Send + 'static,
 {
     type Response = http::Response<R>;
@@ -119,33 +144,42 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        if let Some(auth) = &self.auth
-            && !is_infrastructure(request.uri().path())
-        {
-            let rpc = request
-                .uri()
-                .path()
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            let checked = auth
-                .authenticate(request.headers())
-                .and_then(|principal| auth.authorize(&principal, &rpc).map(|()| principal));
-            match checked {
-                Ok(principal) => {
-                    request.extensions_mut().insert(principal.clone());
-                    let response = self.inner.call(request);
-                    // Handed out too, for the log line of the layer outside.
-                    return Box::pin(async move {
-                        let mut response = response.await?;
-                        response.extensions_mut().insert(principal);
-                        Ok(response)
-                    });
-                }
-                Err(refused) => return refuse(refused),
-            }
-        }
-        Box::pin(self.inner.call(request))
+        let Some(auth) = self
+            .auth
+            .clone()
+            .filter(|a| !a.is_public(request.uri().path()))
+        else {
+            return Box::pin(self.inner.call(request));
+        };
+        let rpc = request
+            .uri()
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let bearer = bearer(request.headers());
+        let certified = auth
+            .client_certificates
+            .then(|| mtls::peer_principal(request.extensions()))
+            .flatten();
+        // The service that was made ready goes into the future; a clone stays for the next call.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        Box::pin(async move {
+            let checked = match auth.authenticate(bearer, certified).await {
+                Ok(principal) => auth.authorize(&principal, &rpc).map(|()| principal),
+                Err(e) => Err(e),
+            };
+            let principal = match checked {
+                Ok(principal) => principal,
+                Err(refused) => return Ok(tonic::Status::from(refused).into_http()),
+            };
+            request.extensions_mut().insert(principal.clone());
+            let mut response = inner.call(request).await?;
+            // Handed out too, for the log line of the layer outside.
+            response.extensions_mut().insert(principal);
+            Ok(response)
+        })
     }
 }

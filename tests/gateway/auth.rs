@@ -1,10 +1,13 @@
-//! Authentication and authorization on the real binary (bearer tokens from a file, roles from
-//! a TOML file), against the stand-in: the refusal matrix, and no secret in the logs.
+//! Authentication and authorization on the real binary (bearer tokens from a file, JWTs with
+//! the keys of a JWKS file or URL, roles from a TOML file), against the stand-in: the refusal
+//! matrix, key rotation, and no secret in the logs. mTLS is in `mtls.rs`.
 
 use crate::support::{self, GatewayProcess};
 use ec2_grpc::pb;
 use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
 use ec2_standin::Standin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 use tonic_health::pb::HealthCheckRequest;
@@ -178,8 +181,54 @@ fn base64_of(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// A JWT signed with the test key (`tests/fixtures/jwt`), expiring `exp_in` seconds from now.
+/// A key JWTs are signed with, and the id the JWKS knows it by.
+struct SigningKey {
+    kid: String,
+    key: jsonwebtoken::EncodingKey,
+}
+
+/// The fixture key (`tests/fixtures/jwt`), whose public half is `jwks.json`.
+fn fixture_key() -> SigningKey {
+    let pem = std::fs::read(support::tool("tests/fixtures/jwt/signing-key.pem")).expect("key");
+    SigningKey {
+        kid: "test-es256".into(),
+        key: jsonwebtoken::EncodingKey::from_ec_pem(&pem).expect("EC key"),
+    }
+}
+
+/// A new P-256 key named `kid`, and its JWKS.
+fn new_key(kid: &str) -> (SigningKey, String) {
+    use base64::Engine;
+    let pair = rcgen::KeyPair::generate().expect("P-256 key");
+    let point = pair.public_key_raw(); // 0x04 || x || y
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let jwks = serde_json::json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid,
+        "x": b64(&point[1..33]), "y": b64(&point[33..65]),
+    }]});
+    let key =
+        jsonwebtoken::EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).expect("EC key");
+    let signing = SigningKey {
+        kid: kid.into(),
+        key,
+    };
+    (signing, jwks.to_string())
+}
+
+/// A JWT signed with the fixture key, expiring `exp_in` seconds from now.
 fn jwt(subject: &str, issuer: &str, audience: &str, exp_in: i64, nbf_in: i64) -> String {
+    signed(&fixture_key(), subject, issuer, audience, exp_in, nbf_in)
+}
+
+/// A JWT signed with `key`.
+fn signed(
+    key: &SigningKey,
+    subject: &str,
+    issuer: &str,
+    audience: &str,
+    exp_in: i64,
+    nbf_in: i64,
+) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -193,10 +242,8 @@ fn jwt(subject: &str, issuer: &str, audience: &str, exp_in: i64, nbf_in: i64) ->
         "iat": now,
     });
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-    header.kid = Some("test-es256".into());
-    let pem = std::fs::read(support::tool("tests/fixtures/jwt/signing-key.pem")).expect("key");
-    let key = jsonwebtoken::EncodingKey::from_ec_pem(&pem).expect("EC key");
-    jsonwebtoken::encode(&header, &claims, &key).expect("signed JWT")
+    header.kid = Some(key.kid.clone());
+    jsonwebtoken::encode(&header, &claims, &key.key).expect("signed JWT")
 }
 
 #[tokio::test]
@@ -284,4 +331,199 @@ async fn jwts_are_verified_for_signature_expiry_issuer_and_audience() {
     );
     assert_eq!(process.terminate().await.code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An identity provider's JWKS endpoint on loopback: serves what the test sets, counts fetches.
+struct JwksEndpoint {
+    url: String,
+    answer: Arc<Mutex<(u16, String)>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl JwksEndpoint {
+    async fn start(jwks: String) -> JwksEndpoint {
+        use hyper::service::service_fn;
+        use hyper_util::rt::TokioIo;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!(
+            "http://{}/.well-known/jwks.json",
+            listener.local_addr().expect("addr")
+        );
+        let answer = Arc::new(Mutex::new((200, jwks)));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let (served, counted) = (answer.clone(), fetches.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (served, counted) = (served.clone(), counted.clone());
+                let service = service_fn(move |_request| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    let (status, body) = served.lock().expect("lock").clone();
+                    let response = hyper::Response::builder()
+                        .status(status)
+                        .header("content-type", "application/json")
+                        .body(http_body_util::Full::new(bytes::Bytes::from(body)));
+                    async move { response }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service),
+                );
+            }
+        });
+        JwksEndpoint {
+            url,
+            answer,
+            fetches,
+        }
+    }
+
+    fn serve(&self, status: u16, body: &str) {
+        *self.answer.lock().expect("lock") = (status, body.to_owned());
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the gateway has fetched `more` more times than `since` (a fetch counted
+    /// when it arrives, so two more mean one has surely been applied).
+    async fn await_fetches(&self, since: usize, more: usize) {
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while self.fetches() < since + more {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("the gateway fetches the JWKS again");
+    }
+}
+
+#[tokio::test]
+async fn jwks_from_a_url_follows_key_rotation_and_survives_a_failing_provider() {
+    let standin = Standin::builder()
+        .seed(1, 0)
+        .start()
+        .await
+        .expect("stand-in");
+    let fixture_jwks = std::fs::read_to_string(support::tool("tests/fixtures/jwt/jwks.json"))
+        .expect("fixture JWKS");
+    let endpoint = JwksEndpoint::start(fixture_jwks).await;
+    let process = GatewayProcess::start_with(
+        &standin.endpoint(),
+        &[
+            "--auth-jwks-url",
+            &endpoint.url,
+            "--auth-jwks-refresh-secs",
+            "1",
+            "--auth-jwt-audience",
+            "ec2-grpc",
+        ],
+        &[],
+    )
+    .await;
+    let client = Ec2ServiceClient::new(support::channel(process.addr).await);
+    let describe = pb::DescribeInstancesRequest::default();
+    let call = |token: String| {
+        let mut client = client.clone();
+        let describe = describe.clone();
+        async move { client.describe_instances(bearer(describe, &token)).await }
+    };
+    let issuer = "https://issuer.example";
+    let old = jwt("ci-bot", issuer, "ec2-grpc", 300, -10);
+    call(old.clone()).await.expect("a JWT of the served key");
+
+    // The provider rotates: the new key only. The gateway picks it up; the old key is gone.
+    let (rotated, rotated_jwks) = new_key("rotated-key");
+    let at_rotation = endpoint.fetches();
+    endpoint.serve(200, &rotated_jwks);
+    endpoint.await_fetches(at_rotation, 2).await;
+    call(signed(&rotated, "ci-bot", issuer, "ec2-grpc", 300, -10))
+        .await
+        .expect("a JWT of the rotated key");
+    let gone = call(old).await.expect_err("the old key was withdrawn");
+    assert_eq!(gone.code(), Code::Unauthenticated);
+
+    // The provider fails: the keys in force stay.
+    let at_failure = endpoint.fetches();
+    endpoint.serve(503, "unavailable");
+    endpoint.await_fetches(at_failure, 2).await;
+    call(signed(&rotated, "ci-bot", issuer, "ec2-grpc", 300, -10))
+        .await
+        .expect("the keys in force survive a failing provider");
+    let logs = process.logs.clone();
+    assert_eq!(process.terminate().await.code(), Some(0));
+    let logs = logs.lock().expect("lock").join("\n");
+    assert!(
+        logs.contains("answered HTTP 503"),
+        "the failed fetch is logged"
+    );
+    drop(client);
+}
+
+#[tokio::test]
+async fn forged_key_ids_do_not_make_the_gateway_hammer_the_provider() {
+    let standin = Standin::builder()
+        .seed(1, 0)
+        .start()
+        .await
+        .expect("stand-in");
+    let fixture_jwks = std::fs::read_to_string(support::tool("tests/fixtures/jwt/jwks.json"))
+        .expect("fixture JWKS");
+    let endpoint = JwksEndpoint::start(fixture_jwks).await;
+    let process = GatewayProcess::start_with(
+        &standin.endpoint(),
+        &["--auth-jwks-url", &endpoint.url],
+        &[],
+    )
+    .await;
+    assert_eq!(endpoint.fetches(), 1, "fetched once at startup");
+    let mut client = Ec2ServiceClient::new(support::channel(process.addr).await);
+    for n in 0..20 {
+        let (forged, _) = new_key(&format!("forged-{n}"));
+        let token = signed(
+            &forged,
+            "ci-bot",
+            "https://issuer.example",
+            "ec2-grpc",
+            300,
+            -10,
+        );
+        let status = client
+            .describe_instances(bearer(pb::DescribeInstancesRequest::default(), &token))
+            .await
+            .expect_err("an unknown key");
+        assert_eq!(status.code(), Code::Unauthenticated);
+    }
+    assert_eq!(
+        endpoint.fetches(),
+        1,
+        "unknown key ids fetch again at most every 30 s"
+    );
+    assert_eq!(process.terminate().await.code(), Some(0));
+}
+
+#[tokio::test]
+async fn an_unreachable_or_plaintext_jwks_url_stops_the_start() {
+    let closed = format!("http://127.0.0.1:{}/jwks.json", support::free_port().await);
+    let output = support::binary("http://127.0.0.1:9")
+        .args(["--listen", "127.0.0.1:0", "--auth-jwks-url", &closed])
+        .output()
+        .await
+        .expect("run ec2-grpc");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&closed), "{stderr}");
+
+    // Keys fetched in plaintext over a network could be swapped on the way: https only.
+    let output = support::binary("http://127.0.0.1:9")
+        .args(["--listen", "127.0.0.1:0"])
+        .args(["--auth-jwks-url", "http://idp.example/jwks.json"])
+        .output()
+        .await
+        .expect("run ec2-grpc");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("must be an https:// URL"), "{stderr}");
 }

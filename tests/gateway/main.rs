@@ -11,6 +11,7 @@ mod actions;
 mod auth;
 mod describe;
 mod launch;
+mod mtls;
 mod process;
 mod protection;
 mod standin;

@@ -39,7 +39,7 @@ pub fn tool(relative: &str) -> PathBuf {
 }
 
 /// A free port on loopback (bound, read, released).
-async fn free_port() -> u16 {
+pub async fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");
@@ -187,7 +187,7 @@ impl Gateway {
                 listener,
                 gateway,
                 limits,
-                None,
+                Default::default(),
                 on_shutdown,
                 Duration::from_secs(1),
             )

@@ -83,6 +83,34 @@ How many pods run at least: minReplicas under autoscaling, else replicaCount.
 {{- end }}
 
 {{/*
+"true" when callers must authenticate (bearer tokens, JWTs or client certificates), else empty.
+Without it the chart sets EC2_GRPC_ALLOW_UNAUTHENTICATED=true.
+*/}}
+{{- define "ec2-grpc.authConfigured" -}}
+{{- if or .Values.auth.tokensSecret .Values.auth.jwksSecret .Values.auth.jwksUrl .Values.auth.clientCaSecret }}true{{ end }}
+{{- end }}
+
+{{/*
+"true" when auth.clientCaSecret needs a volume of its own (it is not the TLS Secret, which is
+mounted already), else empty.
+*/}}
+{{- define "ec2-grpc.clientCaVolume" -}}
+{{- if and .Values.auth.clientCaSecret (ne .Values.auth.clientCaSecret .Values.tls.secretName) }}true{{ end }}
+{{- end }}
+
+{{/*
+EC2_GRPC_AUTH_CLIENT_CA_FILE: ca.crt of auth.clientCaSecret, read from the TLS Secret's mount
+when both name the same Secret.
+*/}}
+{{- define "ec2-grpc.clientCaFile" -}}
+{{- if include "ec2-grpc.clientCaVolume" . }}
+{{- printf "%s/ca.crt" .Values.auth.clientCaMountPath }}
+{{- else }}
+{{- printf "%s/ca.crt" .Values.tls.mountPath }}
+{{- end }}
+{{- end }}
+
+{{/*
 Checks across values that the JSON schema cannot express; fails the render with the reason.
 */}}
 {{- define "ec2-grpc.validate" -}}
@@ -92,10 +120,19 @@ Checks across values that the JSON schema cannot express; fails the render with 
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed config.shutdownGraceSeconds (%d) + preStopSleepSeconds (%d), or Kubernetes kills in-flight calls before the grace period ends" (int .Values.terminationGracePeriodSeconds) $grace $sleep) }}
 {{- end }}
 {{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.enabled) }}
-{{- fail "metrics.serviceMonitor.enabled needs metrics.enabled: the ServiceMonitor scrapes the Service's metrics port (and the binary serves no metrics yet)" }}
+{{- fail "metrics.serviceMonitor.enabled needs metrics.enabled: the ServiceMonitor scrapes the Service's metrics port" }}
 {{- end }}
 {{- if and .Values.metrics.enabled (eq (int .Values.metrics.port) (int .Values.config.port)) }}
 {{- fail "metrics.port must differ from config.port" }}
+{{- end }}
+{{- if and .Values.auth.clientCaSecret (not .Values.tls.secretName) }}
+{{- fail "auth.clientCaSecret needs tls.secretName: client certificates (mTLS) are only presented over TLS" }}
+{{- end }}
+{{- if and .Values.auth.jwksSecret .Values.auth.jwksUrl }}
+{{- fail "auth.jwksSecret and auth.jwksUrl conflict: set one source of the JWKS (a Secret's file or an https URL)" }}
+{{- end }}
+{{- if and .Values.auth.reflectionRequiresCredentials (not (include "ec2-grpc.authConfigured" .)) }}
+{{- fail "auth.reflectionRequiresCredentials needs caller authentication: set auth.tokensSecret, auth.jwksSecret, auth.jwksUrl or auth.clientCaSecret" }}
 {{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}

@@ -1,0 +1,224 @@
+//! TLS and mTLS on the real binary, against the stand-in: certificates made fresh for each run
+//! (a CA, the server's certificate for 127.0.0.1, client certificates of that CA and of a
+//! stranger's CA). Without a client certificate health answers and RPCs are UNAUTHENTICATED; a
+//! certificate of the CA authenticates its URI SAN, whose roles apply; a stranger's certificate
+//! never reaches the service.
+
+use crate::support::GatewayProcess;
+use ec2_grpc::pb;
+use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
+use ec2_standin::Standin;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use tonic::Code;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_types::StatusExt;
+
+const CI_BOT: &str = "spiffe://ec2-grpc.test/ci-bot";
+
+/// A certificate and its key, PEM.
+struct Pem {
+    cert: String,
+    key: String,
+}
+
+/// A certificate authority of the test.
+struct Authority {
+    issuer: Issuer<'static, KeyPair>,
+    cert: String,
+}
+
+impl Authority {
+    fn new(name: &str) -> Authority {
+        let mut params = CertificateParams::default();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().expect("CA key");
+        let cert = params.self_signed(&key).expect("CA certificate").pem();
+        Authority {
+            issuer: Issuer::new(params, key),
+            cert,
+        }
+    }
+
+    /// A certificate of this authority for `sans`, used for `usage`.
+    fn issue(&self, sans: Vec<SanType>, usage: ExtendedKeyUsagePurpose) -> Pem {
+        let mut params = CertificateParams::default();
+        params.subject_alt_names = sans;
+        params.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &self.issuer).expect("certificate");
+        Pem {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        }
+    }
+}
+
+fn uri(name: &str) -> SanType {
+    SanType::URI(name.try_into().expect("URI SAN"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write a test file");
+    path
+}
+
+/// A TLS channel to the gateway, trusting `ca`, presenting `identity` when given.
+async fn tls_channel(
+    addr: SocketAddr,
+    ca: &str,
+    identity: Option<&Pem>,
+) -> Result<Channel, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca))
+        .domain_name("localhost");
+    if let Some(pem) = identity {
+        tls = tls.identity(Identity::from_pem(&pem.cert, &pem.key));
+    }
+    Channel::from_shared(format!("https://{addr}"))
+        .expect("uri")
+        .tls_config(tls)?
+        .connect()
+        .await
+}
+
+#[tokio::test]
+async fn client_certificates_authenticate_and_health_needs_none() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let standin = Standin::builder()
+        .seed(3, 0)
+        .start()
+        .await
+        .expect("stand-in");
+    let dir = std::env::temp_dir().join(format!("ec2-grpc-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+
+    let authority = Authority::new("ec2-grpc test CA");
+    let server = authority.issue(
+        vec![
+            SanType::DnsName("localhost".try_into().expect("dns")),
+            SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        ],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let ci_bot = authority.issue(vec![uri(CI_BOT)], ExtendedKeyUsagePurpose::ClientAuth);
+    let stranger = Authority::new("someone else's CA")
+        .issue(vec![uri(CI_BOT)], ExtendedKeyUsagePurpose::ClientAuth);
+
+    let files = [
+        write(&dir, "tls.crt", &server.cert),
+        write(&dir, "tls.key", &server.key),
+        write(&dir, "ca.crt", &authority.cert),
+        write(
+            &dir,
+            "roles.toml",
+            &format!("[grants]\n\"{CI_BOT}\" = [\"operator\"]\n"),
+        ),
+    ];
+    let [cert, key, ca, roles] = files.each_ref().map(|p| p.to_str().expect("path"));
+    let process = GatewayProcess::start_with(
+        &standin.endpoint(),
+        &[
+            "--tls-cert-file",
+            cert,
+            "--tls-key-file",
+            key,
+            "--auth-client-ca-file",
+            ca,
+            "--auth-roles-file",
+            roles,
+        ],
+        &[],
+    )
+    .await;
+    let describe = pb::DescribeInstancesRequest::default();
+
+    // No client certificate: the TLS connection is made, health answers, RPCs are refused.
+    let anonymous = tls_channel(process.addr, &authority.cert, None)
+        .await
+        .expect("TLS without a client certificate connects");
+    let health = HealthClient::new(anonymous.clone())
+        .check(HealthCheckRequest::default())
+        .await
+        .expect("health needs no credentials");
+    assert_eq!(health.into_inner().status, 1, "SERVING");
+    let refused = Ec2ServiceClient::new(anonymous)
+        .describe_instances(describe.clone())
+        .await
+        .expect_err("no client certificate, no bearer token");
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert_eq!(refused.message(), "missing or invalid credentials");
+
+    // The CA's certificate for ci-bot, an operator: stops, may not launch.
+    let mut client = Ec2ServiceClient::new(
+        tls_channel(process.addr, &authority.cert, Some(&ci_bot))
+            .await
+            .expect("mTLS connects"),
+    );
+    client
+        .describe_instances(describe.clone())
+        .await
+        .expect("an operator describes");
+    let stop_all = pb::StopInstancesRequest {
+        selection: Some(pb::InstanceSelection {
+            all_instances: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut stopped = client
+        .stop_instances(stop_all)
+        .await
+        .expect("an operator stops")
+        .into_inner();
+    while stopped.message().await.expect("stream").is_some() {}
+    assert!(standin.with_account(|a| a.instances.iter().all(|i| i.state.name() == "stopped")));
+    let denied = client
+        .run_instances(pb::RunInstancesRequest {
+            image_id: "ami-0fedcba9876543210".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("an operator may not launch");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let info = denied.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(info.metadata["permission"], "RunInstances");
+
+    // A stranger's certificate, even naming ci-bot, never reaches the service.
+    let describes_before = standin.counters("DescribeInstances").calls;
+    let stranger_call = async {
+        let channel = tls_channel(process.addr, &authority.cert, Some(&stranger))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ec2ServiceClient::new(channel)
+            .describe_instances(describe.clone())
+            .await
+            .map_err(|status| status.to_string())
+    };
+    let outcome = stranger_call.await;
+    eprintln!("mtls: a stranger's certificate: {outcome:?}");
+    assert!(outcome.is_err(), "a stranger's certificate was accepted");
+    assert_eq!(
+        standin.counters("DescribeInstances").calls,
+        describes_before,
+        "nothing reached EC2"
+    );
+
+    let logs = process.logs.clone();
+    assert_eq!(process.terminate().await.code(), Some(0));
+    let logs = logs.lock().expect("lock").join("\n");
+    assert!(
+        logs.contains(&format!("principal:{CI_BOT}")),
+        "the log lines name the certificate's principal"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
