@@ -209,7 +209,7 @@ pub struct Config {
     pub merge_max_wait_ms: u64,
 
     /// ... or when it holds this many ids (1 to 1000).
-    #[arg(long, env = "EC2_GRPC_MERGE_MAX_IDS", default_value_t = 500,
+    #[arg(long, env = "EC2_GRPC_MERGE_MAX_IDS", default_value_t = 1000,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub merge_max_ids: u16,
 

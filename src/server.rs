@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower::ServiceBuilder;
@@ -224,7 +224,7 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(Ec2ServiceServer::new(gateway).max_decoding_message_size(MAX_REQUEST_BYTES))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), on_shutdown);
+        .serve_with_incoming_shutdown(incoming(listener), on_shutdown);
 
     tokio::select! {
         served = server => served?,
@@ -234,6 +234,13 @@ pub async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The connections of `listener`, with Nagle's algorithm off: a response's headers, message
+/// and trailers are separate small writes, and with Nagle on the last waits for the client's
+/// delayed ACK (40 ms on Linux). The benchmarks found it: every unary call took 44 ms.
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// Completes on the first SIGTERM (Kubernetes, systemd) or SIGINT (Ctrl-C).

@@ -4,12 +4,18 @@
 //! `max_ids` ids. Each caller gets the reservations of its own ids, and NOT_FOUND only when
 //! one of its own ids is missing: when EC2 names missing ids, they are dropped and the rest
 //! described again.
+//!
+//! Merging pays only when describes overlap, so a lone describe is not held: when no merged
+//! call is in flight, nobody else is waiting, and the previous window held a single describe,
+//! it goes to EC2 at once. Under a fleet's load, windows hold many describes and every
+//! describe waits for its window.
 
 use crate::error::Error;
 use crate::protection::stats::Stats;
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -28,11 +34,11 @@ pub struct Window {
     pub max_ids: usize,
 }
 
-/// The default window: 100 ms idle, 1 s at most, 500 ids.
+/// The default window: 100 ms idle, 1 s at most, 1000 ids (EC2's most per call).
 pub const DEFAULT_WINDOW: Window = Window {
     idle: Duration::from_millis(100),
     max_wait: Duration::from_secs(1),
-    max_ids: 500,
+    max_ids: 1000,
 };
 
 /// One caller's describe waiting in a window.
@@ -87,11 +93,15 @@ async fn collect(
     window: Window,
     stats: Arc<Stats>,
 ) {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let mut previous_was_alone = true;
     while let Some(first) = requests.recv().await {
         let opened = Instant::now();
         let mut ids = first.ids.len();
         let mut batch = vec![first];
-        while ids < window.max_ids {
+        let quiet =
+            previous_was_alone && requests.is_empty() && in_flight.load(Ordering::Acquire) == 0;
+        while !quiet && ids < window.max_ids {
             let close = (Instant::now() + window.idle).min(opened + window.max_wait);
             match tokio::time::timeout_at(close, requests.recv()).await {
                 Ok(Some(pending)) => {
@@ -101,8 +111,14 @@ async fn collect(
                 _ => break,
             }
         }
+        previous_was_alone = batch.len() == 1;
         stats.coalesced(batch.len() as u64 - 1);
-        tokio::spawn(answer(client.clone(), batch));
+        in_flight.fetch_add(1, Ordering::AcqRel);
+        let (client, in_flight) = (client.clone(), in_flight.clone());
+        tokio::spawn(async move {
+            answer(client, batch).await;
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+        });
     }
 }
 
