@@ -205,7 +205,7 @@ pub struct Config {
     pub merge_idle_ms: u64,
 
     /// ... or this long after it opened, at the latest (milliseconds).
-    #[arg(long, env = "EC2_GRPC_MERGE_MAX_WAIT_MS", default_value_t = 1000)]
+    #[arg(long, env = "EC2_GRPC_MERGE_MAX_WAIT_MS", default_value_t = 100)]
     pub merge_max_wait_ms: u64,
 
     /// ... or when it holds this many ids (1 to 1000).

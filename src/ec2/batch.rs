@@ -34,10 +34,12 @@ pub struct Window {
     pub max_ids: usize,
 }
 
-/// The default window: 100 ms idle, 1 s at most, 1000 ids (EC2's most per call).
+/// The default window: 100 ms at most (so a describe waits at most that long for company, and
+/// merged calls stay at 10 a second, half of DescribeInstances' refill), or 1000 ids (EC2's
+/// most per call).
 pub const DEFAULT_WINDOW: Window = Window {
     idle: Duration::from_millis(100),
-    max_wait: Duration::from_secs(1),
+    max_wait: Duration::from_millis(100),
     max_ids: 1000,
 };
 

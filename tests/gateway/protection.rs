@@ -170,6 +170,7 @@ async fn identical_describes_share_calls_and_single_id_describes_merge() {
     // still lands them in one window; the merging is the same.
     let window = batch::Window {
         idle: Duration::from_millis(400),
+        max_wait: Duration::from_millis(400),
         ..batch::DEFAULT_WINDOW
     };
     let gateway = protected_gateway(&standin.endpoint(), &[], Some(window), generous()).await;

@@ -1,0 +1,209 @@
+//! What every scenario uses: the gateway's release binary as a child process (its address,
+//! RSS and log), clients of the gateway and of EC2, and latency statistics.
+
+use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+use tonic::transport::Channel;
+
+/// Flags lifting the gateway's own protections, for the scenarios that measure its cost rather
+/// than its protection (P1-P3): the EC2 budget for DescribeInstances, the per-caller quota.
+pub const LIFTED: &[&str] = &[
+    "--ec2-rate",
+    "DescribeInstances=1000000/1000000",
+    "--caller-rate",
+    "1000000",
+    "--caller-burst",
+    "1000000",
+    "--max-concurrent-calls",
+    "100000",
+];
+
+/// Flags lifting only the per-caller quota (one benchmark process is one caller per
+/// connection), for the scenarios that measure the EC2 budget and coalescing (P4, P5).
+pub const QUOTA_LIFTED: &[&str] = &["--caller-rate", "1000000", "--caller-burst", "1000000"];
+
+/// More gateway flags for every scenario, from `EC2_GRPC_BENCH_GATEWAY_FLAGS` (space-separated),
+/// for experiments such as `--log-level warn`.
+fn extra_flags() -> Vec<String> {
+    std::env::var("EC2_GRPC_BENCH_GATEWAY_FLAGS")
+        .map(|flags| flags.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// The `ec2-grpc` release binary, running against an EC2 endpoint.
+pub struct GatewayProcess {
+    child: Child,
+    /// Where it serves gRPC.
+    pub addr: SocketAddr,
+}
+
+impl GatewayProcess {
+    /// Starts the binary on `127.0.0.1:0` against `endpoint` with `args`; its log goes
+    /// straight to `target/bench/NAME.log` (not through this process, which is measuring).
+    pub async fn start(endpoint: &str, args: &[&str], name: &str) -> GatewayProcess {
+        let log = Path::new("target/bench").join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).expect("the gateway's log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ec2-grpc"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .args(extra_flags())
+            .env("AWS_ENDPOINT_URL_EC2", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env_remove("EC2_GRPC_LISTEN")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .stderr(Stdio::from(file))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the ec2-grpc binary");
+        let waiting_since = Instant::now();
+        let addr = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let found = text
+                .split("listening on ")
+                .nth(1)
+                .and_then(|rest| rest.split(['"', ' ', '\n']).next())
+                .and_then(|a| a.parse::<SocketAddr>().ok());
+            if let Some(addr) = found {
+                break addr;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the gateway exited ({status}) before listening:\n{text}");
+            }
+            assert!(
+                waiting_since.elapsed() < Duration::from_secs(30),
+                "the gateway did not listen within 30 s:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        GatewayProcess { child, addr }
+    }
+
+    fn status_kib(&self, field: &str) -> f64 {
+        let pid = self.child.id().expect("the gateway is running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .expect("a memory figure in /proc")
+    }
+
+    /// Resident memory now, MiB.
+    pub fn rss_mib(&self) -> f64 {
+        self.status_kib("VmRSS:") / 1024.0
+    }
+
+    /// The most resident memory the process has had, MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        self.status_kib("VmHWM:") / 1024.0
+    }
+
+    /// A client on a new connection.
+    pub async fn client(&self) -> Ec2ServiceClient<Channel> {
+        Ec2ServiceClient::new(channel(self.addr).await)
+    }
+}
+
+/// A connected plaintext channel to `addr`.
+pub async fn channel(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+/// An aws-sdk-ec2 client of `endpoint`, as a service calling EC2 directly would have.
+pub fn sdk(endpoint: &str) -> aws_sdk_ec2::Client {
+    let config = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "bench"))
+        .endpoint_url(endpoint)
+        .build();
+    aws_sdk_ec2::Client::from_conf(config)
+}
+
+/// Latencies (µs) of `calls` calls made one after another, after `calls / 10` to warm up.
+pub async fn sequential<F, Fut>(calls: usize, mut call: F) -> Vec<f64>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for _ in 0..calls / 10 {
+        call().await;
+    }
+    let mut latencies = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let started = Instant::now();
+        call().await;
+        latencies.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    latencies
+}
+
+/// Calls per second that `concurrency` loops of `call` complete in `duration`.
+pub async fn throughput<F, Fut>(concurrency: usize, duration: Duration, call: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let until = Instant::now() + duration;
+    let loops: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut done = 0u64;
+                while Instant::now() < until {
+                    call().await;
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut done = 0;
+    for l in loops {
+        done += l.await.expect("a load loop");
+    }
+    done as f64 / duration.as_secs_f64()
+}
+
+/// The `p`-th percentile (0-100) of `values`.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p / 100.0 * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank]
+}
+
+/// `values` sorted and thinned to at most `max` evenly spaced points (for the results file).
+pub fn thinned(values: &[f64], max: usize) -> Vec<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.len() <= max {
+        return sorted;
+    }
+    (0..max)
+        .map(|i| sorted[i * (sorted.len() - 1) / (max - 1)])
+        .collect()
+}
+
+/// The instances of a page of reservations.
+pub fn instances_in(reservations: &[ec2_grpc::pb::Reservation]) -> usize {
+    reservations.iter().map(|r| r.instances.len()).sum()
+}
