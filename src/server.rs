@@ -155,9 +155,8 @@ async fn auth_from(config: &Config) -> Result<Option<Auth>, String> {
 /// tower stack (outermost first): the call's span and log line, the caller's deadline
 /// (`grpc-timeout`, carried to the EC2 calls), authentication and authorization, the
 /// per-caller quota (RESOURCE_EXHAUSTED + RetryInfo), load shedding (UNAVAILABLE + RetryInfo).
-/// When `shutdown`
-/// completes, health turns NOT_SERVING at once, new calls are refused, in-flight calls get up
-/// to `grace` to finish, and the function returns.
+/// When `shutdown` completes, health turns NOT_SERVING at once, new calls are refused,
+/// in-flight calls get up to `grace` to finish, and the function returns.
 /// Tests call this directly with a listener on `127.0.0.1:0`.
 pub async fn serve(
     listener: TcpListener,

@@ -3,8 +3,7 @@
 //! against the same stand-in. Each client is a fresh process run (`benches/python/clients.py`;
 //! the AWS CLI), timed whole, startup included for the CLI.
 
-use crate::support::{GatewayProcess, LIFTED};
-use ec2_standin::Standin;
+use crate::support::{self, GatewayProcess, LIFTED};
 use serde_json::{Value, json};
 use std::time::Instant;
 use tokio::process::Command;
@@ -77,12 +76,7 @@ async fn awscli(endpoint: &str) -> Vec<f64> {
 }
 
 pub async fn run() -> Value {
-    let standin = Standin::builder()
-        .without_throttling()
-        .seed(INSTANCES, 0)
-        .start()
-        .await
-        .expect("stand-in");
+    let standin = support::unthrottled_standin(INSTANCES).await;
     let endpoint = standin.endpoint();
     let gateway = GatewayProcess::start(&endpoint, LIFTED, "p3").await;
     let runs = RUNS.to_string();

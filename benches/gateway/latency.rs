@@ -5,7 +5,6 @@
 
 use crate::support::{self, GatewayProcess, LIFTED, percentile, thinned};
 use ec2_grpc::pb;
-use ec2_standin::Standin;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -32,12 +31,7 @@ async fn echo_server() -> std::net::SocketAddr {
 }
 
 pub async fn run() -> Value {
-    let standin = Standin::builder()
-        .without_throttling()
-        .seed(1, 0)
-        .start()
-        .await
-        .expect("stand-in");
+    let standin = support::unthrottled_standin(1).await;
     let id = standin.with_account(|a| a.instances[0].id.clone());
     let gateway = GatewayProcess::start(&standin.endpoint(), LIFTED, "p1").await;
     let echo = HealthClient::new(support::channel(echo_server().await).await);

@@ -3,7 +3,6 @@
 
 use crate::support::{self, GatewayProcess, LIFTED};
 use ec2_grpc::pb;
-use ec2_standin::Standin;
 use serde_json::{Value, json};
 use std::time::Instant;
 
@@ -61,12 +60,7 @@ fn median_run(mut runs: Vec<Run>) -> Run {
 }
 
 pub async fn run() -> Value {
-    let standin = Standin::builder()
-        .without_throttling()
-        .seed(INSTANCES, 0)
-        .start()
-        .await
-        .expect("stand-in");
+    let standin = support::unthrottled_standin(INSTANCES).await;
     let gateway = GatewayProcess::start(&standin.endpoint(), LIFTED, "p2").await;
     let start_rss = gateway.rss_mib();
     let sdk = support::sdk(&standin.endpoint());

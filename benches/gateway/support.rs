@@ -3,6 +3,7 @@
 
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
 use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
+use ec2_standin::Standin;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -133,6 +134,17 @@ pub fn sdk(endpoint: &str) -> aws_sdk_ec2::Client {
         .endpoint_url(endpoint)
         .build();
     aws_sdk_ec2::Client::from_conf(config)
+}
+
+/// A stand-in with `instances` instances that never throttles (for the scenarios measuring
+/// cost, not protection).
+pub async fn unthrottled_standin(instances: usize) -> Standin {
+    Standin::builder()
+        .without_throttling()
+        .seed(instances, 0)
+        .start()
+        .await
+        .expect("stand-in")
 }
 
 /// Latencies (µs) of `calls` calls made one after another, after `calls / 10` to warm up.

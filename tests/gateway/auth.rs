@@ -379,6 +379,13 @@ impl JwksEndpoint {
         }
     }
 
+    /// An endpoint serving the fixture JWKS (`tests/fixtures/jwt/jwks.json`).
+    async fn serving_fixture() -> JwksEndpoint {
+        let fixture = std::fs::read_to_string(support::tool("tests/fixtures/jwt/jwks.json"))
+            .expect("fixture JWKS");
+        JwksEndpoint::start(fixture).await
+    }
+
     fn serve(&self, status: u16, body: &str) {
         *self.answer.lock().expect("lock") = (status, body.to_owned());
     }
@@ -407,9 +414,7 @@ async fn jwks_from_a_url_follows_key_rotation_and_survives_a_failing_provider() 
         .start()
         .await
         .expect("stand-in");
-    let fixture_jwks = std::fs::read_to_string(support::tool("tests/fixtures/jwt/jwks.json"))
-        .expect("fixture JWKS");
-    let endpoint = JwksEndpoint::start(fixture_jwks).await;
+    let endpoint = JwksEndpoint::serving_fixture().await;
     let process = GatewayProcess::start_with(
         &standin.endpoint(),
         &[
@@ -469,9 +474,7 @@ async fn forged_key_ids_do_not_make_the_gateway_hammer_the_provider() {
         .start()
         .await
         .expect("stand-in");
-    let fixture_jwks = std::fs::read_to_string(support::tool("tests/fixtures/jwt/jwks.json"))
-        .expect("fixture JWKS");
-    let endpoint = JwksEndpoint::start(fixture_jwks).await;
+    let endpoint = JwksEndpoint::serving_fixture().await;
     let process = GatewayProcess::start_with(
         &standin.endpoint(),
         &["--auth-jwks-url", &endpoint.url],
