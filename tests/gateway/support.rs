@@ -38,6 +38,22 @@ pub fn tool(relative: &str) -> PathBuf {
     path
 }
 
+/// Whether moto answers on `port`: its data endpoint says 200 over HTTP/1.
+async fn moto_answers(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let request =
+        "GET /moto-api/data.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut head)).await;
+    matches!(read, Ok(Ok(_))) && head.starts_with(b"HTTP/1.") && head.ends_with(b" 200")
+}
+
 /// A free port on loopback (bound, read, released).
 pub async fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -54,27 +70,35 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts moto on a free loopback port and waits until it accepts connections.
+    /// Starts moto on a free loopback port and waits until it answers HTTP as moto. The port
+    /// is free when picked but may be taken before moto binds it (by another test's process,
+    /// or by a TCP self-connect of the readiness probe), so moto exiting early or another
+    /// server answering means: try another port.
     pub async fn start() -> Moto {
         let binary = tool(".venv/bin/moto_server");
-        let port = free_port().await;
-        let child = Command::new(binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start moto_server");
-        for _ in 0..300 {
-            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Moto {
-                    endpoint: format!("http://127.0.0.1:{port}"),
-                    _child: child,
-                };
+        for _attempt in 0..5 {
+            let port = free_port().await;
+            let mut child = Command::new(&binary)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("start moto_server");
+            for _ in 0..300 {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break; // it could not bind: the port was taken meanwhile
+                }
+                if moto_answers(port).await {
+                    return Moto {
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                        _child: child,
+                    };
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("moto_server did not start listening on 127.0.0.1:{port} within 30 s");
+        panic!("moto_server did not start answering on a loopback port (5 ports tried, 30 s each)");
     }
 
     /// An SDK client talking to this moto directly, counting what it sends.
