@@ -88,6 +88,17 @@ pub enum Error {
         permission: String,
     },
 
+    /// A principal limited to resources with one tag reached for others (see `auth::scope`).
+    #[error("{principal} may only reach resources tagged {tag}: {what}")]
+    OutOfScope {
+        /// Who called.
+        principal: String,
+        /// The scope's tag, `key=value`.
+        tag: String,
+        /// What reached outside it: the ids without the tag, or the field.
+        what: String,
+    },
+
     /// The service is at its concurrency limit.
     #[error("the service is at its concurrency limit; retry shortly or on another replica")]
     Overloaded,
@@ -276,6 +287,10 @@ impl From<Error> for Status {
             Error::PermissionDenied { permission, .. } => {
                 metadata.insert("permission".to_owned(), permission.clone());
                 (Code::PermissionDenied, "MISSING_PERMISSION", false)
+            }
+            Error::OutOfScope { tag, .. } => {
+                metadata.insert("scope".to_owned(), tag.clone());
+                (Code::PermissionDenied, "OUT_OF_SCOPE", false)
             }
             Error::Internal(_) => (Code::Internal, "INTERNAL", false),
         };

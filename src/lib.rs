@@ -9,7 +9,8 @@
 //! - `proto/ec2/v1/` is the public contract; [`pb`] is the code generated from it.
 //! - [`config`]: command-line flags and environment, validated once at start.
 //! - [`auth`]: authentication (bearer tokens, JWTs from a JWKS file or URL, mTLS client
-//!   certificates) and role-based authorization, as a tower layer; the server's TLS.
+//!   certificates) and role-based authorization with optional tag scopes, as a tower layer; the
+//!   server's TLS.
 //! - [`telemetry`]: logs, OpenTelemetry traces and metrics, the per-call observing layer, and
 //!   the Prometheus endpoint.
 //! - [`server`]: the tonic server behind its tower stack (call observation, deadline, caller

@@ -5,10 +5,14 @@
 //! keeping only instance ids: acting changes what filters match (a stop moves instances out of
 //! `instance-state-name=running`), so acting while paging could skip or repeat instances. Each
 //! id is kept once, in EC2's order, up to `limit`.
+//!
+//! A scoped caller's selection by filters only matches its scope; a selection naming an id
+//! outside it is refused before anything is acted on (see `auth::scope`).
 
 use super::instances::Instances;
 use super::stream::{Describe, MessageStream};
-use crate::convert::{common, instance};
+use crate::auth::scope::TagScope;
+use crate::convert::instance;
 use crate::ec2::Ec2;
 use crate::error::Error;
 use crate::protection::call::{self, Call};
@@ -208,6 +212,8 @@ pub struct ActionRequest {
     pub dry_run: bool,
     /// Answer the resolved selection only.
     pub preview: bool,
+    /// The caller's tag scope, if it has one.
+    pub scope: Option<TagScope>,
 }
 
 /// Resolves the (validated) selection, then answers the preview, or a stream that acts batch
@@ -219,7 +225,7 @@ pub async fn run<R: From<ActionEvent> + Send + 'static>(
     request: ActionRequest,
 ) -> Result<MessageStream<R>, Error> {
     let selected = match &request.selection {
-        Some(selection) => resolve(ec2, selection).await?,
+        Some(selection) => resolve(ec2, selection, request.scope.clone()).await?,
         None => Vec::new(),
     };
     let mut targets: Vec<String> = selected.iter().map(|s| s.instance_id.clone()).collect();
@@ -263,10 +269,11 @@ pub async fn run<R: From<ActionEvent> + Send + 'static>(
     })))
 }
 
-/// The selection's instances, each once, in EC2's order, at most `limit`.
+/// The selection's instances, each once, in EC2's order, at most `limit`; all within `scope`.
 async fn resolve(
     ec2: &Ec2,
     selection: &pb::InstanceSelection,
+    scope: Option<TagScope>,
 ) -> Result<Vec<pb::SelectedInstance>, Error> {
     let limit = selection
         .limit
@@ -288,8 +295,8 @@ async fn resolve(
         let page_size = ids
             .is_none()
             .then(|| selection.page_size.unwrap_or(DEFAULT_PAGE_SIZE));
-        let filters = common::filters(&selection.filters).unwrap_or_default();
-        let describe = Instances::new(ec2, ids.unwrap_or_default(), filters);
+        let ids = ids.unwrap_or_default();
+        let describe = Instances::new(ec2, ids, &selection.filters, scope.clone());
         let mut token = None;
         loop {
             let page = describe.fetch(token, page_size).await?;

@@ -1,23 +1,27 @@
 //! Instance RPCs: RunInstances, DescribeInstances and its streamed form.
 
 use super::stream::{self, Describe, MessageStream, Page};
-use super::{client_token, unless_dry_run};
-use crate::convert::{common, instance, non_empty, request};
+use super::{client_token, scoped_filters, unless_dry_run};
+use crate::auth::scope::TagScope;
+use crate::convert::{instance, non_empty, request};
 use crate::ec2::{Ec2, InstancesPage};
 use crate::error::Error;
 use crate::{pb, validate};
-use aws_sdk_ec2::types::Filter;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 /// EC2 `RunInstances`, every parameter passed through. `min_count` defaults to 1 and
 /// `max_count` to `min_count`; user data is base64-encoded for EC2; the client token is the
-/// caller's or one made for this call.
+/// caller's or one made for this call. A scoped caller's instances get its tag.
 pub async fn run_instances(
     ec2: &Ec2,
-    request: pb::RunInstancesRequest,
+    mut request: pb::RunInstancesRequest,
+    scope: Option<&TagScope>,
 ) -> Result<pb::RunInstancesResponse, Error> {
     validate::run_instances(&request)?;
+    if let Some(scope) = scope {
+        scope.tag_on_creation(&mut request.tag_specifications, "instance")?;
+    }
     let min_count = request.min_count.unwrap_or(1);
     let max_count = request.max_count.unwrap_or(min_count);
     let user_data = (!request.user_data.is_empty()).then(|| BASE64.encode(&request.user_data));
@@ -36,15 +40,17 @@ pub async fn run_instances(
     })
 }
 
-/// EC2 `DescribeInstances`: one page, ids, filters and DryRun passed through.
+/// EC2 `DescribeInstances`: one page, ids, filters and DryRun passed through; a scoped
+/// caller's describe only sees its scope.
 pub async fn describe_instances(
     ec2: &Ec2,
     request: pb::DescribeInstancesRequest,
+    scope: Option<&TagScope>,
 ) -> Result<pb::DescribeInstancesResponse, Error> {
     validate::describe_instances(&request)?;
     let page = InstancesPage {
+        filters: scoped_filters(&request.instance_ids, &request.filters, scope),
         instance_ids: request.instance_ids,
-        filters: common::filters(&request.filters).unwrap_or_default(),
         max_results: request.max_results,
         next_token: non_empty(&request.next_token),
         include_managed_resources: request.include_managed_resources,
@@ -61,6 +67,10 @@ pub async fn describe_instances(
                 .collect(),
             next_token: output.next_token().unwrap_or_default().to_owned(),
             dry_run_succeeded: false,
+        })
+        .and_then(|response| {
+            check_scope(scope, &response.reservations)?;
+            Ok(response)
         });
     unless_dry_run(result, || pb::DescribeInstancesResponse {
         dry_run_succeeded: true,
@@ -72,6 +82,7 @@ pub async fn describe_instances(
 pub fn describe_instances_stream(
     ec2: &Ec2,
     request: pb::DescribeInstancesStreamRequest,
+    scope: Option<TagScope>,
 ) -> Result<MessageStream<pb::DescribeInstancesStreamResponse>, Error> {
     validate::describe_instances_stream(&request)?;
     let (start, limit) = stream::start(
@@ -83,12 +94,13 @@ pub fn describe_instances_stream(
     let describe = Instances {
         ec2: ec2.clone(),
         template: InstancesPage {
+            filters: scoped_filters(&request.instance_ids, &request.filters, scope.as_ref()),
             instance_ids: request.instance_ids,
-            filters: common::filters(&request.filters).unwrap_or_default(),
             include_managed_resources: request.include_managed_resources,
             dry_run: request.dry_run,
             ..InstancesPage::default()
         },
+        scope,
     };
     Ok(stream::stream(describe, start, limit))
 }
@@ -101,20 +113,45 @@ pub(super) struct Instances {
     ec2: Ec2,
     /// What every page asks for; `fetch` adds the page size and token.
     template: InstancesPage,
+    /// The caller's tag scope: every instance of every page must carry its tag.
+    scope: Option<TagScope>,
 }
 
 impl Instances {
-    /// Describes `instance_ids` and/or `filters` (no managed resources, no dry run).
-    pub(super) fn new(ec2: &Ec2, instance_ids: Vec<String>, filters: Vec<Filter>) -> Self {
+    /// Describes `instance_ids` and/or `filters` (no managed resources, no dry run), within
+    /// `scope`.
+    pub(super) fn new(
+        ec2: &Ec2,
+        instance_ids: Vec<String>,
+        filters: &[pb::Filter],
+        scope: Option<TagScope>,
+    ) -> Self {
         Instances {
             ec2: ec2.clone(),
             template: InstancesPage {
+                filters: scoped_filters(&instance_ids, filters, scope.as_ref()),
                 instance_ids,
-                filters,
                 ..InstancesPage::default()
             },
+            scope,
         }
     }
+}
+
+/// PERMISSION_DENIED naming every described instance outside `scope`.
+pub(super) fn check_scope(
+    scope: Option<&TagScope>,
+    reservations: &[pb::Reservation],
+) -> Result<(), Error> {
+    let Some(scope) = scope else {
+        return Ok(());
+    };
+    scope.check(
+        reservations
+            .iter()
+            .flat_map(|r| &r.instances)
+            .map(|i| (i.instance_id.as_str(), i.tags.as_slice())),
+    )
 }
 
 impl Describe for Instances {
@@ -143,7 +180,8 @@ impl Describe for Instances {
                     ..header.clone()
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        check_scope(self.scope.as_ref(), &items)?;
         Ok(Page {
             items,
             next_token: output.next_token().map(str::to_owned),

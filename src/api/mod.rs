@@ -6,7 +6,8 @@ mod instances;
 mod network_interfaces;
 pub mod stream;
 
-use crate::convert::{non_empty, request};
+use crate::auth::scope::TagScope;
+use crate::convert::{common, non_empty, request};
 use crate::ec2::Ec2;
 use crate::error::Error;
 use crate::pb;
@@ -70,12 +71,32 @@ impl Gateway {
     }
 }
 
+/// The request's message, and the caller's tag scope if it has one (the auth layer puts it in
+/// the request's extensions).
+fn scoped<T>(request: Request<T>) -> (T, Option<TagScope>) {
+    let scope = request.extensions().get::<TagScope>().cloned();
+    (request.into_inner(), scope)
+}
+
+/// The EC2 filters of a describe: the caller's, plus the scope's tag when the describe is by
+/// filters only (so EC2 answers only the scope's resources). Described by ids, the resources
+/// are checked instead (`TagScope::check`), so an id outside the scope is refused, not hidden.
+fn scoped_filters(
+    ids: &[String],
+    filters: &[pb::Filter],
+    scope: Option<&TagScope>,
+) -> Vec<aws_sdk_ec2::types::Filter> {
+    let added = scope.filter(|_| ids.is_empty()).map(TagScope::filter);
+    filters.iter().chain(&added).map(common::filter).collect()
+}
+
 /// A validated action request on a selection only.
 fn on_selection(
     selection: Option<pb::InstanceSelection>,
     action: Action,
     dry_run: bool,
     preview: bool,
+    scope: Option<TagScope>,
 ) -> Result<ActionRequest, Status> {
     validate::instance_action(selection.as_ref())?;
     Ok(ActionRequest {
@@ -84,6 +105,7 @@ fn on_selection(
         action,
         dry_run,
         preview,
+        scope,
     })
 }
 
@@ -112,7 +134,8 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::RunInstancesRequest>,
     ) -> Result<Response<pb::RunInstancesResponse>, Status> {
-        let response = instances::run_instances(&self.ec2, request.into_inner()).await?;
+        let (r, scope) = scoped(request);
+        let response = instances::run_instances(&self.ec2, r, scope.as_ref()).await?;
         Ok(Response::new(response))
     }
 
@@ -120,7 +143,8 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::DescribeInstancesRequest>,
     ) -> Result<Response<pb::DescribeInstancesResponse>, Status> {
-        let response = instances::describe_instances(&self.ec2, request.into_inner()).await?;
+        let (r, scope) = scoped(request);
+        let response = instances::describe_instances(&self.ec2, r, scope.as_ref()).await?;
         Ok(Response::new(response))
     }
 
@@ -130,7 +154,8 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::DescribeInstancesStreamRequest>,
     ) -> Result<Response<Self::DescribeInstancesStreamStream>, Status> {
-        let stream = instances::describe_instances_stream(&self.ec2, request.into_inner())?;
+        let (r, scope) = scoped(request);
+        let stream = instances::describe_instances_stream(&self.ec2, r, scope)?;
         Ok(Response::new(stream))
     }
 
@@ -138,8 +163,9 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::CreateNetworkInterfaceRequest>,
     ) -> Result<Response<pb::CreateNetworkInterfaceResponse>, Status> {
+        let (r, scope) = scoped(request);
         let response =
-            network_interfaces::create_network_interface(&self.ec2, request.into_inner()).await?;
+            network_interfaces::create_network_interface(&self.ec2, r, scope.as_ref()).await?;
         Ok(Response::new(response))
     }
 
@@ -147,9 +173,9 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::DescribeNetworkInterfacesRequest>,
     ) -> Result<Response<pb::DescribeNetworkInterfacesResponse>, Status> {
+        let (r, scope) = scoped(request);
         let response =
-            network_interfaces::describe_network_interfaces(&self.ec2, request.into_inner())
-                .await?;
+            network_interfaces::describe_network_interfaces(&self.ec2, r, scope.as_ref()).await?;
         Ok(Response::new(response))
     }
 
@@ -160,10 +186,8 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::DescribeNetworkInterfacesStreamRequest>,
     ) -> Result<Response<Self::DescribeNetworkInterfacesStreamStream>, Status> {
-        let stream = network_interfaces::describe_network_interfaces_stream(
-            &self.ec2,
-            request.into_inner(),
-        )?;
+        let (r, scope) = scoped(request);
+        let stream = network_interfaces::describe_network_interfaces_stream(&self.ec2, r, scope)?;
         Ok(Response::new(stream))
     }
 
@@ -173,12 +197,18 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::StartInstancesRequest>,
     ) -> Result<Response<Self::StartInstancesStream>, Status> {
-        let r = request.into_inner();
+        let (r, scope) = scoped(request);
         let action = Action::Start {
             additional_info: non_empty(&r.additional_info),
         };
-        self.act(on_selection(r.selection, action, r.dry_run, r.preview)?)
-            .await
+        self.act(on_selection(
+            r.selection,
+            action,
+            r.dry_run,
+            r.preview,
+            scope,
+        )?)
+        .await
     }
 
     type StopInstancesStream = MessageStream<pb::StopInstancesResponse>;
@@ -187,14 +217,20 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::StopInstancesRequest>,
     ) -> Result<Response<Self::StopInstancesStream>, Status> {
-        let r = request.into_inner();
+        let (r, scope) = scoped(request);
         let action = Action::Stop {
             hibernate: r.hibernate,
             force: r.force,
             skip_os_shutdown: r.skip_os_shutdown,
         };
-        self.act(on_selection(r.selection, action, r.dry_run, r.preview)?)
-            .await
+        self.act(on_selection(
+            r.selection,
+            action,
+            r.dry_run,
+            r.preview,
+            scope,
+        )?)
+        .await
     }
 
     type RebootInstancesStream = MessageStream<pb::RebootInstancesResponse>;
@@ -203,12 +239,13 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::RebootInstancesRequest>,
     ) -> Result<Response<Self::RebootInstancesStream>, Status> {
-        let r = request.into_inner();
+        let (r, scope) = scoped(request);
         self.act(on_selection(
             r.selection,
             Action::Reboot,
             r.dry_run,
             r.preview,
+            scope,
         )?)
         .await
     }
@@ -219,13 +256,19 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::TerminateInstancesRequest>,
     ) -> Result<Response<Self::TerminateInstancesStream>, Status> {
-        let r = request.into_inner();
+        let (r, scope) = scoped(request);
         let action = Action::Terminate {
             force: r.force,
             skip_os_shutdown: r.skip_os_shutdown,
         };
-        self.act(on_selection(r.selection, action, r.dry_run, r.preview)?)
-            .await
+        self.act(on_selection(
+            r.selection,
+            action,
+            r.dry_run,
+            r.preview,
+            scope,
+        )?)
+        .await
     }
 
     type MonitorInstancesStream = MessageStream<pb::MonitorInstancesResponse>;
@@ -234,12 +277,13 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::MonitorInstancesRequest>,
     ) -> Result<Response<Self::MonitorInstancesStream>, Status> {
-        let r = request.into_inner();
+        let (r, scope) = scoped(request);
         self.act(on_selection(
             r.selection,
             Action::Monitor,
             r.dry_run,
             r.preview,
+            scope,
         )?)
         .await
     }
@@ -250,12 +294,13 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::UnmonitorInstancesRequest>,
     ) -> Result<Response<Self::UnmonitorInstancesStream>, Status> {
-        let r = request.into_inner();
+        let (r, scope) = scoped(request);
         self.act(on_selection(
             r.selection,
             Action::Unmonitor,
             r.dry_run,
             r.preview,
+            scope,
         )?)
         .await
     }
@@ -266,8 +311,14 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::CreateTagsRequest>,
     ) -> Result<Response<Self::CreateTagsStream>, Status> {
-        let r = request.into_inner();
+        let (r, scope) = scoped(request);
         validate::create_tags(&r)?;
+        if let Some(scope) = &scope {
+            if !r.resource_ids.is_empty() {
+                return Err(scope.refuse_resource_ids().into());
+            }
+            scope.keep_value(&r.tags, "tags")?;
+        }
         let action = Action::CreateTags {
             tags: r.tags.iter().map(request::tag).collect(),
         };
@@ -277,6 +328,7 @@ impl Ec2Service for Gateway {
             action,
             dry_run: r.dry_run,
             preview: r.preview,
+            scope,
         })
         .await
     }

@@ -2,19 +2,24 @@
 //! form.
 
 use super::stream::{self, Describe, MessageStream, Page};
-use super::{client_token, unless_dry_run};
-use crate::convert::{common, network_interface, non_empty, request};
+use super::{client_token, scoped_filters, unless_dry_run};
+use crate::auth::scope::TagScope;
+use crate::convert::{network_interface, non_empty, request};
 use crate::ec2::{Ec2, InterfacesPage};
 use crate::error::Error;
 use crate::{pb, validate};
 
 /// EC2 `CreateNetworkInterface`, every parameter passed through; the client token is the
-/// caller's or one made for this call.
+/// caller's or one made for this call. A scoped caller's interface gets its tag.
 pub async fn create_network_interface(
     ec2: &Ec2,
-    request: pb::CreateNetworkInterfaceRequest,
+    mut request: pb::CreateNetworkInterfaceRequest,
+    scope: Option<&TagScope>,
 ) -> Result<pb::CreateNetworkInterfaceResponse, Error> {
     validate::create_network_interface(&request)?;
+    if let Some(scope) = scope {
+        scope.tag_on_creation(&mut request.tag_specifications, "network-interface")?;
+    }
     let result = request::create_network_interface(ec2.client.create_network_interface(), &request)
         .client_token(client_token(&request.client_token))
         .send()
@@ -33,15 +38,17 @@ pub async fn create_network_interface(
     })
 }
 
-/// EC2 `DescribeNetworkInterfaces`: one page, ids, filters and DryRun passed through.
+/// EC2 `DescribeNetworkInterfaces`: one page, ids, filters and DryRun passed through; a
+/// scoped caller's describe only sees its scope.
 pub async fn describe_network_interfaces(
     ec2: &Ec2,
     request: pb::DescribeNetworkInterfacesRequest,
+    scope: Option<&TagScope>,
 ) -> Result<pb::DescribeNetworkInterfacesResponse, Error> {
     validate::describe_network_interfaces(&request)?;
     let page = InterfacesPage {
+        filters: scoped_filters(&request.network_interface_ids, &request.filters, scope),
         network_interface_ids: request.network_interface_ids,
-        filters: common::filters(&request.filters).unwrap_or_default(),
         max_results: request.max_results,
         next_token: non_empty(&request.next_token),
         include_managed_resources: request.include_managed_resources,
@@ -58,6 +65,10 @@ pub async fn describe_network_interfaces(
             dry_run_succeeded: false,
         }
     });
+    let result = result.and_then(|response| {
+        check_scope(scope, &response.network_interfaces)?;
+        Ok(response)
+    });
     unless_dry_run(result, || pb::DescribeNetworkInterfacesResponse {
         dry_run_succeeded: true,
         ..Default::default()
@@ -68,6 +79,7 @@ pub async fn describe_network_interfaces(
 pub fn describe_network_interfaces_stream(
     ec2: &Ec2,
     request: pb::DescribeNetworkInterfacesStreamRequest,
+    scope: Option<TagScope>,
 ) -> Result<MessageStream<pb::DescribeNetworkInterfacesStreamResponse>, Error> {
     validate::describe_network_interfaces_stream(&request)?;
     let (start, limit) = stream::start(
@@ -79,12 +91,17 @@ pub fn describe_network_interfaces_stream(
     let describe = NetworkInterfaces {
         ec2: ec2.clone(),
         template: InterfacesPage {
+            filters: scoped_filters(
+                &request.network_interface_ids,
+                &request.filters,
+                scope.as_ref(),
+            ),
             network_interface_ids: request.network_interface_ids,
-            filters: common::filters(&request.filters).unwrap_or_default(),
             include_managed_resources: request.include_managed_resources,
             dry_run: request.dry_run,
             ..InterfacesPage::default()
         },
+        scope,
     };
     Ok(stream::stream(describe, start, limit))
 }
@@ -95,6 +112,20 @@ struct NetworkInterfaces {
     ec2: Ec2,
     /// What every page asks for; `fetch` adds the page size and token.
     template: InterfacesPage,
+    /// The caller's tag scope: every interface of every page must carry its tag.
+    scope: Option<TagScope>,
+}
+
+/// PERMISSION_DENIED naming every described interface outside `scope`.
+fn check_scope(scope: Option<&TagScope>, interfaces: &[pb::NetworkInterface]) -> Result<(), Error> {
+    let Some(scope) = scope else {
+        return Ok(());
+    };
+    scope.check(
+        interfaces
+            .iter()
+            .map(|n| (n.network_interface_id.as_str(), n.tag_set.as_slice())),
+    )
 }
 
 impl Describe for NetworkInterfaces {
@@ -112,12 +143,14 @@ impl Describe for NetworkInterfaces {
             ..self.template.clone()
         };
         let output = self.ec2.describe_network_interfaces(page).await?;
+        let items: Vec<_> = output
+            .network_interfaces()
+            .iter()
+            .map(network_interface::network_interface)
+            .collect();
+        check_scope(self.scope.as_ref(), &items)?;
         Ok(Page {
-            items: output
-                .network_interfaces()
-                .iter()
-                .map(network_interface::network_interface)
-                .collect(),
+            items,
             next_token: output.next_token().map(str::to_owned),
         })
     }

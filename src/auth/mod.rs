@@ -7,12 +7,14 @@
 //! saying which part was wrong). A bearer credential, when sent, must be valid even over mTLS.
 //! When a roles file is configured too, the principal must hold the RPC's permission, else
 //! PERMISSION_DENIED naming the permission. The principal travels in the request's
-//! extensions: the per-caller quota and the log line use it.
+//! extensions: the per-caller quota and the log line use it. So does the principal's tag
+//! scope, if the roles file gives it one: the RPCs enforce it (see `scope`).
 
 pub mod jwt;
 pub mod mtls;
 pub mod remote_jwks;
 pub mod roles;
+pub mod scope;
 pub mod tokens;
 pub mod watched;
 
@@ -95,6 +97,11 @@ impl Auth {
             _ => Ok(()),
         }
     }
+
+    /// The tag `principal` is limited to, if any.
+    fn scope(&self, principal: &Principal) -> Option<scope::TagScope> {
+        self.authorization.as_ref()?.scope(&principal.0).cloned()
+    }
 }
 
 /// Tower layer enforcing `Auth` on every call but health and reflection.
@@ -175,6 +182,9 @@ where
                 Ok(principal) => principal,
                 Err(refused) => return Ok(tonic::Status::from(refused).into_http()),
             };
+            if let Some(scope) = auth.scope(&principal) {
+                request.extensions_mut().insert(scope);
+            }
             request.extensions_mut().insert(principal.clone());
             let mut response = inner.call(request).await?;
             // Handed out too, for the log line of the layer outside.

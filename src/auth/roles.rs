@@ -10,8 +10,15 @@
 //! [grants]
 //! ci-bot = ["operator"]
 //! inventory = ["reader"]
+//! team-a = ["admin"]
+//!
+//! [scopes]
+//! team-a = { key = "owner" }   # value defaults to the principal's name
 //! ```
+//!
+//! `[scopes]` limits a principal to the resources carrying one tag (see `scope`).
 
+use super::scope::TagScope;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -41,6 +48,17 @@ struct File {
     roles: HashMap<String, Vec<String>>,
     #[serde(default)]
     grants: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    scopes: HashMap<String, ScopeEntry>,
+}
+
+/// One `[scopes]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScopeEntry {
+    key: String,
+    /// Defaults to the principal's name.
+    value: Option<String>,
 }
 
 /// Roles and grants in force.
@@ -48,6 +66,7 @@ struct File {
 pub struct Authorization {
     roles: HashMap<String, HashSet<String>>,
     grants: HashMap<String, Vec<String>>,
+    scopes: HashMap<String, TagScope>,
 }
 
 impl Authorization {
@@ -79,10 +98,38 @@ impl Authorization {
                 ));
             }
         }
+        let mut scopes = HashMap::new();
+        for (principal, entry) in file.scopes {
+            let key = entry.key.trim();
+            if key.is_empty() || key.len() > 128 || key.to_ascii_lowercase().starts_with("aws:") {
+                return Err(format!(
+                    "the scope of {principal} needs a tag key of 1 to 128 characters, not reserved (aws:), got {:?}",
+                    entry.key
+                ));
+            }
+            let value = entry.value.unwrap_or_else(|| principal.clone());
+            if value.len() > 256 {
+                return Err(format!(
+                    "the scope of {principal} has a tag value over 256 characters"
+                ));
+            }
+            let scope = TagScope {
+                principal: principal.clone(),
+                key: key.to_owned(),
+                value,
+            };
+            scopes.insert(principal, scope);
+        }
         Ok(Authorization {
             roles,
             grants: file.grants,
+            scopes,
         })
+    }
+
+    /// The tag `principal` is limited to, if any.
+    pub fn scope(&self, principal: &str) -> Option<&TagScope> {
+        self.scopes.get(principal)
     }
 
     /// Whether `principal` may call `permission` (an RPC name).
@@ -114,5 +161,26 @@ mod tests {
         assert!(authz.permits("audit", "DescribeInstances"));
         assert!(!authz.permits("nobody", "DescribeInstances"));
         assert!(Authorization::parse("[grants]\nx = [\"ghost\"]\n").is_err());
+        assert!(authz.scope("bot").is_none());
+    }
+
+    #[test]
+    fn scopes_name_a_tag_whose_value_defaults_to_the_principal() {
+        let authz = Authorization::parse(
+            "[grants]\nteam-a = [\"admin\"]\n[scopes]\nteam-a = { key = \"owner\" }\nci = { key = \"team\", value = \"platform\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            authz.scope("team-a").map(|s| s.tag()),
+            Some("owner=team-a".into())
+        );
+        assert_eq!(
+            authz.scope("ci").map(|s| s.tag()),
+            Some("team=platform".into())
+        );
+        assert!(authz.scope("other").is_none());
+        assert!(Authorization::parse("[scopes]\nx = { key = \"\" }\n").is_err());
+        assert!(Authorization::parse("[scopes]\nx = { key = \"aws:owner\" }\n").is_err());
+        assert!(Authorization::parse("[scopes]\nx = { tag = \"owner\" }\n").is_err());
     }
 }

@@ -20,7 +20,7 @@ const ADMIN_TOKEN: &str = "admin-token-9e8d7c6b5a4f3e2d1c";
 const USER_DATA: &[u8] = b"#!/bin/sh\nexport DB_PASSWORD=hunter2-very-secret\n";
 
 /// `request` carrying `token` as a bearer token.
-fn bearer<T>(request: T, token: &str) -> Request<T> {
+pub fn bearer<T>(request: T, token: &str) -> Request<T> {
     let mut request = Request::new(request);
     let value = format!("Bearer {token}").parse().expect("metadata");
     request.metadata_mut().insert("authorization", value);

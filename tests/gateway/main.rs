@@ -14,6 +14,7 @@ mod launch;
 mod mtls;
 mod process;
 mod protection;
+mod scope;
 mod standin;
 mod streams;
 mod support;
