@@ -120,8 +120,9 @@ pub struct Config {
     #[arg(long, env = "EC2_GRPC_AUTH_REFLECTION_REQUIRES_CREDENTIALS")]
     pub auth_reflection_requires_credentials: bool,
 
-    /// Roles and grants (TOML): which principal may call which RPC. Without it, every
-    /// authenticated principal may call every RPC. Needs an authentication method.
+    /// Roles, grants and tag scopes (TOML): which principal may call which RPC, on which
+    /// resources. Read again when it changes. Without it, every authenticated principal may call
+    /// every RPC. Needs an authentication method.
     #[arg(long, env = "EC2_GRPC_AUTH_ROLES_FILE")]
     pub auth_roles_file: Option<std::path::PathBuf>,
 

@@ -9,8 +9,8 @@
 //! - `proto/ec2/v1/` is the public contract; [`pb`] is the code generated from it.
 //! - [`config`]: command-line flags and environment, validated once at start.
 //! - [`auth`]: authentication (bearer tokens, JWTs from a JWKS file or URL, mTLS client
-//!   certificates) and role-based authorization with optional tag scopes, as a tower layer; the
-//!   server's TLS.
+//!   certificates) and role-based authorization with optional tag scopes, as a tower layer.
+//! - [`tls`]: TLS (and mTLS) on the gRPC port, its files read again when renewed.
 //! - [`telemetry`]: logs, OpenTelemetry traces and metrics, the per-call observing layer, and
 //!   the Prometheus endpoint.
 //! - [`server`]: the tonic server behind its tower stack (call observation, deadline, caller
@@ -33,6 +33,7 @@ pub mod error;
 pub mod protection;
 pub mod server;
 pub mod telemetry;
+pub mod tls;
 pub mod validate;
 
 /// Code generated from `proto/ec2/v1/` (package `ec2.v1`): messages, server and client.

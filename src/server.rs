@@ -3,8 +3,7 @@
 
 use crate::api::Gateway;
 use crate::auth::jwt::JwtVerifier;
-use crate::auth::mtls::{TlsFiles, server_tls};
-use crate::auth::roles::Authorization;
+use crate::auth::roles;
 use crate::auth::tokens;
 use crate::auth::{Auth, AuthLayer};
 use crate::config::Config;
@@ -18,13 +17,15 @@ use crate::protection::shed::ShedLayer;
 use crate::protection::stats::Stats;
 use crate::telemetry::Telemetry;
 use crate::telemetry::rpc::RpcLayer;
+use crate::tls::{self, ServerTls, TlsFiles, TlsIncoming};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower::ServiceBuilder;
 
@@ -101,12 +102,13 @@ pub async fn run(
 pub struct Access {
     /// The credentials and permissions enforced; `None`: every caller may call every RPC.
     pub auth: Option<Auth>,
-    /// TLS on the gRPC port (with client certificates for mTLS); `None`: plaintext.
-    pub tls: Option<ServerTlsConfig>,
+    /// TLS on the gRPC port (with client certificates for mTLS), kept current from its files;
+    /// `None`: plaintext.
+    pub tls: Option<Arc<ServerTls>>,
 }
 
-/// The TLS `config` asks for (`None`: plaintext).
-fn tls_from(config: &Config) -> Result<Option<ServerTlsConfig>, String> {
+/// The TLS `config` asks for (`None`: plaintext), watched for renewals.
+fn tls_from(config: &Config) -> Result<Option<Arc<ServerTls>>, String> {
     let (Some(cert), Some(key)) = (&config.tls_cert_file, &config.tls_key_file) else {
         return Ok(None);
     };
@@ -115,7 +117,9 @@ fn tls_from(config: &Config) -> Result<Option<ServerTlsConfig>, String> {
         key,
         client_ca: config.auth_client_ca_file.as_deref(),
     };
-    server_tls(&files).map(Some)
+    let tls = tls::load(&files)?;
+    tls.watch();
+    Ok(Some(tls))
 }
 
 /// The authentication `config` asks for (`None`: none).
@@ -139,7 +143,11 @@ async fn auth_from(config: &Config) -> Result<Option<Auth>, String> {
         return Ok(None);
     }
     let authorization = match &config.auth_roles_file {
-        Some(roles) => Some(Arc::new(Authorization::load(roles)?)),
+        Some(path) => {
+            let roles = roles::load(path)?;
+            roles.watch();
+            Some(roles)
+        }
         None => None,
     };
     Ok(Some(Auth {
@@ -211,19 +219,22 @@ pub async fn serve(
         // Then the service-wide concurrency limit: refuse at once rather than queue.
         .layer(ShedLayer::new(limits.max_concurrent_calls, stats))
         .into_inner();
-    let mut server = Server::builder();
-    if let Some(tls) = access.tls {
-        server = server.tls_config(tls)?;
-    }
-    let server = server
+    let router = Server::builder()
         // Input limit: concurrent streams one connection may open.
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS_PER_CONNECTION)
         .layer(stack)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(Ec2ServiceServer::new(gateway).max_decoding_message_size(MAX_REQUEST_BYTES))
-        .serve_with_incoming_shutdown(incoming(listener), on_shutdown);
+        .add_service(Ec2ServiceServer::new(gateway).max_decoding_message_size(MAX_REQUEST_BYTES));
+    let server: Pin<Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>> =
+        match access.tls {
+            Some(tls) => Box::pin(router.serve_with_incoming_shutdown(
+                TlsIncoming::new(incoming(listener), tls),
+                on_shutdown,
+            )),
+            None => Box::pin(router.serve_with_incoming_shutdown(incoming(listener), on_shutdown)),
+        };
 
     tokio::select! {
         served = server => served?,

@@ -20,7 +20,7 @@ pub mod watched;
 
 use crate::error::Error;
 use jwt::JwtVerifier;
-use roles::Authorization;
+use roles::RolesFile;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -50,8 +50,9 @@ pub struct Auth {
     pub client_certificates: bool,
     /// Whether server reflection needs credentials too (health never does: probes call it).
     pub reflection_requires_credentials: bool,
-    /// Roles and grants; `None`: every authenticated principal may call every RPC.
-    pub authorization: Option<Arc<Authorization>>,
+    /// Roles, grants and scopes, kept current; `None`: every authenticated principal may call
+    /// every RPC, everywhere.
+    pub authorization: Option<Arc<RolesFile>>,
 }
 
 /// The bearer credential of `headers`, if any.
@@ -90,17 +91,23 @@ impl Auth {
     /// PERMISSION_DENIED unless `principal` may call `rpc`.
     fn authorize(&self, principal: &Principal, rpc: &str) -> Result<(), Error> {
         match &self.authorization {
-            Some(authz) if !authz.permits(&principal.0, rpc) => Err(Error::PermissionDenied {
-                principal: principal.0.clone(),
-                permission: rpc.to_owned(),
-            }),
+            Some(authz) if !authz.get().permits(&principal.0, rpc) => {
+                Err(Error::PermissionDenied {
+                    principal: principal.0.clone(),
+                    permission: rpc.to_owned(),
+                })
+            }
             _ => Ok(()),
         }
     }
 
     /// The tag `principal` is limited to, if any.
     fn scope(&self, principal: &Principal) -> Option<scope::TagScope> {
-        self.authorization.as_ref()?.scope(&principal.0).cloned()
+        self.authorization
+            .as_ref()?
+            .get()
+            .scope(&principal.0)
+            .cloned()
     }
 }
 

@@ -1,45 +1,10 @@
-//! TLS for the gRPC port, and mTLS: client certificates verified against a CA bundle, the
-//! caller's identity read from the certificate.
-//!
-//! A client certificate is optional at the TLS level, so probes and other callers without one
-//! still reach health; the auth layer then asks every other RPC for a principal, and a caller
-//! with neither a certificate nor a bearer credential gets UNAUTHENTICATED. A certificate that
-//! does not chain to the CA bundle fails the handshake itself.
+//! mTLS identities: the caller's principal read from the client certificate its connection
+//! presented (verified against the CA bundle during the handshake: see `crate::tls`). A
+//! caller with neither a certificate nor a bearer credential gets UNAUTHENTICATED.
 
 use super::Principal;
-use std::path::Path;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
-
-/// Where the server's TLS material comes from.
-#[derive(Debug, Clone)]
-pub struct TlsFiles<'a> {
-    /// PEM certificate chain of the server.
-    pub cert: &'a Path,
-    /// PEM private key of the server.
-    pub key: &'a Path,
-    /// PEM CA bundle client certificates must chain to (mTLS); `None`: no client certificates.
-    pub client_ca: Option<&'a Path>,
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-}
-
-/// The server's TLS configuration. Errors name the file, never its content.
-pub fn server_tls(files: &TlsFiles<'_>) -> Result<ServerTlsConfig, String> {
-    // One process-wide crypto provider (aws-lc), whichever other crate asks for rustls first.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let identity = Identity::from_pem(read(files.cert)?, read(files.key)?);
-    let mut tls = ServerTlsConfig::new().identity(identity);
-    if let Some(ca) = files.client_ca {
-        tls = tls
-            .client_ca_root(Certificate::from_pem(read(ca)?))
-            .client_auth_optional(true);
-    }
-    Ok(tls)
-}
 
 /// The principal of the verified client certificate of the request's connection, if any.
 /// (rustls has already checked it chains to the CA bundle; without a CA bundle configured no

@@ -16,12 +16,23 @@
 //! team-a = { key = "owner" }   # value defaults to the principal's name
 //! ```
 //!
-//! `[scopes]` limits a principal to the resources carrying one tag (see `scope`).
+//! `[scopes]` limits a principal to the resources carrying one tag (see `scope`). The file is
+//! read again when it changes, like the tokens file.
 
 use super::scope::TagScope;
+use super::watched::Watched;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
+
+/// The roles file, kept current: a ConfigMap edit takes effect without a restart.
+pub type RolesFile = Watched<Authorization>;
+
+/// Loads the roles file at `path`; errors name the file and what is wrong.
+pub fn load(path: &Path) -> Result<Arc<RolesFile>, String> {
+    Watched::load(path, Authorization::parse)
+}
 
 /// Describes and streams.
 const READER: &[&str] = &[
@@ -70,14 +81,8 @@ pub struct Authorization {
 }
 
 impl Authorization {
-    /// The built-in roles and the grants (and extra roles) of `path`.
-    pub fn load(path: &Path) -> Result<Authorization, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the roles file {}: {e}", path.display()))?;
-        Authorization::parse(&text).map_err(|e| format!("roles file {}: {e}", path.display()))
-    }
-
-    fn parse(text: &str) -> Result<Authorization, String> {
+    /// The built-in roles and the roles, grants and scopes of a roles file's `text`.
+    pub fn parse(text: &str) -> Result<Authorization, String> {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
         let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<HashSet<_>>();
         let mut roles = HashMap::from([

@@ -2,7 +2,8 @@
 //! (a CA, the server's certificate for 127.0.0.1, client certificates of that CA and of a
 //! stranger's CA). Without a client certificate health answers and RPCs are UNAUTHENTICATED; a
 //! certificate of the CA authenticates its URI SAN, whose roles apply; a stranger's certificate
-//! never reaches the service.
+//! never reaches the service; renewed certificate, key and CA files take effect without a
+//! restart.
 
 use crate::support::GatewayProcess;
 use ec2_grpc::pb;
@@ -62,6 +63,15 @@ impl Authority {
     }
 }
 
+/// The names the gateway's certificate is issued for (clients connect to 127.0.0.1 and check
+/// `localhost`).
+fn server_names() -> Vec<SanType> {
+    vec![
+        SanType::DnsName("localhost".try_into().expect("dns")),
+        SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    ]
+}
+
 fn uri(name: &str) -> SanType {
     SanType::URI(name.try_into().expect("URI SAN"))
 }
@@ -103,13 +113,7 @@ async fn client_certificates_authenticate_and_health_needs_none() {
     std::fs::create_dir_all(&dir).expect("temp dir");
 
     let authority = Authority::new("ec2-grpc test CA");
-    let server = authority.issue(
-        vec![
-            SanType::DnsName("localhost".try_into().expect("dns")),
-            SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        ],
-        ExtendedKeyUsagePurpose::ServerAuth,
-    );
+    let server = authority.issue(server_names(), ExtendedKeyUsagePurpose::ServerAuth);
     let ci_bot = authority.issue(vec![uri(CI_BOT)], ExtendedKeyUsagePurpose::ClientAuth);
     let stranger = Authority::new("someone else's CA")
         .issue(vec![uri(CI_BOT)], ExtendedKeyUsagePurpose::ClientAuth);
@@ -220,5 +224,104 @@ async fn client_certificates_authenticate_and_health_needs_none() {
         logs.contains(&format!("principal:{CI_BOT}")),
         "the log lines name the certificate's principal"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Whether a new TLS connection trusting `ca` and presenting `identity` gets a describe
+/// answered (the error, as text, when not).
+async fn describe_over(addr: SocketAddr, ca: &str, identity: &Pem) -> Result<(), String> {
+    let channel = tls_channel(addr, ca, Some(identity))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ec2ServiceClient::new(channel)
+        .describe_instances(pb::DescribeInstancesRequest::default())
+        .await
+        .map(|_| ())
+        .map_err(|status| status.to_string())
+}
+
+/// Replaces `path`'s content at once, as a Kubernetes Secret update does (a rename).
+fn replace(path: &Path, text: &str) {
+    let fresh = path.with_extension("new");
+    std::fs::write(&fresh, text).expect("write the renewed file");
+    std::fs::rename(&fresh, path).expect("rename it into place");
+}
+
+#[tokio::test]
+async fn renewed_certificates_take_effect_without_a_restart() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let standin = Standin::builder()
+        .seed(1, 0)
+        .start()
+        .await
+        .expect("stand-in");
+    let dir = std::env::temp_dir().join(format!("ec2-grpc-renewal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let old_ca = Authority::new("the CA before renewal");
+    let old_server = old_ca.issue(server_names(), ExtendedKeyUsagePurpose::ServerAuth);
+    let old_client = old_ca.issue(vec![uri(CI_BOT)], ExtendedKeyUsagePurpose::ClientAuth);
+    let new_ca = Authority::new("the CA after renewal");
+    let new_server = new_ca.issue(server_names(), ExtendedKeyUsagePurpose::ServerAuth);
+    let new_client = new_ca.issue(vec![uri(CI_BOT)], ExtendedKeyUsagePurpose::ClientAuth);
+
+    let files = [
+        write(&dir, "tls.crt", &old_server.cert),
+        write(&dir, "tls.key", &old_server.key),
+        write(&dir, "ca.crt", &old_ca.cert),
+    ];
+    let [cert, key, ca] = files.each_ref().map(|p| p.to_str().expect("path"));
+    let args = [
+        "--tls-cert-file",
+        cert,
+        "--tls-key-file",
+        key,
+        "--auth-client-ca-file",
+        ca,
+    ];
+    let process = GatewayProcess::start_with(&standin.endpoint(), &args, &[]).await;
+    describe_over(process.addr, &old_ca.cert, &old_client)
+        .await
+        .expect("the first certificates work");
+    let mut open_before = Ec2ServiceClient::new(
+        tls_channel(process.addr, &old_ca.cert, Some(&old_client))
+            .await
+            .expect("a connection made before the renewal"),
+    );
+
+    // A renewal: the server's certificate and key, and the client CA bundle, all replaced.
+    replace(&files[0], &new_server.cert);
+    replace(&files[1], &new_server.key);
+    replace(&files[2], &new_ca.cert);
+    let mut renewed = Err(String::new());
+    for _ in 0..80 {
+        renewed = describe_over(process.addr, &new_ca.cert, &new_client).await;
+        if renewed.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    renewed.expect("new connections use the renewed certificates");
+
+    // New connections no longer see the old server certificate, nor accept the old CA's
+    // clients; a connection made before the renewal keeps working.
+    let old_server_seen = describe_over(process.addr, &old_ca.cert, &new_client).await;
+    assert!(
+        old_server_seen.is_err(),
+        "the old certificate is still served"
+    );
+    let old_client_accepted = describe_over(process.addr, &new_ca.cert, &old_client).await;
+    assert!(
+        old_client_accepted.is_err(),
+        "a client of the old CA is still accepted"
+    );
+    open_before
+        .describe_instances(pb::DescribeInstancesRequest::default())
+        .await
+        .expect("an open connection outlives the renewal");
+
+    let logs = process.logs.clone();
+    assert_eq!(process.terminate().await.code(), Some(0));
+    let logs = logs.lock().expect("lock").join("\n");
+    assert!(logs.contains("reloaded"), "the renewal is logged");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,6 +1,7 @@
 //! Tag scopes on the real binary against moto: a principal limited to `team=a` sees only its
 //! instances and network interfaces, acts only on them, tags what it creates, and is refused
-//! (naming the ids) when it reaches for others', before anything is acted on.
+//! (naming the ids) when it reaches for others', before anything is acted on; an edit of the
+//! roles file takes effect without a restart.
 
 use crate::auth::bearer;
 use crate::describe::launch;
@@ -343,6 +344,42 @@ async fn a_scoped_principal_sees_and_acts_only_on_its_tagged_resources() {
         .await
         .expect_err("another's interface");
     assert_out_of_scope(&refused, &[&foreign_eni_id], &[]);
+
+    // The roles file is read again when it changes: team-a, now a reader scoped to team=b,
+    // sees team b's instances and may no longer launch.
+    std::fs::write(
+        &roles,
+        "[grants]\nteam-a = [\"reader\"]\nplatform = [\"admin\"]\n\n[scopes]\nteam-a = { key = \"team\", value = \"b\" }\n",
+    )
+    .expect("new roles file");
+    let theirs_set: BTreeSet<String> = theirs.iter().cloned().collect();
+    let mut seen_now = BTreeSet::new();
+    for _ in 0..100 {
+        let answer = client
+            .describe_instances(bearer(
+                pb::DescribeInstancesRequest::default(),
+                SCOPED_TOKEN,
+            ))
+            .await
+            .expect("scoped describe")
+            .into_inner();
+        seen_now = instance_ids(&answer.reservations);
+        if seen_now == theirs_set {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(seen_now, theirs_set, "the changed roles file took effect");
+    let launch = pb::RunInstancesRequest {
+        image_id: image.clone(),
+        ..Default::default()
+    };
+    let denied = client
+        .run_instances(bearer(launch, SCOPED_TOKEN))
+        .await
+        .expect_err("a reader now");
+    let info = denied.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(info.metadata["permission"], "RunInstances");
 
     assert_eq!(process.terminate().await.code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
