@@ -11,6 +11,7 @@
 //! - [`auth`]: authentication (bearer tokens, JWTs from a JWKS file or URL, mTLS client
 //!   certificates) and role-based authorization with optional tag scopes, as a tower layer.
 //! - [`tls`]: TLS (and mTLS) on the gRPC port, its files read again when renewed.
+//! - [`watched`]: files (Secret and ConfigMap mounts) kept current: tokens, JWKS, roles, TLS.
 //! - [`telemetry`]: logs, OpenTelemetry traces and metrics, the per-call observing layer, and
 //!   the Prometheus endpoint.
 //! - [`server`]: the tonic server behind its tower stack (call observation, deadline, caller
@@ -35,6 +36,7 @@ pub mod server;
 pub mod telemetry;
 pub mod tls;
 pub mod validate;
+pub mod watched;
 
 /// Code generated from `proto/ec2/v1/` (package `ec2.v1`): messages, server and client.
 #[allow(clippy::all, missing_docs)]

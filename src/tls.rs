@@ -8,7 +8,7 @@
 //! still reach health; the auth layer asks every other RPC for a principal. A certificate that
 //! does not chain to the CA bundle fails the handshake itself.
 
-use crate::auth::watched::Watched;
+use crate::watched::Watched;
 use futures_util::Stream;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};

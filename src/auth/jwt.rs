@@ -4,7 +4,7 @@
 //! configured).
 
 use super::remote_jwks::RemoteJwks;
-use super::watched::Watched;
+use crate::watched::Watched;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation, decode, decode_header};
 use std::path::Path;

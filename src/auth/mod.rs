@@ -16,7 +16,6 @@ pub mod remote_jwks;
 pub mod roles;
 pub mod scope;
 pub mod tokens;
-pub mod watched;
 
 use crate::error::Error;
 use jwt::JwtVerifier;

@@ -20,7 +20,7 @@
 //! read again when it changes, like the tokens file.
 
 use super::scope::TagScope;
-use super::watched::Watched;
+use crate::watched::Watched;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! comments, tokens of at least 16 characters. Only SHA-256 digests are kept in memory,
 //! compared in constant time; the file is read again when it changes.
 
-use super::watched::Watched;
+use crate::watched::Watched;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::Arc;

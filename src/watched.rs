@@ -51,7 +51,8 @@ impl<T: Send + Sync + 'static> Watched<T> {
         let shown = path.display().to_string();
         Self::load_all(&[path], move |contents| {
             let bytes = contents.first().map(Vec::as_slice).unwrap_or_default();
-            let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
+            let text =
+                std::str::from_utf8(bytes).map_err(|_| format!("{shown}: not UTF-8 text"))?;
             parse(text).map_err(|e| format!("{shown}: {e}"))
         })
     }
