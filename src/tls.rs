@@ -197,5 +197,11 @@ mod tests {
             let err = server_config(cert, key, ca, &names()).expect_err(file);
             assert!(err.contains(file), "{err}");
         }
+
+        // A renewal caught between its certificate and its key: refused, so it is not used.
+        let other_key = rcgen::KeyPair::generate().expect("key").serialize_pem();
+        let mismatch = server_config(cert.as_bytes(), other_key.as_bytes(), None, &names());
+        let err = mismatch.expect_err("a key of another certificate");
+        assert!(err.contains("tls.crt and tls.key"), "{err}");
     }
 }
