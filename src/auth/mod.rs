@@ -20,6 +20,7 @@ pub mod tokens;
 use crate::error::Error;
 use jwt::JwtVerifier;
 use roles::RolesFile;
+use scope::TagScope;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -87,26 +88,20 @@ impl Auth {
         .ok_or(Error::Unauthenticated)
     }
 
-    /// PERMISSION_DENIED unless `principal` may call `rpc`.
-    fn authorize(&self, principal: &Principal, rpc: &str) -> Result<(), Error> {
-        match &self.authorization {
-            Some(authz) if !authz.get().permits(&principal.0, rpc) => {
-                Err(Error::PermissionDenied {
-                    principal: principal.0.clone(),
-                    permission: rpc.to_owned(),
-                })
-            }
-            _ => Ok(()),
+    /// PERMISSION_DENIED unless `principal` may call `rpc`; else the tag it is limited to, if
+    /// any (both read from one look at the roles in force).
+    fn authorize(&self, principal: &Principal, rpc: &str) -> Result<Option<TagScope>, Error> {
+        let Some(roles) = &self.authorization else {
+            return Ok(None);
+        };
+        let roles = roles.get();
+        if !roles.permits(&principal.0, rpc) {
+            return Err(Error::PermissionDenied {
+                principal: principal.0.clone(),
+                permission: rpc.to_owned(),
+            });
         }
-    }
-
-    /// The tag `principal` is limited to, if any.
-    fn scope(&self, principal: &Principal) -> Option<scope::TagScope> {
-        self.authorization
-            .as_ref()?
-            .get()
-            .scope(&principal.0)
-            .cloned()
+        Ok(roles.scope(&principal.0).cloned())
     }
 }
 
@@ -181,14 +176,16 @@ where
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
             let checked = match auth.authenticate(bearer, certified).await {
-                Ok(principal) => auth.authorize(&principal, &rpc).map(|()| principal),
+                Ok(principal) => auth
+                    .authorize(&principal, &rpc)
+                    .map(|scope| (principal, scope)),
                 Err(e) => Err(e),
             };
-            let principal = match checked {
-                Ok(principal) => principal,
+            let (principal, scope) = match checked {
+                Ok(checked) => checked,
                 Err(refused) => return Ok(tonic::Status::from(refused).into_http()),
             };
-            if let Some(scope) = auth.scope(&principal) {
+            if let Some(scope) = scope {
                 request.extensions_mut().insert(scope);
             }
             request.extensions_mut().insert(principal.clone());
