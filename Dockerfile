@@ -12,14 +12,14 @@
 ############################################################################################
 # Build stage
 ############################################################################################
-FROM rust:1.95-bookworm AS builder
+FROM rust:1.95.0-bookworm AS builder
 
 WORKDIR /src
 
 # No protoc is installed on purpose: build.rs compiles proto/ with protox (pure Rust).
 # Only what the build reads is copied (see also .dockerignore); tests/ is not needed for
 # `cargo build --bin`.
-COPY Cargo.toml Cargo.lock build.rs ./
+COPY Cargo.toml Cargo.lock build.rs rust-toolchain.toml ./
 COPY proto ./proto
 COPY src ./src
 # The workspace names the test stand-in as a member, so cargo needs its manifest and sources

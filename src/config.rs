@@ -3,11 +3,19 @@
 //! AWS settings (region, credentials, `AWS_ENDPOINT_URL_EC2` / `AWS_ENDPOINT_URL`, profile)
 //! are deliberately absent: they come from the standard `aws-config` chain, under the names
 //! AWS already documents.
+//!
+//! The configuration builds each component's own settings (`server::Settings`,
+//! `telemetry::Settings`, `auth::Settings`, ...); no component imports the configuration.
 
+use crate::auth;
+use crate::auth::jwt::JwtRules;
 use crate::ec2::{MergeWindow, SdkSettings, batch};
+use crate::protection::Limits;
 use crate::protection::budget::Rate;
-use crate::server::Limits;
-use clap::{CommandFactory, Parser, ValueEnum};
+use crate::server;
+use crate::telemetry::{self, LogFormat};
+use crate::tls::TlsFiles;
+use clap::{CommandFactory, Parser};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -43,13 +51,7 @@ fn parse_rate(value: &str) -> Result<(String, Rate), String> {
     if action.is_empty() || !action.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(usage());
     }
-    Ok((
-        action.to_owned(),
-        Rate {
-            capacity,
-            refill_per_sec,
-        },
-    ))
+    Ok((action.to_owned(), Rate::new(capacity, refill_per_sec)))
 }
 
 /// The service configuration: every option of `ec2-grpc --help`.
@@ -186,7 +188,8 @@ pub struct Config {
     pub ec2_operation_timeout_ms: u64,
 
     /// Calls per second each caller may make (its own token bucket; health and reflection
-    /// are free). Until authentication exists, a caller is a connection.
+    /// are free). A caller is its authenticated principal; without authentication, its
+    /// connection.
     #[arg(long, env = "EC2_GRPC_CALLER_RATE", default_value_t = 50.0, value_parser = parse_positive)]
     pub caller_rate: f64,
 
@@ -218,15 +221,6 @@ pub struct Config {
     /// exits anyway (seconds).
     #[arg(long, env = "EC2_GRPC_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines, for terminals.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
 }
 
 impl Config {
@@ -271,24 +265,63 @@ impl Config {
 
     /// Whether callers must authenticate (static tokens, JWTs or client certificates).
     pub fn auth_configured(&self) -> bool {
-        self.auth_tokens_file.is_some()
-            || self.auth_jwks_file.is_some()
-            || self.auth_jwks_url.is_some()
-            || self.auth_client_ca_file.is_some()
+        self.auth().configured()
     }
 
-    /// How often a JWKS URL is fetched again.
-    pub fn jwks_refresh(&self) -> Duration {
-        Duration::from_secs(self.auth_jwks_refresh_secs)
-    }
-
-    /// What a JWT must satisfy.
-    pub fn jwt_rules(&self) -> crate::auth::jwt::JwtRules {
-        crate::auth::jwt::JwtRules {
-            issuer: self.auth_jwt_issuer.clone(),
-            audience: self.auth_jwt_audience.clone(),
-            principal_claim: self.auth_jwt_principal_claim.clone(),
+    /// How callers authenticate.
+    pub fn auth(&self) -> auth::Settings {
+        auth::Settings {
+            tokens_file: self.auth_tokens_file.clone(),
+            jwks_file: self.auth_jwks_file.clone(),
+            jwks_url: self.auth_jwks_url.clone(),
+            jwks_refresh: Duration::from_secs(self.auth_jwks_refresh_secs),
+            jwt_rules: JwtRules {
+                issuer: self.auth_jwt_issuer.clone(),
+                audience: self.auth_jwt_audience.clone(),
+                principal_claim: self.auth_jwt_principal_claim.clone(),
+            },
+            client_certificates: self.auth_client_ca_file.is_some(),
+            roles_file: self.auth_roles_file.clone(),
+            reflection_requires_credentials: self.auth_reflection_requires_credentials,
         }
+    }
+
+    /// What telemetry to install.
+    pub fn telemetry(&self) -> telemetry::Settings {
+        telemetry::Settings {
+            log_level: self.log_level.clone(),
+            log_format: self.log_format,
+            prometheus: self.metrics_listen.is_some(),
+        }
+    }
+
+    /// Everything the server needs.
+    pub fn server(&self) -> server::Settings {
+        server::Settings {
+            listen: self.listen,
+            metrics_listen: self.metrics_listen,
+            budget_share: self.ec2_budget_share,
+            rates: self.ec2_rates.clone(),
+            sdk: self.sdk_settings(),
+            merge_window: self.merge_window(),
+            action_batch_size: usize::from(self.action_batch_size),
+            limits: self.limits(),
+            auth: self.auth(),
+            tls: self.tls(),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
+        }
+    }
+
+    /// TLS on the gRPC port, when a certificate and key are configured.
+    fn tls(&self) -> Option<TlsFiles> {
+        let (Some(cert), Some(key)) = (&self.tls_cert_file, &self.tls_key_file) else {
+            return None;
+        };
+        Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: self.auth_client_ca_file.clone(),
+        })
     }
 
     /// Protected mode: this service can launch and terminate instances for anyone who reaches
@@ -335,11 +368,6 @@ impl Config {
             max_concurrent_calls: self.max_concurrent_calls as usize,
         }
     }
-
-    /// The grace period for in-flight calls at shutdown.
-    pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs(self.shutdown_grace_seconds)
-    }
 }
 
 #[cfg(test)]
@@ -382,13 +410,7 @@ mod tests {
         ]);
         assert_eq!(config.ec2_budget_share, 0.5);
         assert_eq!(config.ec2_rates.len(), 2);
-        assert_eq!(
-            config.ec2_rates[0].1,
-            Rate {
-                capacity: 10.0,
-                refill_per_sec: 2.0
-            }
-        );
+        assert_eq!(config.ec2_rates[0].1, Rate::new(10.0, 2.0));
         assert!(config.merge_window().is_none());
         let bad = |args: &[&str]| {
             Config::try_parse_from(std::iter::once("ec2-grpc").chain(args.iter().copied())).is_err()

@@ -183,122 +183,252 @@ fn own_error(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
     None
 }
 
-/// The single EC2-error-code -> gRPC mapping: the code, the `ErrorInfo.reason`, and whether
-/// retrying later can help. Unknown codes fall back on the HTTP status class.
-fn classify_ec2_code(code: &str, http_status: Option<u16>) -> (Code, &'static str, bool) {
-    match code {
-        "UnauthorizedOperation" => (Code::PermissionDenied, "EC2_UNAUTHORIZED_OPERATION", false),
-        // AuthFailure means EC2 rejected the gateway's own AWS credentials, not the caller's:
-        // UNAUTHENTICATED would tell the caller to fix credentials it does not hold.
-        "AuthFailure" => (Code::PermissionDenied, "EC2_AUTH_FAILURE", false),
-        "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => {
-            (Code::Unavailable, "EC2_THROTTLED", true)
+/// Every `ErrorInfo.reason` the service sends: a closed set, each with its gRPC code and
+/// whether retrying later can help (the README's error table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The request failed validation here; no EC2 call was made.
+    InvalidRequest,
+    /// EC2's `UnauthorizedOperation`.
+    Ec2UnauthorizedOperation,
+    /// EC2's `AuthFailure`: EC2 rejected the gateway's own AWS credentials.
+    Ec2AuthFailure,
+    /// EC2 throttled the call.
+    Ec2Throttled,
+    /// The client token was used with other parameters.
+    Ec2IdempotentParameterMismatch,
+    /// The resource is in a state that does not allow the action.
+    Ec2IncorrectState,
+    /// EC2 has no capacity, or an account limit is reached.
+    Ec2InsufficientCapacity,
+    /// EC2 had an internal error or is unavailable.
+    Ec2Unavailable,
+    /// EC2 refused a parameter.
+    Ec2InvalidParameter,
+    /// A resource EC2 does not know.
+    Ec2NotFound,
+    /// Any other EC2 client error.
+    Ec2Error,
+    /// The EC2 call timed out, or the caller's deadline passed during it.
+    Ec2Timeout,
+    /// EC2 could not be reached.
+    Ec2Unreachable,
+    /// EC2 answered something that is not an EC2 response.
+    Ec2UnreadableResponse,
+    /// No EC2 budget slot before the caller's deadline.
+    Ec2BudgetExhausted,
+    /// The caller used up its own quota.
+    CallerQuotaExceeded,
+    /// The service is at its concurrency limit.
+    Overloaded,
+    /// No or invalid credentials.
+    Unauthenticated,
+    /// The principal lacks the RPC's permission.
+    MissingPermission,
+    /// A scoped principal reached outside its tag.
+    OutOfScope,
+    /// A bug or an impossible state inside the service.
+    Internal,
+}
+
+impl Reason {
+    /// The reason as `ErrorInfo.reason` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::InvalidRequest => "INVALID_REQUEST",
+            Reason::Ec2UnauthorizedOperation => "EC2_UNAUTHORIZED_OPERATION",
+            Reason::Ec2AuthFailure => "EC2_AUTH_FAILURE",
+            Reason::Ec2Throttled => "EC2_THROTTLED",
+            Reason::Ec2IdempotentParameterMismatch => "EC2_IDEMPOTENT_PARAMETER_MISMATCH",
+            Reason::Ec2IncorrectState => "EC2_INCORRECT_STATE",
+            Reason::Ec2InsufficientCapacity => "EC2_INSUFFICIENT_CAPACITY",
+            Reason::Ec2Unavailable => "EC2_UNAVAILABLE",
+            Reason::Ec2InvalidParameter => "EC2_INVALID_PARAMETER",
+            Reason::Ec2NotFound => "EC2_NOT_FOUND",
+            Reason::Ec2Error => "EC2_ERROR",
+            Reason::Ec2Timeout => "EC2_TIMEOUT",
+            Reason::Ec2Unreachable => "EC2_UNREACHABLE",
+            Reason::Ec2UnreadableResponse => "EC2_UNREADABLE_RESPONSE",
+            Reason::Ec2BudgetExhausted => "EC2_BUDGET_EXHAUSTED",
+            Reason::CallerQuotaExceeded => "CALLER_QUOTA_EXCEEDED",
+            Reason::Overloaded => "OVERLOADED",
+            Reason::Unauthenticated => "UNAUTHENTICATED",
+            Reason::MissingPermission => "MISSING_PERMISSION",
+            Reason::OutOfScope => "OUT_OF_SCOPE",
+            Reason::Internal => "INTERNAL",
         }
-        "IdempotentParameterMismatch" => (
-            Code::AlreadyExists,
-            "EC2_IDEMPOTENT_PARAMETER_MISMATCH",
-            false,
-        ),
-        "IncorrectInstanceState" | "IncorrectState" => {
-            (Code::FailedPrecondition, "EC2_INCORRECT_STATE", false)
+    }
+
+    /// The gRPC code answered for this reason.
+    pub fn code(self) -> Code {
+        match self {
+            Reason::InvalidRequest | Reason::Ec2InvalidParameter => Code::InvalidArgument,
+            Reason::Ec2UnauthorizedOperation
+            | Reason::MissingPermission
+            | Reason::OutOfScope
+            // AuthFailure means EC2 rejected the gateway's own AWS credentials, not the
+            // caller's: UNAUTHENTICATED would tell the caller to fix credentials it does not
+            // hold.
+            | Reason::Ec2AuthFailure => Code::PermissionDenied,
+            Reason::Ec2Throttled
+            | Reason::Ec2Unavailable
+            | Reason::Ec2Unreachable
+            | Reason::Ec2BudgetExhausted
+            | Reason::Overloaded => Code::Unavailable,
+            Reason::Ec2IdempotentParameterMismatch => Code::AlreadyExists,
+            Reason::Ec2IncorrectState | Reason::Ec2Error => Code::FailedPrecondition,
+            Reason::Ec2InsufficientCapacity | Reason::CallerQuotaExceeded => {
+                Code::ResourceExhausted
+            }
+            Reason::Ec2NotFound => Code::NotFound,
+            Reason::Ec2Timeout => Code::DeadlineExceeded,
+            Reason::Unauthenticated => Code::Unauthenticated,
+            Reason::Ec2UnreadableResponse | Reason::Internal => Code::Internal,
         }
-        "InsufficientInstanceCapacity"
-        | "InsufficientCapacity"
-        | "InsufficientHostCapacity"
-        | "InsufficientReservedInstanceCapacity"
-        | "InstanceLimitExceeded"
-        | "VcpuLimitExceeded"
-        | "MaxSpotInstanceCountExceeded" => {
-            (Code::ResourceExhausted, "EC2_INSUFFICIENT_CAPACITY", true)
+    }
+
+    /// Whether retrying the same call later can succeed.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            Reason::Ec2Throttled
+                | Reason::Ec2InsufficientCapacity
+                | Reason::Ec2Unavailable
+                | Reason::Ec2Timeout
+                | Reason::Ec2Unreachable
+                | Reason::Ec2BudgetExhausted
+                | Reason::CallerQuotaExceeded
+                | Reason::Overloaded
+        )
+    }
+
+    /// The reason of an EC2 error code: the single EC2-error-code mapping. Unknown codes fall
+    /// back on the HTTP status class.
+    pub fn of_ec2_code(code: &str, http_status: Option<u16>) -> Reason {
+        match code {
+            "UnauthorizedOperation" => Reason::Ec2UnauthorizedOperation,
+            "AuthFailure" => Reason::Ec2AuthFailure,
+            "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => Reason::Ec2Throttled,
+            "IdempotentParameterMismatch" => Reason::Ec2IdempotentParameterMismatch,
+            "IncorrectInstanceState" | "IncorrectState" => Reason::Ec2IncorrectState,
+            "InsufficientInstanceCapacity"
+            | "InsufficientCapacity"
+            | "InsufficientHostCapacity"
+            | "InsufficientReservedInstanceCapacity"
+            | "InstanceLimitExceeded"
+            | "VcpuLimitExceeded"
+            | "MaxSpotInstanceCountExceeded" => Reason::Ec2InsufficientCapacity,
+            "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable" => {
+                Reason::Ec2Unavailable
+            }
+            "InvalidParameterValue"
+            | "InvalidParameterCombination"
+            | "InvalidParameter"
+            | "MissingParameter"
+            | "UnknownParameter"
+            | "InvalidFilter"
+            | "ValidationError" => Reason::Ec2InvalidParameter,
+            _ if code.ends_with(".NotFound") => Reason::Ec2NotFound,
+            _ if code.ends_with(".Malformed") || code.starts_with("Invalid") => {
+                Reason::Ec2InvalidParameter
+            }
+            _ if http_status.is_some_and(|s| s >= 500) => Reason::Ec2Unavailable,
+            _ => Reason::Ec2Error,
         }
-        "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable" => {
-            (Code::Unavailable, "EC2_UNAVAILABLE", true)
-        }
-        "InvalidParameterValue"
-        | "InvalidParameterCombination"
-        | "InvalidParameter"
-        | "MissingParameter"
-        | "UnknownParameter"
-        | "InvalidFilter"
-        | "ValidationError" => (Code::InvalidArgument, "EC2_INVALID_PARAMETER", false),
-        _ if code.ends_with(".NotFound") => (Code::NotFound, "EC2_NOT_FOUND", false),
-        _ if code.ends_with(".Malformed") => {
-            (Code::InvalidArgument, "EC2_INVALID_PARAMETER", false)
-        }
-        _ if code.starts_with("Invalid") => (Code::InvalidArgument, "EC2_INVALID_PARAMETER", false),
-        _ => match http_status {
-            Some(s) if s >= 500 => (Code::Unavailable, "EC2_UNAVAILABLE", true),
-            _ => (Code::FailedPrecondition, "EC2_ERROR", false),
-        },
     }
 }
 
-impl From<Error> for Status {
-    fn from(err: Error) -> Status {
-        let message = err.to_string();
-        let mut metadata = HashMap::new();
-        let (code, reason, retry) = match &err {
-            Error::InvalidArgument(violations) => {
-                let mut details = ErrorDetails::with_bad_request(violations.clone());
-                details.set_error_info("INVALID_REQUEST", ERROR_DOMAIN, metadata);
-                return Status::with_error_details(Code::InvalidArgument, message, details);
-            }
+impl Error {
+    /// Why the call failed, as `ErrorInfo.reason` says it.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Error::InvalidArgument(_) => Reason::InvalidRequest,
             Error::Ec2 {
-                code,
-                request_id,
-                http_status,
-                ..
+                code, http_status, ..
+            } => Reason::of_ec2_code(code, *http_status),
+            Error::Timeout(_) => Reason::Ec2Timeout,
+            Error::Unreachable(_) => Reason::Ec2Unreachable,
+            Error::UnreadableResponse { .. } => Reason::Ec2UnreadableResponse,
+            Error::BudgetExhausted { .. } => Reason::Ec2BudgetExhausted,
+            Error::CallerQuotaExceeded { .. } => Reason::CallerQuotaExceeded,
+            Error::Overloaded => Reason::Overloaded,
+            Error::Unauthenticated => Reason::Unauthenticated,
+            Error::PermissionDenied { .. } => Reason::MissingPermission,
+            Error::OutOfScope { .. } => Reason::OutOfScope,
+            Error::Internal(_) => Reason::Internal,
+        }
+    }
+
+    /// The unreadable answer's HTTP status, when it was a server error (5xx).
+    fn unreadable_5xx(&self) -> bool {
+        matches!(self, Error::UnreadableResponse { http_status: Some(s), .. } if *s >= 500)
+    }
+
+    /// The gRPC code answered: the reason's, except that an unreadable server error (5xx) is
+    /// UNAVAILABLE (EC2, or something in front of it, is in trouble; retrying can help).
+    pub fn code(&self) -> Code {
+        if self.unreadable_5xx() {
+            return Code::Unavailable;
+        }
+        self.reason().code()
+    }
+
+    /// When the caller should retry, if retrying later can help: the budget's and the quota's
+    /// own delay, else `RETRY_AFTER` for retryable reasons.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::BudgetExhausted { retry_after, .. }
+            | Error::CallerQuotaExceeded { retry_after } => Some(*retry_after),
+            _ if self.unreadable_5xx() || self.reason().retryable() => Some(RETRY_AFTER),
+            _ => None,
+        }
+    }
+
+    /// `ErrorInfo.metadata`: what the caller needs to act on the error (EC2's code and
+    /// request id, the action, the permission, the scope).
+    pub fn metadata(&self) -> HashMap<String, String> {
+        let mut metadata = HashMap::new();
+        match self {
+            Error::Ec2 {
+                code, request_id, ..
             } => {
                 metadata.insert("aws_code".to_owned(), code.clone());
                 if let Some(id) = request_id {
                     metadata.insert("request_id".to_owned(), id.clone());
                 }
-                classify_ec2_code(code, *http_status)
             }
-            Error::Timeout(_) => (Code::DeadlineExceeded, "EC2_TIMEOUT", true),
-            Error::Unreachable(_) => (Code::Unavailable, "EC2_UNREACHABLE", true),
-            Error::UnreadableResponse { http_status, .. } => {
-                if let Some(status) = http_status {
-                    metadata.insert("http_status".to_owned(), status.to_string());
-                }
-                match http_status {
-                    Some(s) if *s >= 500 => (Code::Unavailable, "EC2_UNREADABLE_RESPONSE", true),
-                    _ => (Code::Internal, "EC2_UNREADABLE_RESPONSE", false),
-                }
-            }
-            Error::BudgetExhausted {
-                action,
-                retry_after,
+            Error::UnreadableResponse {
+                http_status: Some(status),
+                ..
             } => {
+                metadata.insert("http_status".to_owned(), status.to_string());
+            }
+            Error::BudgetExhausted { action, .. } => {
                 metadata.insert("action".to_owned(), action.clone());
-                let mut details =
-                    ErrorDetails::with_error_info("EC2_BUDGET_EXHAUSTED", ERROR_DOMAIN, metadata);
-                details.set_retry_info(Some(*retry_after));
-                return Status::with_error_details(Code::Unavailable, message, details);
             }
-            Error::CallerQuotaExceeded { retry_after } => {
-                let mut details =
-                    ErrorDetails::with_error_info("CALLER_QUOTA_EXCEEDED", ERROR_DOMAIN, metadata);
-                details.set_retry_info(Some(*retry_after));
-                return Status::with_error_details(Code::ResourceExhausted, message, details);
-            }
-            Error::Overloaded => (Code::Unavailable, "OVERLOADED", true),
-            Error::Unauthenticated => (Code::Unauthenticated, "UNAUTHENTICATED", false),
             Error::PermissionDenied { permission, .. } => {
                 metadata.insert("permission".to_owned(), permission.clone());
-                (Code::PermissionDenied, "MISSING_PERMISSION", false)
             }
             Error::OutOfScope { tag, .. } => {
                 metadata.insert("scope".to_owned(), tag.clone());
-                (Code::PermissionDenied, "OUT_OF_SCOPE", false)
             }
-            Error::Internal(_) => (Code::Internal, "INTERNAL", false),
-        };
-        let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
-        if retry {
-            details.set_retry_info(Some(RETRY_AFTER));
+            _ => {}
         }
-        Status::with_error_details(code, message, details)
+        metadata
+    }
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Status {
+        let mut details =
+            ErrorDetails::with_error_info(err.reason().as_str(), ERROR_DOMAIN, err.metadata());
+        if let Error::InvalidArgument(violations) = &err {
+            details.set_bad_request(violations.clone());
+        }
+        if let Some(delay) = err.retry_after() {
+            details.set_retry_info(Some(delay));
+        }
+        Status::with_error_details(err.code(), err.to_string(), details)
     }
 }
 
@@ -397,5 +527,16 @@ mod tests {
             status.get_details_error_info().expect("ErrorInfo").metadata["http_status"],
             "500"
         );
+    }
+
+    #[test]
+    fn the_unreadable_answer_of_a_client_error_is_internal_and_not_retried() {
+        let error = Error::UnreadableResponse {
+            http_status: Some(400),
+            detail: "<html>".to_owned(),
+        };
+        assert_eq!(error.code(), Code::Internal);
+        assert_eq!(error.retry_after(), None);
+        assert_eq!(error.reason().as_str(), "EC2_UNREADABLE_RESPONSE");
     }
 }

@@ -7,32 +7,42 @@
 //! # Layout
 //!
 //! - `proto/ec2/v1/` is the public contract; [`pb`] is the code generated from it.
-//! - [`config`]: command-line flags and environment, validated once at start.
+//! - [`config`]: command-line flags and environment, validated once at start; it builds each
+//!   component's settings, and no component imports it (`src/main.rs` only wires).
+//! - [`startup`]: why the service could not start.
+//! - [`call`]: the context of the call being served (deadline, span, EC2 attempts), as a tower
+//!   layer and a task-local every EC2 attempt reads.
 //! - [`auth`]: authentication (bearer tokens, JWTs from a JWKS file or URL, mTLS client
 //!   certificates) and role-based authorization with optional tag scopes, as a tower layer.
 //! - [`tls`]: TLS (and mTLS) on the gRPC port, its files read again when renewed.
 //! - [`watched`]: files (Secret and ConfigMap mounts) kept current: tokens, JWKS, roles, TLS.
 //! - [`telemetry`]: logs, OpenTelemetry traces and metrics, the per-call observing layer, and
 //!   the Prometheus endpoint.
-//! - [`server`]: the tonic server behind its tower stack (call observation, deadline, caller
-//!   quota, shedding), with health, reflection and graceful shutdown.
+//! - [`server`]: the tonic server behind its tower stack (call observation and deadline on
+//!   every call; authentication, caller quota and shedding on `Ec2Service`), with health,
+//!   reflection and graceful shutdown.
 //! - [`api`]: the `Ec2Service` implementation, one file per RPC group; each RPC validates,
 //!   calls EC2 and converts the answer.
 //! - [`validate`]: request checks made before any EC2 call, reported as field violations.
 //! - [`convert`]: protobuf <-> aws-sdk-ec2 type conversions, one function per EC2 shape.
 //! - [`ec2`]: the EC2 seam: the SDK client from the standard AWS configuration with the EC2
 //!   budget and the caller's deadline on every attempt; describes that coalesce.
-//! - [`protection`]: the EC2 budget, per-caller quotas, load shedding, deadlines, counters.
+//! - [`protection`]: the EC2 budget, per-caller quotas, load shedding, counters.
 //! - [`error`]: the one error type and the single EC2-error -> gRPC-status mapping.
+//!
+//! Modules depend downwards only: `tests/architecture.rs` fails on an import cycle between
+//! modules.
 
 pub mod api;
 pub mod auth;
+pub mod call;
 pub mod config;
 pub mod convert;
 pub mod ec2;
 pub mod error;
 pub mod protection;
 pub mod server;
+pub mod startup;
 pub mod telemetry;
 pub mod tls;
 pub mod validate;

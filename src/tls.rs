@@ -15,7 +15,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use std::io;
-use std::path::Path;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -31,13 +31,13 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the server's TLS material comes from.
 #[derive(Debug, Clone)]
-pub struct TlsFiles<'a> {
+pub struct TlsFiles {
     /// PEM certificate chain of the server.
-    pub cert: &'a Path,
+    pub cert: PathBuf,
     /// PEM private key of the server.
-    pub key: &'a Path,
+    pub key: PathBuf,
     /// PEM CA bundle client certificates must chain to (mTLS); `None`: no client certificates.
-    pub client_ca: Option<&'a Path>,
+    pub client_ca: Option<PathBuf>,
 }
 
 /// The TLS configuration in force, kept current from its files.
@@ -45,9 +45,9 @@ pub type ServerTls = Watched<Arc<ServerConfig>>;
 
 /// Reads the TLS files (and watches them for changes, once `watch` is called). Errors name
 /// the file at fault, never its content.
-pub fn load(files: &TlsFiles<'_>) -> Result<Arc<ServerTls>, String> {
-    let mut paths = vec![files.cert, files.key];
-    paths.extend(files.client_ca);
+pub fn load(files: &TlsFiles) -> Result<Arc<ServerTls>, String> {
+    let mut paths = vec![files.cert.as_path(), files.key.as_path()];
+    paths.extend(files.client_ca.as_deref());
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     Watched::load_all(&paths, move |contents| match contents {
         [cert, key] => server_config(cert, key, None, &names),

@@ -5,8 +5,8 @@
 
 use crate::support::{self, GatewayProcess, LIFTED};
 use serde_json::{Value, json};
-use std::time::Instant;
 use tokio::process::Command;
+use tokio::time::Instant;
 
 const INSTANCES: usize = 10_000;
 const RUNS: usize = 3;

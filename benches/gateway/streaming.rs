@@ -4,7 +4,7 @@
 use crate::support::{self, GatewayProcess, LIFTED};
 use ec2_grpc::pb;
 use serde_json::{Value, json};
-use std::time::Instant;
+use tokio::time::Instant;
 
 const INSTANCES: usize = 100_000;
 const PAGE: i32 = 1000;

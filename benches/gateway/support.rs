@@ -8,8 +8,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::process::{Child, Command};
+use tokio::time::Instant;
 use tonic::transport::Channel;
 
 /// Flags lifting the gateway's own protections, for the scenarios that measure its cost rather

@@ -12,10 +12,10 @@
 use super::instances::Instances;
 use super::stream::{Describe, MessageStream};
 use crate::auth::scope::TagScope;
+use crate::call::{self, Call};
 use crate::convert::instance;
 use crate::ec2::Ec2;
 use crate::error::Error;
-use crate::protection::call::{self, Call};
 use crate::{pb, validate};
 use aws_sdk_ec2::types::Tag;
 use futures_util::stream;

@@ -4,7 +4,7 @@ use super::stream::{self, Describe, MessageStream, Page};
 use super::{client_token, scoped_filters, unless_dry_run};
 use crate::auth::scope::TagScope;
 use crate::convert::{instance, non_empty, request};
-use crate::ec2::{Ec2, InstancesPage};
+use crate::ec2::{DescribePage, Ec2};
 use crate::error::Error;
 use crate::{pb, validate};
 use base64::Engine;
@@ -48,9 +48,9 @@ pub async fn describe_instances(
     scope: Option<&TagScope>,
 ) -> Result<pb::DescribeInstancesResponse, Error> {
     validate::describe_instances(&request)?;
-    let page = InstancesPage {
+    let page = DescribePage {
         filters: scoped_filters(&request.instance_ids, &request.filters, scope),
-        instance_ids: request.instance_ids,
+        ids: request.instance_ids,
         max_results: request.max_results,
         next_token: non_empty(&request.next_token),
         include_managed_resources: request.include_managed_resources,
@@ -85,7 +85,16 @@ pub fn describe_instances_stream(
     scope: Option<TagScope>,
 ) -> Result<MessageStream<pb::DescribeInstancesStreamResponse>, Error> {
     validate::describe_instances_stream(&request)?;
+    // The token binds to what selects the items, not to how they are paged.
+    let selection = pb::DescribeInstancesStreamRequest {
+        next_token: String::new(),
+        max_results: None,
+        limit: None,
+        ..request.clone()
+    };
+    let scope_tag = scope.as_ref().map(TagScope::tag);
     let (start, limit) = stream::start(
+        stream::fingerprint(&selection, scope_tag.as_deref()),
         !request.instance_ids.is_empty(),
         request.max_results,
         &request.next_token,
@@ -93,12 +102,12 @@ pub fn describe_instances_stream(
     )?;
     let describe = Instances {
         ec2: ec2.clone(),
-        template: InstancesPage {
+        template: DescribePage {
             filters: scoped_filters(&request.instance_ids, &request.filters, scope.as_ref()),
-            instance_ids: request.instance_ids,
+            ids: request.instance_ids,
             include_managed_resources: request.include_managed_resources,
             dry_run: request.dry_run,
-            ..InstancesPage::default()
+            ..DescribePage::default()
         },
         scope,
     };
@@ -112,7 +121,7 @@ pub(super) struct Instances {
     /// The EC2 seam.
     ec2: Ec2,
     /// What every page asks for; `fetch` adds the page size and token.
-    template: InstancesPage,
+    template: DescribePage,
     /// The caller's tag scope: every instance of every page must carry its tag.
     scope: Option<TagScope>,
 }
@@ -128,10 +137,10 @@ impl Instances {
     ) -> Self {
         Instances {
             ec2: ec2.clone(),
-            template: InstancesPage {
+            template: DescribePage {
                 filters: scoped_filters(&instance_ids, filters, scope.as_ref()),
-                instance_ids,
-                ..InstancesPage::default()
+                ids: instance_ids,
+                ..DescribePage::default()
             },
             scope,
         }
@@ -163,7 +172,7 @@ impl Describe for Instances {
         token: Option<String>,
         page_size: Option<i32>,
     ) -> Result<Page<pb::Reservation>, Error> {
-        let page = InstancesPage {
+        let page = DescribePage {
             max_results: page_size,
             next_token: token,
             ..self.template.clone()

@@ -5,7 +5,7 @@ use super::stream::{self, Describe, MessageStream, Page};
 use super::{client_token, scoped_filters, unless_dry_run};
 use crate::auth::scope::TagScope;
 use crate::convert::{network_interface, non_empty, request};
-use crate::ec2::{Ec2, InterfacesPage};
+use crate::ec2::{DescribePage, Ec2};
 use crate::error::Error;
 use crate::{pb, validate};
 
@@ -46,9 +46,9 @@ pub async fn describe_network_interfaces(
     scope: Option<&TagScope>,
 ) -> Result<pb::DescribeNetworkInterfacesResponse, Error> {
     validate::describe_network_interfaces(&request)?;
-    let page = InterfacesPage {
+    let page = DescribePage {
         filters: scoped_filters(&request.network_interface_ids, &request.filters, scope),
-        network_interface_ids: request.network_interface_ids,
+        ids: request.network_interface_ids,
         max_results: request.max_results,
         next_token: non_empty(&request.next_token),
         include_managed_resources: request.include_managed_resources,
@@ -82,7 +82,16 @@ pub fn describe_network_interfaces_stream(
     scope: Option<TagScope>,
 ) -> Result<MessageStream<pb::DescribeNetworkInterfacesStreamResponse>, Error> {
     validate::describe_network_interfaces_stream(&request)?;
+    // The token binds to what selects the items, not to how they are paged.
+    let selection = pb::DescribeNetworkInterfacesStreamRequest {
+        next_token: String::new(),
+        max_results: None,
+        limit: None,
+        ..request.clone()
+    };
+    let scope_tag = scope.as_ref().map(TagScope::tag);
     let (start, limit) = stream::start(
+        stream::fingerprint(&selection, scope_tag.as_deref()),
         !request.network_interface_ids.is_empty(),
         request.max_results,
         &request.next_token,
@@ -90,16 +99,16 @@ pub fn describe_network_interfaces_stream(
     )?;
     let describe = NetworkInterfaces {
         ec2: ec2.clone(),
-        template: InterfacesPage {
+        template: DescribePage {
             filters: scoped_filters(
                 &request.network_interface_ids,
                 &request.filters,
                 scope.as_ref(),
             ),
-            network_interface_ids: request.network_interface_ids,
+            ids: request.network_interface_ids,
             include_managed_resources: request.include_managed_resources,
             dry_run: request.dry_run,
-            ..InterfacesPage::default()
+            ..DescribePage::default()
         },
         scope,
     };
@@ -111,7 +120,7 @@ struct NetworkInterfaces {
     /// The EC2 seam.
     ec2: Ec2,
     /// What every page asks for; `fetch` adds the page size and token.
-    template: InterfacesPage,
+    template: DescribePage,
     /// The caller's tag scope: every interface of every page must carry its tag.
     scope: Option<TagScope>,
 }
@@ -137,7 +146,7 @@ impl Describe for NetworkInterfaces {
         token: Option<String>,
         page_size: Option<i32>,
     ) -> Result<Page<pb::NetworkInterface>, Error> {
-        let page = InterfacesPage {
+        let page = DescribePage {
             max_results: page_size,
             next_token: token,
             ..self.template.clone()

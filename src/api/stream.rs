@@ -5,15 +5,19 @@
 //! paging and at most one page is held in memory. When the client cancels or disconnects,
 //! tonic drops the stream and the paging stops (an EC2 call in flight is dropped with it).
 //!
-//! Every message carries the token that resumes right after it. At a page boundary that is
-//! EC2's own `NextToken` (so it also works with the unary describe); inside a page that had to
-//! be split (by `limit` or by the message size cap) it is a gateway token naming the page and
-//! how many of its items were already delivered.
+//! Every message carries the token that resumes right after it: an opaque token of the
+//! gateway's, naming EC2's page token, the page size and how many of the page's items were
+//! already delivered (a page can be split by `limit` or by the message size cap), and bound to
+//! the request it continues (AIP-158): a token sent back with other ids, filters or scope is
+//! INVALID_ARGUMENT rather than a silently different listing.
 
+use crate::call::{self, Call};
 use crate::error::Error;
-use crate::protection::call::{self, Call};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::stream::{self, Stream};
 use prost::Message;
+use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -29,8 +33,23 @@ pub const DEFAULT_PAGE_SIZE: i32 = 1000;
 /// The smallest page EC2 accepts.
 const MIN_PAGE_SIZE: i32 = 5;
 
-/// Marks a resume token made by the gateway (versioned, so the format can change).
-const RESUME_PREFIX: &str = "ec2grpc-resume-v1:";
+/// The first byte of a resume token: its format's version, so the format can change.
+const TOKEN_VERSION: u8 = 2;
+
+/// Identifies the request a resume token continues: what selects the items (ids, filters,
+/// the caller's scope, ...), not how they are paged (`max_results`, `limit`, the token).
+pub type Fingerprint = u64;
+
+/// The fingerprint of `request` (with its paging fields cleared by the caller) within
+/// `scope_tag`, the caller's tag scope if it has one.
+pub fn fingerprint(request: &impl Message, scope_tag: Option<&str>) -> Fingerprint {
+    let mut hash = Sha256::new();
+    hash.update(request.encode_to_vec());
+    hash.update([0]);
+    hash.update(scope_tag.unwrap_or_default());
+    let digest = hash.finalize();
+    u64::from_le_bytes(digest[..8].try_into().expect("8 bytes of a SHA-256"))
+}
 
 /// A stream of messages, as tonic's server-streaming RPCs return it.
 pub type MessageStream<M> = Pin<Box<dyn Stream<Item = Result<M, Status>> + Send>>;
@@ -64,10 +83,12 @@ pub trait Describe: Send + 'static {
     fn dry_run_succeeded(&self) -> Self::Message;
 }
 
-/// Where a stream stands: the page being read (its EC2 token and size) and how many of its
-/// items were delivered.
+/// Where a stream stands: the request it serves, the page being read (its EC2 token and
+/// size) and how many of its items were delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
+    /// The request this position belongs to.
+    request: Fingerprint,
     /// EC2's token for the page; `None` for the first page.
     page_token: Option<String>,
     /// The `MaxResults` the page was fetched with (`None`: describing by ids).
@@ -77,41 +98,64 @@ pub struct Position {
 }
 
 impl Position {
-    /// The position a request's `next_token` names: empty is the start, an EC2 token is the
-    /// start of that page, a gateway token is inside a page. `page_size` is the request's.
-    pub fn parse(token: &str, page_size: Option<i32>) -> Result<Position, Error> {
-        let Some(rest) = token.strip_prefix(RESUME_PREFIX) else {
+    /// The position a request's `next_token` names: empty is the start; else a token this
+    /// service issued for the same request. `page_size` is the request's.
+    pub fn parse(
+        token: &str,
+        page_size: Option<i32>,
+        request: Fingerprint,
+    ) -> Result<Position, Error> {
+        if token.is_empty() {
             return Ok(Position {
-                page_token: (!token.is_empty()).then(|| token.to_owned()),
+                request,
+                page_token: None,
                 page_size,
                 skip: 0,
             });
+        }
+        let invalid = || {
+            Error::invalid_field(
+                "next_token",
+                "not a token this service issued for a stream: send back a streamed message's \
+                 next_token, or none to start",
+            )
         };
-        let invalid = || Error::invalid_field("next_token", "not a token this service issued");
-        let mut parts = rest.splitn(3, ':');
-        let (Some(size), Some(skip), Some(page_token)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+        let (&version, rest) = bytes.split_first().ok_or_else(invalid)?;
+        if version != TOKEN_VERSION || rest.len() < 16 {
             return Err(invalid());
-        };
-        let page_size = match size {
-            "-" => None,
-            n => Some(n.parse().map_err(|_| invalid())?),
-        };
+        }
+        let (fixed, page_token) = rest.split_at(16);
+        let word = |at: usize, n: usize| &fixed[at..at + n];
+        let issued_for = u64::from_le_bytes(word(0, 8).try_into().expect("8 bytes"));
+        let size = i32::from_le_bytes(word(8, 4).try_into().expect("4 bytes"));
+        let skip = u32::from_le_bytes(word(12, 4).try_into().expect("4 bytes"));
+        if issued_for != request {
+            return Err(Error::invalid_field(
+                "next_token",
+                "the token continues another request (other ids, filters or scope): resume \
+                 with the request it came from, or start without a token",
+            ));
+        }
+        let page_token = String::from_utf8(page_token.to_vec()).map_err(|_| invalid())?;
         Ok(Position {
-            page_token: (!page_token.is_empty()).then(|| page_token.to_owned()),
-            page_size,
-            skip: skip.parse().map_err(|_| invalid())?,
+            request,
+            page_token: (!page_token.is_empty()).then_some(page_token),
+            page_size: (size > 0).then_some(size),
+            skip: skip as usize,
         })
     }
 
     /// The token that resumes here.
     fn token(&self) -> String {
         let page_token = self.page_token.as_deref().unwrap_or_default();
-        if self.skip == 0 {
-            return page_token.to_owned();
-        }
-        let size = self.page_size.map_or("-".to_owned(), |n| n.to_string());
-        format!("{RESUME_PREFIX}{size}:{}:{page_token}", self.skip)
+        let mut bytes = Vec::with_capacity(17 + page_token.len());
+        bytes.push(TOKEN_VERSION);
+        bytes.extend(self.request.to_le_bytes());
+        bytes.extend(self.page_size.unwrap_or(0).to_le_bytes());
+        bytes.extend(u32::try_from(self.skip).unwrap_or(u32::MAX).to_le_bytes());
+        bytes.extend(page_token.as_bytes());
+        URL_SAFE_NO_PAD.encode(bytes)
     }
 }
 
@@ -149,6 +193,7 @@ impl<D: Describe> Pager<D> {
             if self.fetched {
                 let next_page = self.page_next.take()?;
                 self.position = Position {
+                    request: self.position.request,
                     page_token: Some(next_page),
                     page_size: self.next_page_size(),
                     skip: 0,
@@ -182,10 +227,17 @@ impl<D: Describe> Pager<D> {
         self.sent += items.len();
         self.position.skip += items.len();
         let limit_reached = self.limit.is_some_and(|limit| self.sent >= limit);
-        let next_token = if self.buffer.is_empty() {
-            self.page_next.clone().unwrap_or_default()
-        } else {
-            self.position.token()
+        let next_token = match (&self.page_next, self.buffer.is_empty()) {
+            // The page is used up: the start of the next one, or nothing when there is none.
+            (Some(next_page), true) => Position {
+                request: self.position.request,
+                page_token: Some(next_page.clone()),
+                page_size: self.next_page_size(),
+                skip: 0,
+            }
+            .token(),
+            (None, true) => String::new(),
+            (_, false) => self.position.token(),
         };
         self.finished = limit_reached || (self.buffer.is_empty() && self.page_next.is_none());
         Some(Ok(self.describe.message(items, next_token)))
@@ -222,16 +274,18 @@ impl<D: Describe> Pager<D> {
     }
 }
 
-/// Where a streamed describe starts and how many items it may deliver, from its request:
-/// describing by ids sends no page size (EC2 refuses one); otherwise the caller's or 1000.
+/// Where a streamed describe starts and how many items it may deliver, from its request
+/// (`request`: its fingerprint): describing by ids sends no page size (EC2 refuses one);
+/// otherwise the caller's or 1000.
 pub fn start(
+    request: Fingerprint,
     by_ids: bool,
     max_results: Option<i32>,
     next_token: &str,
     limit: Option<i32>,
 ) -> Result<(Position, Option<usize>), Error> {
     let page_size = (!by_ids).then(|| max_results.unwrap_or(DEFAULT_PAGE_SIZE));
-    let position = Position::parse(next_token, page_size)?;
+    let position = Position::parse(next_token, page_size, request)?;
     // Validation guarantees limit >= 1, so the conversion cannot fail.
     let limit = limit.and_then(|n| usize::try_from(n).ok());
     Ok((position, limit))
@@ -332,21 +386,23 @@ mod tests {
         s.map(|m| m.expect("message")).collect().await
     }
 
+    /// The fingerprint of the tests' one request.
+    const REQUEST: Fingerprint = 7;
+
     fn start(size: i32) -> Position {
-        Position::parse("", Some(size)).unwrap()
+        Position::parse("", Some(size), REQUEST).unwrap()
     }
 
     #[tokio::test]
     async fn pages_become_messages_with_ec2_tokens_at_page_ends() {
         let (f, fetches) = fake(vec![vec![tag("a", 1), tag("b", 1)], vec![tag("c", 1)]]);
         let got = collect(stream(f, start(5), None)).await;
-        assert_eq!(
-            got,
-            [
-                (vec!["a".into(), "b".into()], "1".into()),
-                (vec!["c".into()], String::new())
-            ]
-        );
+        let items: Vec<_> = got.iter().map(|(items, _)| items.clone()).collect();
+        assert_eq!(items, [vec!["a".to_owned(), "b".into()], vec!["c".into()]]);
+        // The first message's token is the start of EC2's page "1"; the last has none.
+        let resume = Position::parse(&got[0].1, Some(5), REQUEST).unwrap();
+        assert_eq!((resume.page_token.as_deref(), resume.skip), (Some("1"), 0));
+        assert_eq!(got[1].1, "");
         assert_eq!(fetches.lock().unwrap().len(), 2);
     }
 
@@ -361,8 +417,12 @@ mod tests {
         // Resuming from each message's token delivers exactly what followed it.
         for (i, (_, token)) in got.iter().enumerate().take(got.len() - 1) {
             let (f, _) = fake(vec![big.clone(), vec![tag("last", 1)]]);
-            let resumed =
-                collect(stream(f, Position::parse(token, Some(1000)).unwrap(), None)).await;
+            let resumed = collect(stream(
+                f,
+                Position::parse(token, Some(1000), REQUEST).unwrap(),
+                None,
+            ))
+            .await;
             let rest: Vec<_> = resumed.into_iter().flat_map(|(items, _)| items).collect();
             let expected: Vec<_> = got[i + 1..]
                 .iter()
@@ -382,7 +442,8 @@ mod tests {
         let delivered: usize = got.iter().map(|(items, _)| items.len()).sum();
         assert_eq!(delivered, 13);
         // The last message stops inside page 2; its token resumes there.
-        assert!(got.last().unwrap().1.starts_with(RESUME_PREFIX));
+        let resume = Position::parse(&got.last().unwrap().1, Some(10), REQUEST).unwrap();
+        assert_eq!((resume.page_token.as_deref(), resume.skip), (Some("1"), 3));
         // The first page is asked at the caller's size, the second at what the limit leaves
         // (3, raised to EC2's minimum of 5); no third page is fetched.
         assert_eq!(
@@ -392,13 +453,64 @@ mod tests {
     }
 
     #[test]
-    fn foreign_tokens_pass_through_and_forged_ones_are_refused() {
-        let ec2 = Position::parse("eyJ2IjoiMiJ9", Some(50)).unwrap();
-        assert_eq!(ec2.token(), "eyJ2IjoiMiJ9");
-        assert!(Position::parse("ec2grpc-resume-v1:x:1:t", None).is_err());
-        assert!(Position::parse("ec2grpc-resume-v1:5", None).is_err());
-        let ours = Position::parse("ec2grpc-resume-v1:-:7:a:b", None).unwrap();
-        assert_eq!((ours.page_size, ours.skip), (None, 7));
-        assert_eq!(ours.page_token.as_deref(), Some("a:b"));
+    fn tokens_are_bound_to_their_request_and_forged_ones_are_refused() {
+        let inside = Position {
+            request: REQUEST,
+            page_token: Some("a:b".into()),
+            page_size: None,
+            skip: 7,
+        };
+        let token = inside.token();
+        assert_eq!(Position::parse(&token, Some(50), REQUEST).unwrap(), inside);
+        let other = Position::parse(&token, None, REQUEST + 1).unwrap_err();
+        assert!(other.to_string().contains("another request"), "{other}");
+        for forged in ["ec2grpc-resume-v1:5:oops", "eyJ2IjoiMiJ9", "AgAA", "!!"] {
+            let refused = Position::parse(forged, None, REQUEST).unwrap_err();
+            assert!(
+                refused.to_string().contains("next_token"),
+                "{forged}: {refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_fingerprint_is_the_request_and_the_scope() {
+        let a = pb::Tag {
+            key: "team".into(),
+            value: "a".into(),
+        };
+        let b = pb::Tag {
+            key: "team".into(),
+            value: "b".into(),
+        };
+        assert_eq!(fingerprint(&a, None), fingerprint(&a.clone(), None));
+        assert_ne!(fingerprint(&a, None), fingerprint(&b, None));
+        assert_ne!(fingerprint(&a, None), fingerprint(&a, Some("owner=x")));
+    }
+
+    /// Arbitrary tokens (garbage, near-misses of real ones) never panic the parser.
+    #[test]
+    fn arbitrary_stream_tokens_never_panic() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        const CASES: u32 = 10_000;
+        let mut runner = TestRunner::new(Config {
+            cases: CASES,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        runner
+            .run(
+                &(
+                    "(AgcAAAAAAAAA)?[A-Za-z0-9_-]{0,40}",
+                    prop::option::of(5i32..1000),
+                ),
+                |(t, size)| {
+                    let _ = Position::parse(&t, size, REQUEST);
+                    Ok(())
+                },
+            )
+            .expect("property holds");
+        println!("proptest: {CASES} arbitrary resume tokens parsed");
     }
 }

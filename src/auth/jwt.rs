@@ -3,6 +3,7 @@
 //! configured issuer and audience checked. The principal is a claim of the token (`sub` unless
 //! configured).
 
+use super::jwks;
 use super::remote_jwks::RemoteJwks;
 use crate::watched::Watched;
 use jsonwebtoken::jwk::JwkSet;
@@ -35,19 +36,10 @@ pub struct JwtVerifier {
     rules: JwtRules,
 }
 
-/// A JWKS document with at least one key.
-pub(super) fn parse_jwks(text: &str) -> Result<JwkSet, String> {
-    let set: JwkSet = serde_json::from_str(text).map_err(|e| format!("not a JWKS: {e}"))?;
-    if set.keys.is_empty() {
-        return Err("the JWKS has no keys".into());
-    }
-    Ok(set)
-}
-
 impl JwtVerifier {
     /// Verifies with the keys of the JWKS file at `path`.
     pub fn load(path: &Path, rules: JwtRules) -> Result<JwtVerifier, String> {
-        let keys = Watched::load(path, parse_jwks)?;
+        let keys = Watched::load(path, jwks::parse)?;
         keys.watch();
         Ok(JwtVerifier {
             keys: Keys::File(keys),
@@ -72,17 +64,9 @@ impl JwtVerifier {
 
     /// The key `header` names, among the keys in force.
     fn decoding_key(&self, header: &Header) -> Option<DecodingKey> {
-        let find = |keys: &JwkSet| {
-            let jwk = match &header.kid {
-                Some(kid) => keys.find(kid)?,
-                None if keys.keys.len() == 1 => &keys.keys[0],
-                None => return None,
-            };
-            DecodingKey::from_jwk(jwk).ok()
-        };
         match &self.keys {
-            Keys::File(watched) => find(&watched.get()),
-            Keys::Url(remote) => find(&remote.get()),
+            Keys::File(watched) => jwks::decoding_key(&watched.get(), header),
+            Keys::Url(remote) => jwks::decoding_key(&remote.get(), header),
         }
     }
 

@@ -3,7 +3,7 @@
 //! id the set lacks (a key rotation), at most once per `UNKNOWN_KEY_REFETCH` so forged key ids
 //! cannot make the gateway hammer the provider. A fetch that fails keeps the keys in force.
 
-use super::jwt::parse_jwks;
+use super::jwks;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
@@ -122,7 +122,7 @@ async fn fetch(
             .to_bytes();
         let text = std::str::from_utf8(&body)
             .map_err(|_| format!("the JWKS at {url} is not UTF-8 text"))?;
-        parse_jwks(text).map_err(|e| format!("the JWKS at {url}: {e}"))
+        jwks::parse(text).map_err(|e| format!("the JWKS at {url}: {e}"))
     })
     .await;
     fetched.unwrap_or_else(|_| {

@@ -98,21 +98,13 @@ async fn collect(
     let in_flight = Arc::new(AtomicUsize::new(0));
     let mut previous_was_alone = true;
     while let Some(first) = requests.recv().await {
-        let opened = Instant::now();
-        let mut ids = first.ids.len();
-        let mut batch = vec![first];
         let quiet =
             previous_was_alone && requests.is_empty() && in_flight.load(Ordering::Acquire) == 0;
-        while !quiet && ids < window.max_ids {
-            let close = (Instant::now() + window.idle).min(opened + window.max_wait);
-            match tokio::time::timeout_at(close, requests.recv()).await {
-                Ok(Some(pending)) => {
-                    ids += pending.ids.len();
-                    batch.push(pending);
-                }
-                _ => break,
-            }
-        }
+        let batch = if quiet {
+            vec![first]
+        } else {
+            gather(first, &mut requests, window, |pending| pending.ids.len()).await
+        };
         previous_was_alone = batch.len() == 1;
         stats.coalesced(batch.len() as u64 - 1);
         in_flight.fetch_add(1, Ordering::AcqRel);
@@ -122,6 +114,31 @@ async fn collect(
             in_flight.fetch_sub(1, Ordering::AcqRel);
         });
     }
+}
+
+/// One window: `first` and what arrives until the window closes (after `idle` without a new
+/// request, `max_wait` after it opened, or once it holds `max_ids` ids; `size` counts an
+/// item's ids).
+async fn gather<T>(
+    first: T,
+    requests: &mut mpsc::UnboundedReceiver<T>,
+    window: Window,
+    size: impl Fn(&T) -> usize,
+) -> Vec<T> {
+    let opened = Instant::now();
+    let mut ids = size(&first);
+    let mut batch = vec![first];
+    while ids < window.max_ids {
+        let close = (Instant::now() + window.idle).min(opened + window.max_wait);
+        match tokio::time::timeout_at(close, requests.recv()).await {
+            Ok(Some(item)) => {
+                ids += size(&item);
+                batch.push(item);
+            }
+            _ => break,
+        }
+    }
+    batch
 }
 
 /// Instance ids named in an EC2 NotFound message ("The instance IDs 'i-1, i-2' do not exist").
@@ -256,5 +273,64 @@ mod tests {
                 && !is_instance_id("i-xyz")
                 && !is_instance_id("eni-0123abcd")
         );
+    }
+
+    /// A window of 10 ms idle, 30 ms at most, 5 ids at most.
+    const WINDOW: Window = Window {
+        idle: Duration::from_millis(10),
+        max_wait: Duration::from_millis(30),
+        max_ids: 5,
+    };
+
+    /// Sends an item of `size` ids after each delay in `delays` (ms, from the previous one),
+    /// then keeps the queue open.
+    fn send_after(delays: &[u64], size: usize) -> mpsc::UnboundedReceiver<usize> {
+        let (queue, requests) = mpsc::unbounded_channel();
+        let delays = delays.to_vec();
+        tokio::spawn(async move {
+            for delay in delays {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                let _ = queue.send(size);
+            }
+            // Stay open: a closed queue would close the window too.
+            std::future::pending::<()>().await;
+            drop(queue);
+        });
+        requests
+    }
+
+    /// On the paused clock: a window closes `idle` after its last request...
+    #[tokio::test(start_paused = true)]
+    async fn a_window_closes_when_idle() {
+        let mut requests = send_after(&[5, 8], 1);
+        let opened = Instant::now();
+        let batch = gather(1, &mut requests, WINDOW, |n| *n).await;
+        assert_eq!(
+            batch.len(),
+            3,
+            "the first and the two that came within the idle time"
+        );
+        assert_eq!(Instant::now() - opened, Duration::from_millis(23));
+    }
+
+    /// ... or `max_wait` after it opened, however busy ...
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_window_closes_at_its_longest() {
+        let mut requests = send_after(&[8; 10], 1);
+        let opened = Instant::now();
+        let batch = gather(1, &mut requests, WINDOW, |n| *n).await;
+        assert_eq!(batch.len(), 4, "the first and those at 8, 16 and 24 ms");
+        assert_eq!(Instant::now() - opened, Duration::from_millis(30));
+    }
+
+    /// ... or as soon as it holds `max_ids` ids, without waiting.
+    #[tokio::test(start_paused = true)]
+    async fn a_full_window_closes_at_once() {
+        let mut requests = send_after(&[0, 0, 0, 0], 2);
+        tokio::task::yield_now().await;
+        let opened = Instant::now();
+        let batch = gather(2, &mut requests, WINDOW, |n| *n).await;
+        assert_eq!(batch, [2, 2, 2], "6 ids: the window is full");
+        assert_eq!(Instant::now(), opened);
     }
 }

@@ -3,9 +3,9 @@
 //! the budget first, is cut off at the caller's deadline, and reports throttling answers back
 //! to the budget. One place, so no call site can forget it.
 
+use crate::call::Call;
 use crate::error::Error;
 use crate::protection::budget::Budget;
-use crate::protection::call::Call;
 use crate::protection::stats::Stats;
 use aws_sdk_ec2::config::http::HttpRequest;
 use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
@@ -17,7 +17,7 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 /// `inner` with every attempt passing the budget and the deadline.

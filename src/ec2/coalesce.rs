@@ -3,8 +3,8 @@
 //! of making another. The shared call runs in its own task, so a leader that goes away does
 //! not strand the callers waiting on it; it carries the leader's call context (deadline, span).
 
+use crate::call::{self, Call};
 use crate::error::Error;
-use crate::protection::call::{self, Call};
 use crate::protection::stats::Stats;
 use std::collections::HashMap;
 use std::future::Future;
@@ -80,7 +80,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    #[tokio::test]
+    /// On the paused clock, the shared call holds its 50 ms while every other caller joins.
+    #[tokio::test(start_paused = true)]
     async fn identical_concurrent_calls_share_one() {
         let stats = Arc::new(Stats::default());
         let flight = SingleFlight::<u32>::new(stats.clone());

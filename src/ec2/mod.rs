@@ -97,28 +97,11 @@ fn default_https_client() -> aws_sdk_ec2::config::SharedHttpClient {
     })
 }
 
-/// One DescribeInstances page as the gateway asks for it.
+/// One DescribeInstances or DescribeNetworkInterfaces page as the gateway asks for it.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct InstancesPage {
-    /// Instance ids (at most 1000).
-    pub instance_ids: Vec<String>,
-    /// EC2 filters.
-    pub filters: Vec<Filter>,
-    /// Page size.
-    pub max_results: Option<i32>,
-    /// The page.
-    pub next_token: Option<String>,
-    /// EC2's `IncludeManagedResources`.
-    pub include_managed_resources: Option<bool>,
-    /// Permission check only.
-    pub dry_run: bool,
-}
-
-/// One DescribeNetworkInterfaces page as the gateway asks for it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InterfacesPage {
-    /// Network interface ids.
-    pub network_interface_ids: Vec<String>,
+pub struct DescribePage {
+    /// Instance or network interface ids (at most 1000).
+    pub ids: Vec<String>,
     /// EC2 filters.
     pub filters: Vec<Filter>,
     /// Page size.
@@ -190,22 +173,22 @@ impl Ec2 {
     /// shared with an identical call in flight.
     pub async fn describe_instances(
         &self,
-        page: InstancesPage,
+        page: DescribePage,
     ) -> Result<DescribeInstancesOutput, Error> {
-        let by_ids_only = !page.instance_ids.is_empty()
-            && page.instance_ids.len() <= batch::MAX_IDS_PER_CALLER
-            && page.instance_ids.iter().all(|id| batch::is_instance_id(id))
+        let by_ids_only = !page.ids.is_empty()
+            && page.ids.len() <= batch::MAX_IDS_PER_CALLER
+            && page.ids.iter().all(|id| batch::is_instance_id(id))
             && page.filters.is_empty()
             && page.max_results.is_none()
             && page.next_token.is_none()
             && page.include_managed_resources.is_none()
             && !page.dry_run;
         if let (true, Some(batcher)) = (by_ids_only, &self.batcher) {
-            return batcher.describe(page.instance_ids).await;
+            return batcher.describe(page.ids).await;
         }
         let key = normalized_key(
             "DescribeInstances",
-            &page.instance_ids,
+            &page.ids,
             &page.filters,
             (
                 page.max_results,
@@ -217,7 +200,7 @@ impl Ec2 {
         let call = self
             .client
             .describe_instances()
-            .set_instance_ids((!page.instance_ids.is_empty()).then_some(page.instance_ids))
+            .set_instance_ids((!page.ids.is_empty()).then_some(page.ids))
             .set_filters((!page.filters.is_empty()).then_some(page.filters))
             .set_max_results(page.max_results)
             .set_next_token(page.next_token)
@@ -231,11 +214,11 @@ impl Ec2 {
     /// One DescribeNetworkInterfaces page, shared with an identical call in flight.
     pub async fn describe_network_interfaces(
         &self,
-        page: InterfacesPage,
+        page: DescribePage,
     ) -> Result<DescribeNetworkInterfacesOutput, Error> {
         let key = normalized_key(
             "DescribeNetworkInterfaces",
-            &page.network_interface_ids,
+            &page.ids,
             &page.filters,
             (
                 page.max_results,
@@ -244,7 +227,7 @@ impl Ec2 {
                 page.dry_run,
             ),
         );
-        let ids = page.network_interface_ids;
+        let ids = page.ids;
         let call = self
             .client
             .describe_network_interfaces()

@@ -11,7 +11,8 @@
 use crate::error::Error;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// A bucket's size and refill, as EC2 documents them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,118 +23,38 @@ pub struct Rate {
     pub refill_per_sec: f64,
 }
 
+impl Rate {
+    /// A bucket of `capacity` tokens refilled by `refill_per_sec` a second.
+    pub const fn new(capacity: f64, refill_per_sec: f64) -> Rate {
+        Rate {
+            capacity,
+            refill_per_sec,
+        }
+    }
+}
+
 /// EC2's request buckets (capacity, refill per second), for the paginated or filtered
 /// describes the gateway always makes, and its mutating actions.
 pub const EC2_REQUEST_RATES: [(&str, Rate); 11] = [
-    (
-        "DescribeInstances",
-        Rate {
-            capacity: 100.0,
-            refill_per_sec: 20.0,
-        },
-    ),
-    (
-        "DescribeNetworkInterfaces",
-        Rate {
-            capacity: 100.0,
-            refill_per_sec: 20.0,
-        },
-    ),
-    (
-        "RunInstances",
-        Rate {
-            capacity: 5.0,
-            refill_per_sec: 2.0,
-        },
-    ),
-    (
-        "StartInstances",
-        Rate {
-            capacity: 5.0,
-            refill_per_sec: 2.0,
-        },
-    ),
-    (
-        "StopInstances",
-        Rate {
-            capacity: 50.0,
-            refill_per_sec: 5.0,
-        },
-    ),
-    (
-        "RebootInstances",
-        Rate {
-            capacity: 50.0,
-            refill_per_sec: 5.0,
-        },
-    ),
-    (
-        "TerminateInstances",
-        Rate {
-            capacity: 100.0,
-            refill_per_sec: 5.0,
-        },
-    ),
-    (
-        "MonitorInstances",
-        Rate {
-            capacity: 50.0,
-            refill_per_sec: 5.0,
-        },
-    ),
-    (
-        "UnmonitorInstances",
-        Rate {
-            capacity: 50.0,
-            refill_per_sec: 5.0,
-        },
-    ),
-    (
-        "CreateNetworkInterface",
-        Rate {
-            capacity: 100.0,
-            refill_per_sec: 5.0,
-        },
-    ),
-    (
-        "CreateTags",
-        Rate {
-            capacity: 100.0,
-            refill_per_sec: 10.0,
-        },
-    ),
+    ("DescribeInstances", Rate::new(100.0, 20.0)),
+    ("DescribeNetworkInterfaces", Rate::new(100.0, 20.0)),
+    ("RunInstances", Rate::new(5.0, 2.0)),
+    ("StartInstances", Rate::new(5.0, 2.0)),
+    ("StopInstances", Rate::new(50.0, 5.0)),
+    ("RebootInstances", Rate::new(50.0, 5.0)),
+    ("TerminateInstances", Rate::new(100.0, 5.0)),
+    ("MonitorInstances", Rate::new(50.0, 5.0)),
+    ("UnmonitorInstances", Rate::new(50.0, 5.0)),
+    ("CreateNetworkInterface", Rate::new(100.0, 5.0)),
+    ("CreateTags", Rate::new(100.0, 10.0)),
 ];
 
 /// EC2's instance-count buckets: instances launched or started, stopped or terminated.
 pub const EC2_INSTANCE_RATES: [(&str, Rate); 4] = [
-    (
-        "RunInstances",
-        Rate {
-            capacity: 1000.0,
-            refill_per_sec: 2.0,
-        },
-    ),
-    (
-        "StartInstances",
-        Rate {
-            capacity: 1000.0,
-            refill_per_sec: 2.0,
-        },
-    ),
-    (
-        "StopInstances",
-        Rate {
-            capacity: 1000.0,
-            refill_per_sec: 20.0,
-        },
-    ),
-    (
-        "TerminateInstances",
-        Rate {
-            capacity: 1000.0,
-            refill_per_sec: 20.0,
-        },
-    ),
+    ("RunInstances", Rate::new(1000.0, 2.0)),
+    ("StartInstances", Rate::new(1000.0, 2.0)),
+    ("StopInstances", Rate::new(1000.0, 20.0)),
+    ("TerminateInstances", Rate::new(1000.0, 20.0)),
 ];
 
 /// Time a call needs after its budget wait (the EC2 round trip and the answer's way back to
@@ -338,14 +259,11 @@ mod tests {
     use super::*;
 
     fn rate(capacity: f64, refill_per_sec: f64) -> Rate {
-        Rate {
-            capacity,
-            refill_per_sec,
-        }
+        Rate::new(capacity, refill_per_sec)
     }
 
-    #[test]
-    fn a_burst_then_queued_slots_at_the_refill_rate() {
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_then_queued_slots_at_the_refill_rate() {
         let budget = Budget::new(1.0, &[("DescribeInstances".into(), rate(2.0, 10.0))]);
         let now = Instant::now();
         let waits: Vec<_> = (0..4)
@@ -355,8 +273,8 @@ mod tests {
         assert_eq!(ms, [0, 0, 102, 202]);
     }
 
-    #[test]
-    fn a_slot_past_the_deadline_fails_fast_and_takes_nothing() {
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_past_the_deadline_fails_fast_and_takes_nothing() {
         let budget = Budget::new(1.0, &[("RunInstances".into(), rate(1.0, 1.0))]);
         let now = Instant::now();
         budget.reserve("RunInstances", 1, None, now).unwrap();
@@ -379,8 +297,8 @@ mod tests {
         assert_eq!(wait.as_millis(), 1020);
     }
 
-    #[test]
-    fn instance_buckets_count_instances_and_share_scales_everything() {
+    #[tokio::test(start_paused = true)]
+    async fn instance_buckets_count_instances_and_share_scales_everything() {
         let budget = Budget::new(0.5, &[]);
         let now = Instant::now();
         // Half of StopInstances' 1000-instance bucket is 500: a stop of 500 passes, the next
@@ -393,12 +311,59 @@ mod tests {
         assert_eq!(wait.as_millis(), 102);
     }
 
-    #[test]
-    fn throttling_halves_the_refill() {
+    #[tokio::test(start_paused = true)]
+    async fn throttling_halves_the_refill() {
         let budget = Budget::new(1.0, &[]);
         assert_eq!(budget.refill_per_sec("DescribeInstances"), Some(20.0));
         budget.throttled("DescribeInstances");
         let after = budget.refill_per_sec("DescribeInstances").unwrap();
         assert!((10.0..10.1).contains(&after), "{after}");
+    }
+
+    /// `acquire` on the paused clock: a caller waits exactly for its slot (the clock moves only
+    /// as far as the wait), a caller whose deadline the slot misses is refused without waiting,
+    /// and the refill after a pause lets the next call through at once.
+    #[tokio::test(start_paused = true)]
+    async fn acquire_waits_for_the_slot_and_refuses_what_cannot_fit_the_deadline() {
+        let budget = Budget::new(1.0, &[("RunInstances".into(), rate(1.0, 2.0))]);
+        let start = Instant::now();
+        assert_eq!(
+            budget.acquire("RunInstances", 0, None).await.unwrap(),
+            Duration::ZERO
+        );
+        let waited = budget.acquire("RunInstances", 0, None).await.unwrap();
+        assert_eq!(waited.as_millis(), 510);
+        assert_eq!(Instant::now() - start, waited, "slept exactly the wait");
+
+        let before = Instant::now();
+        let deadline = Some(before + Duration::from_millis(600));
+        let refused = budget
+            .acquire("RunInstances", 0, deadline)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, Error::BudgetExhausted { .. }),
+            "{refused:?}"
+        );
+        assert_eq!(Instant::now(), before, "a refusal does not wait");
+
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let deadline = Some(Instant::now() + Duration::from_millis(600));
+        assert_eq!(
+            budget.acquire("RunInstances", 0, deadline).await.unwrap(),
+            Duration::ZERO
+        );
+    }
+
+    /// The refill recovers after throttling by 1% of the rate per second, on the paused clock.
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_refill_recovers_with_time() {
+        let budget = Budget::new(1.0, &[]);
+        budget.throttled("DescribeInstances");
+        tokio::time::advance(Duration::from_secs(10)).await;
+        let after = budget.refill_per_sec("DescribeInstances").unwrap();
+        assert!((11.99..12.01).contains(&after), "{after}");
+        tokio::time::advance(Duration::from_secs(100)).await;
+        assert_eq!(budget.refill_per_sec("DescribeInstances"), Some(20.0));
     }
 }

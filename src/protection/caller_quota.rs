@@ -1,22 +1,22 @@
 //! Per-caller quotas: each caller gets its own token bucket of gRPC calls, so one caller
 //! flooding the service cannot take the EC2 budget from the others. A call over quota is
 //! refused at once with RESOURCE_EXHAUSTED and a RetryInfo saying when the caller has a call
-//! again. Health and reflection are never counted.
+//! again. The server puts the layer on `Ec2Service` only: health and reflection are never
+//! counted.
 //!
 //! A caller is its authenticated principal; without authentication, its connection (peer
 //! address and port).
 
 use super::budget::{Bucket, Rate};
 use super::stats::Stats;
-use crate::auth::Principal;
+use crate::auth::caller_of;
 use crate::error::Error;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Instant;
-use tonic::transport::server::TcpConnectInfo;
+use tokio::time::Instant;
 use tower::{Layer, Service};
 
 /// Forget idle callers (full buckets) once this many are tracked.
@@ -70,7 +70,7 @@ impl CallerQuotas {
     }
 }
 
-/// Tower layer applying `CallerQuotas` to every call but health and reflection.
+/// Tower layer applying `CallerQuotas` to every call of the service it wraps.
 #[derive(Debug, Clone)]
 pub struct CallerQuotaLayer {
     quotas: Arc<CallerQuotas>,
@@ -94,28 +94,12 @@ impl<S> Layer<S> for CallerQuotaLayer {
     }
 }
 
-/// The service `CallerQuotaLayer` makes.
+/// The service `CallerQuotaLayer` makes: the inner service sees only calls within their
+/// caller's quota.
 #[derive(Debug, Clone)]
 pub struct CallerQuota<S> {
     inner: S,
     quotas: Arc<CallerQuotas>,
-}
-
-/// Who is calling: the authenticated principal, else the peer address and port.
-pub fn caller_of<B>(request: &http::Request<B>) -> String {
-    if let Some(principal) = request.extensions().get::<Principal>() {
-        return principal.caller_name();
-    }
-    request
-        .extensions()
-        .get::<TcpConnectInfo>()
-        .and_then(TcpConnectInfo::remote_addr)
-        .map_or_else(|| "unknown".to_owned(), |a| a.to_string())
-}
-
-/// Whether a gRPC path is health or reflection, which quotas never count.
-pub fn is_infrastructure(path: &str) -> bool {
-    path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.")
 }
 
 impl<S, B, R> Service<http::Request<B>> for CallerQuota<S>
@@ -133,11 +117,8 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if !is_infrastructure(request.uri().path()) {
-            let caller = caller_of(&request);
-            if let Err(refused) = self.quotas.admit(&caller) {
-                return super::refuse(refused);
-            }
+        if let Err(refused) = self.quotas.admit(&caller_of(&request)) {
+            return super::refuse(refused);
         }
         Box::pin(self.inner.call(request))
     }
@@ -146,6 +127,10 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Principal;
+    use tonic_types::StatusExt;
+    use tower::ServiceExt;
+    use tower_test::mock;
 
     #[test]
     fn each_caller_has_its_own_quota() {
@@ -154,5 +139,75 @@ mod tests {
         let refused = quotas.admit("a").unwrap_err();
         assert!(matches!(refused, Error::CallerQuotaExceeded { .. }));
         assert!(quotas.admit("b").is_ok(), "another caller is unaffected");
+    }
+
+    /// A request from `principal`, as the auth layer hands it on.
+    fn from(principal: &str) -> http::Request<()> {
+        let mut request = http::Request::new(());
+        request
+            .extensions_mut()
+            .insert(Principal(principal.to_owned()));
+        request
+    }
+
+    /// The layer alone, in front of a mock service, on the paused clock: a burst of 2 passes,
+    /// the third call is refused with RESOURCE_EXHAUSTED and the RetryInfo of the refill
+    /// (never reaching the service), another caller is unaffected, and once the clock has
+    /// moved by the retry delay the caller is served again.
+    #[tokio::test(start_paused = true)]
+    async fn the_layer_refuses_a_caller_over_its_quota_until_its_refill() {
+        let stats = Arc::new(Stats::default());
+        let quotas = Arc::new(CallerQuotas::new(4.0, 2.0, stats.clone()));
+        let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<String>>();
+        let service = CallerQuotaLayer::new(quotas).layer(service);
+        let answer = tokio::spawn(async move {
+            let mut served = Vec::new();
+            while let Some((request, respond)) = handle.next_request().await {
+                served.push(request.extensions().get::<Principal>().unwrap().0.clone());
+                respond.send_response(http::Response::new(String::new()));
+            }
+            served
+        });
+        let call = |principal: &str| service.clone().oneshot(from(principal));
+        for _ in 0..2 {
+            let ok = call("a").await.unwrap();
+            assert!(ok.headers().get("grpc-status").is_none(), "served");
+        }
+        let refused = call("a").await.unwrap();
+        let status = tonic::Status::from_header_map(refused.headers()).expect("a status");
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        let retry = status.get_details_retry_info().expect("RetryInfo");
+        let delay = retry.retry_delay.expect("a delay");
+        assert_eq!(
+            delay.as_millis(),
+            255,
+            "a quarter second (4/s), with a hair to spare"
+        );
+        assert!(
+            call("b")
+                .await
+                .unwrap()
+                .headers()
+                .get("grpc-status")
+                .is_none()
+        );
+
+        tokio::time::advance(delay).await;
+        assert!(
+            call("a")
+                .await
+                .unwrap()
+                .headers()
+                .get("grpc-status")
+                .is_none()
+        );
+        drop(service);
+        let served = answer.await.unwrap();
+        assert_eq!(
+            served,
+            ["a", "a", "b", "a"],
+            "the refused call never reached the service"
+        );
+        assert_eq!(stats.snapshot().caller_refusals, 1);
     }
 }

@@ -14,7 +14,7 @@ pub mod metrics;
 pub mod prometheus;
 pub mod rpc;
 
-use crate::config::{Config, LogFormat};
+use crate::startup::StartupError;
 use opentelemetry::global;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
@@ -27,6 +27,28 @@ use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, for terminals.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// What telemetry the service installs (OTLP export comes from the standard `OTEL_*`
+/// variables).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// The log filter: a level or `tracing` directives (validated by the configuration).
+    pub log_level: String,
+    /// Text or JSON lines.
+    pub log_format: LogFormat,
+    /// Whether metrics are served as Prometheus text (a registry is kept for it).
+    pub prometheus: bool,
+}
 
 /// The installed providers, kept to flush them at shutdown.
 #[derive(Debug, Default)]
@@ -57,8 +79,8 @@ fn resource() -> Resource {
     }
 }
 
-/// Installs logging, and the OpenTelemetry providers the environment and `config` ask for.
-pub fn init(config: &Config) -> Result<Telemetry, String> {
+/// Installs logging, and the OpenTelemetry providers the environment and `settings` ask for.
+pub fn init(settings: &Settings) -> Result<Telemetry, StartupError> {
     global::set_text_map_propagator(TraceContextPropagator::new());
     let mut telemetry = Telemetry::default();
 
@@ -66,7 +88,9 @@ pub fn init(config: &Config) -> Result<Telemetry, String> {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .build()
-            .map_err(|e| format!("cannot set up the OTLP span exporter: {e}"))?;
+            .map_err(|e| {
+                StartupError::Telemetry(format!("cannot set up the OTLP span exporter: {e}"))
+            })?;
         telemetry.tracer_provider = Some(
             SdkTracerProvider::builder()
                 .with_batch_exporter(exporter)
@@ -81,7 +105,9 @@ pub fn init(config: &Config) -> Result<Telemetry, String> {
         let exporter = opentelemetry_otlp::MetricExporter::builder()
             .with_tonic()
             .build()
-            .map_err(|e| format!("cannot set up the OTLP metric exporter: {e}"))?;
+            .map_err(|e| {
+                StartupError::Telemetry(format!("cannot set up the OTLP metric exporter: {e}"))
+            })?;
         let interval = std::env::var("OTEL_METRIC_EXPORT_INTERVAL")
             .ok()
             .and_then(|ms| ms.parse().ok())
@@ -93,12 +119,14 @@ pub fn init(config: &Config) -> Result<Telemetry, String> {
         );
         any_reader = true;
     }
-    if config.metrics_listen.is_some() {
+    if settings.prometheus {
         let registry = ::prometheus::Registry::new();
         let exporter = opentelemetry_prometheus::exporter()
             .with_registry(registry.clone())
             .build()
-            .map_err(|e| format!("cannot set up the Prometheus exporter: {e}"))?;
+            .map_err(|e| {
+                StartupError::Telemetry(format!("cannot set up the Prometheus exporter: {e}"))
+            })?;
         meters = meters.with_reader(exporter);
         telemetry.prometheus = Some(registry);
         any_reader = true;
@@ -110,7 +138,7 @@ pub fn init(config: &Config) -> Result<Telemetry, String> {
     }
 
     // The filter was validated with the config; falling back to `info` beats running blind.
-    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::stderr().is_terminal();
     // Log lines go to stderr from a thread of their own, so a call never waits on the write
     // (a line per call written in place halved the throughput in the benchmarks). Not lossy:
@@ -119,7 +147,7 @@ pub fn init(config: &Config) -> Result<Telemetry, String> {
         .lossy(false)
         .finish(std::io::stderr());
     telemetry.log_writer = Some(guard);
-    let (text, json) = match config.log_format {
+    let (text, json) = match settings.log_format {
         LogFormat::Text => (
             Some(
                 tracing_subscriber::fmt::layer()

@@ -7,9 +7,8 @@
 //! of an error answered at once), so the response body is wrapped to see it; a body dropped
 //! before its end is a call the client cancelled.
 
-use crate::auth::Principal;
-use crate::protection::call::Ec2Attempts;
-use crate::protection::caller_quota::caller_of;
+use crate::auth::{Principal, caller_of};
+use crate::call::Ec2Attempts;
 use crate::telemetry::metrics::instruments;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -19,26 +18,27 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use tokio::time::Instant;
 use tonic::Code;
 use tower::{Layer, Service};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Tower layer observing every call.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RpcLayer;
+pub struct ObserveLayer;
 
-impl<S> Layer<S> for RpcLayer {
-    type Service = Observed<S>;
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
 
-    fn layer(&self, inner: S) -> Observed<S> {
-        Observed { inner }
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe { inner }
     }
 }
 
-/// The service `RpcLayer` makes.
+/// The service `ObserveLayer` makes: every call of the inner service gets its span, duration
+/// metric and log line.
 #[derive(Debug, Clone)]
-pub struct Observed<S> {
+pub struct Observe<S> {
     inner: S,
 }
 
@@ -199,7 +199,7 @@ where
     }
 }
 
-impl<S, B, R> Service<http::Request<B>> for Observed<S>
+impl<S, B, R> Service<http::Request<B>> for Observe<S>
 where
     S: Service<http::Request<B>, Response = http::Response<R>>,
     S::Future: Send + 'static,
@@ -256,5 +256,103 @@ where
                 header_status,
             }))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+    use http_body_util::{BodyExt, StreamBody};
+    use std::convert::Infallible;
+    use std::sync::{Arc, Mutex};
+    use tower::ServiceExt;
+    use tower_test::mock;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// The `status` of every `rpc` log line, as a tracing layer collects them.
+    #[derive(Clone, Default)]
+    struct LogLines(Arc<Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LogLines {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            struct Status<'a>(&'a mut Option<String>);
+            impl tracing::field::Visit for Status<'_> {
+                fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                    if field.name() == "status" {
+                        *self.0 = Some(value.to_owned());
+                    }
+                }
+                fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+            }
+            let mut status = None;
+            event.record(&mut Status(&mut status));
+            self.0.lock().unwrap().extend(status);
+        }
+    }
+
+    type TestBody = StreamBody<stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, Infallible>>>>;
+
+    /// A gRPC response body: one message, then trailers with `grpc-status: code`.
+    fn body(code: Code) -> TestBody {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", (code as i32).to_string().parse().unwrap());
+        StreamBody::new(stream::iter(vec![
+            Ok(Frame::data(Bytes::from_static(b"message"))),
+            Ok(Frame::trailers(trailers)),
+        ]))
+    }
+
+    /// The layer alone, in front of a mock service: the status comes from the trailers when
+    /// the body is read to its end, and a body dropped before its end is a CANCELLED call;
+    /// each call has exactly one log line.
+    #[tokio::test]
+    async fn the_status_is_read_from_the_trailers_and_a_dropped_body_is_cancelled() {
+        let lines = LogLines::default();
+        let _logs =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(lines.clone()));
+        let (service, mut handle) = mock::pair::<http::Request<()>, http::Response<TestBody>>();
+        let service = ObserveLayer.layer(service);
+        let request = || {
+            http::Request::builder()
+                .uri("/ec2.v1.Ec2Service/DescribeInstances")
+                .body(())
+                .unwrap()
+        };
+
+        // Read to the end: the trailers' NOT_FOUND is the call's status.
+        let call = tokio::spawn(service.clone().oneshot(request()));
+        let (_, respond) = handle.next_request().await.unwrap();
+        respond.send_response(http::Response::new(body(Code::NotFound)));
+        let response = call.await.unwrap().unwrap();
+        let collected = response.into_body().collect().await.unwrap();
+        assert_eq!(collected.trailers().unwrap()["grpc-status"], "5");
+        assert_eq!(*lines.0.lock().unwrap(), ["NOT_FOUND"]);
+
+        // Dropped after its first message: the client went away.
+        let call = tokio::spawn(service.clone().oneshot(request()));
+        let (_, respond) = handle.next_request().await.unwrap();
+        respond.send_response(http::Response::new(body(Code::Ok)));
+        let mut response = call.await.unwrap().unwrap().into_body();
+        let first = response.frame().await.unwrap().unwrap();
+        assert!(first.is_data());
+        drop(response);
+        assert_eq!(*lines.0.lock().unwrap(), ["NOT_FOUND", "CANCELLED"]);
+
+        // An error answered at once, in the headers (a refusal): its status, once.
+        let call = tokio::spawn(service.clone().oneshot(request()));
+        let (_, respond) = handle.next_request().await.unwrap();
+        let refusal = tonic::Status::unavailable("overloaded").into_http::<()>();
+        respond.send_response(refusal.map(|()| StreamBody::new(stream::iter(Vec::new()))));
+        let response = call.await.unwrap().unwrap();
+        response.into_body().collect().await.unwrap();
+        assert_eq!(
+            *lines.0.lock().unwrap(),
+            ["NOT_FOUND", "CANCELLED", "UNAVAILABLE"]
+        );
     }
 }

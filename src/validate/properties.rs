@@ -104,18 +104,3 @@ fn arbitrary_launches_never_panic_and_what_passes_keeps_ec2_rules() {
         .expect("property holds");
     println!("proptest: {CASES} arbitrary RunInstances requests validated");
 }
-
-#[test]
-fn arbitrary_stream_tokens_never_panic() {
-    let mut runner = TestRunner::new(config());
-    runner
-        .run(
-            &("(ec2grpc-resume-v1:)?.{0,20}", prop::option::of(5i32..1000)),
-            |(t, size)| {
-                let _ = crate::api::stream::Position::parse(&t, size);
-                Ok(())
-            },
-        )
-        .expect("property holds");
-    println!("proptest: {CASES} arbitrary resume tokens parsed");
-}

@@ -5,8 +5,8 @@
 use crate::support::{self, protected_gateway};
 use ec2_grpc::ec2::batch;
 use ec2_grpc::pb;
+use ec2_grpc::protection::Limits;
 use ec2_grpc::protection::budget::Rate;
-use ec2_grpc::server::Limits;
 use ec2_standin::Standin;
 use ec2_standin::faults::Fault;
 use std::time::Duration;

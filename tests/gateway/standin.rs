@@ -9,7 +9,7 @@ use ec2_grpc::pb;
 use ec2_standin::Standin;
 use ec2_standin::faults::Fault;
 use std::collections::HashSet;
-use std::time::Instant;
+use tokio::time::Instant;
 use tonic::Code;
 use tonic_types::StatusExt;
 

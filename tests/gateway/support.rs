@@ -12,9 +12,9 @@ use aws_sdk_ec2::config::{
 use aws_sdk_ec2::error::BoxError;
 use ec2_grpc::ec2::{Ec2, MergeWindow, SdkSettings};
 use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
+use ec2_grpc::protection::Limits;
 use ec2_grpc::protection::budget::{Budget, Rate};
 use ec2_grpc::protection::stats::Stats;
-use ec2_grpc::server::Limits;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -208,8 +208,14 @@ async fn traces_metrics_and_logs_reach_their_destinations() {
     assert!(text.contains("rpc_status_code=\"OK\""), "{text}");
     assert!(text.contains("rpc_method=\"DescribeInstances\""), "{text}");
 
-    // Give the periodic metric export a round, then stop: shutdown flushes the rest.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Wait for a periodic metric export to arrive, then stop: shutdown flushes the rest.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while received.metrics.lock().expect("lock").is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a periodic metric export reaches the collector");
     let logs = process.logs.clone();
     assert_eq!(process.terminate().await.code(), Some(0));
 

@@ -3,7 +3,7 @@
 //! the same account. An empty bucket answers HTTP 503 `RequestLimitExceeded`.
 
 use std::collections::HashMap;
-use std::time::Instant;
+use tokio::time::Instant;
 
 /// A bucket's size and refill rate.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -11,7 +11,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
@@ -84,23 +85,23 @@ pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 /// Tower layer: serves each request in its own `Call` (deadline from `grpc-timeout`, the
 /// current span, a fresh attempt count), and hands the attempt count out in the response.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct CallLayer;
+pub struct CallScopeLayer;
 
-impl<S> Layer<S> for CallLayer {
-    type Service = WithCall<S>;
+impl<S> Layer<S> for CallScopeLayer {
+    type Service = CallScope<S>;
 
-    fn layer(&self, inner: S) -> WithCall<S> {
-        WithCall { inner }
+    fn layer(&self, inner: S) -> CallScope<S> {
+        CallScope { inner }
     }
 }
 
-/// The service `CallLayer` makes.
+/// The service `CallScopeLayer` makes: the inner service runs inside the request's `Call`.
 #[derive(Debug, Clone)]
-pub struct WithCall<S> {
+pub struct CallScope<S> {
     inner: S,
 }
 
-impl<S, B, R> Service<http::Request<B>> for WithCall<S>
+impl<S, B, R> Service<http::Request<B>> for CallScope<S>
 where
     S: Service<http::Request<B>, Response = http::Response<R>>,
     S::Future: Send + 'static,
@@ -165,5 +166,46 @@ mod tests {
         assert_eq!(seen, Some(at));
         assert_eq!(call.ec2_attempts.load(Ordering::Relaxed), 1);
         assert_eq!(Call::deadline(), None);
+    }
+
+    /// The layer alone, in front of a service that reads its call: the service sees the
+    /// deadline of `grpc-timeout` on the paused clock, and the attempts it counts reach the
+    /// response's extensions.
+    #[tokio::test(start_paused = true)]
+    async fn the_layer_gives_each_request_its_deadline_and_hands_out_its_attempts() {
+        use tower::ServiceExt;
+        let inner = tower::service_fn(|_request: http::Request<()>| async {
+            Call::count_ec2_attempt();
+            Call::count_ec2_attempt();
+            let mut response = http::Response::new(());
+            response.extensions_mut().insert(Call::deadline());
+            Ok::<_, std::convert::Infallible>(response)
+        });
+        let started = Instant::now();
+        let request = http::Request::builder()
+            .header("grpc-timeout", "1500m")
+            .body(())
+            .unwrap();
+        let response = CallScopeLayer.layer(inner).oneshot(request).await.unwrap();
+        let deadline = response.extensions().get::<Option<Instant>>().copied();
+        assert_eq!(deadline, Some(Some(started + Duration::from_millis(1500))));
+        let attempts = response
+            .extensions()
+            .get::<Ec2Attempts>()
+            .expect("attempts");
+        assert_eq!(attempts.0.load(Ordering::Relaxed), 2);
+
+        // Without grpc-timeout there is no deadline.
+        let inner = tower::service_fn(|_request: http::Request<()>| async {
+            let mut response = http::Response::new(());
+            response.extensions_mut().insert(Call::deadline());
+            Ok::<_, std::convert::Infallible>(response)
+        });
+        let response = CallScopeLayer
+            .layer(inner)
+            .oneshot(http::Request::new(()))
+            .await
+            .unwrap();
+        assert_eq!(response.extensions().get::<Option<Instant>>(), Some(&None));
     }
 }
