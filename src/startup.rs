@@ -22,6 +22,9 @@ pub enum StartupError {
     /// A tokens, JWKS or roles file or a JWKS URL could not be loaded.
     #[error("{0}")]
     Auth(String),
+    /// The shared EC2 budget could not be set up (its URL, its password file).
+    #[error("{0}")]
+    Budget(String),
     /// The TLS certificate, key or client CA could not be loaded.
     #[error("{0}")]
     Tls(String),

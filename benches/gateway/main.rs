@@ -10,12 +10,14 @@
 //! ```
 //!
 //! P1 added latency (`latency`), P2 streaming (`streaming`), P3 Python clients (`clients`),
-//! P4-P6 the protection under load (`protection`), P7 soak (`soak`, only with `--soak`).
+//! P4-P6 the protection under load (`protection`), P7 soak (`soak`, only with `--soak`), P8 the
+//! EC2 budget shared by three replicas through Redis (`shared_budget`).
 //! Timings live here and in BENCHMARKS.md, never in tests.
 
 mod clients;
 mod latency;
 mod protection;
+mod shared_budget;
 mod soak;
 mod streaming;
 mod support;
@@ -59,7 +61,7 @@ fn machine() -> Value {
         "commit": run("git", &["rev-parse", "--short", "HEAD"]),
         "notes": [
             "Everything runs on loopback on this one machine: the stand-in and the Rust clients in the harness process, the gateway's release binary in its own process; they share the cores.",
-            "P1-P3 lift the gateway's DescribeInstances budget and per-caller quota (flags in benches/gateway/support.rs) to measure its cost; P4-P6 run with EC2's buckets enforced by the stand-in and by the gateway's budget.",
+            "P1-P3 lift the gateway's DescribeInstances budget and per-caller quota (flags in benches/gateway/support.rs) to measure its cost; P4-P6 and P8 run with EC2's buckets enforced by the stand-in and by the gateway's budget (P8's through a redis-server on loopback).",
             "The gateway logs one line per call at its default level (info), to a file.",
         ],
     })
@@ -79,6 +81,7 @@ async fn main() {
         "meta": machine(),
         "findings": [],
         "p7": null,
+        "p8": null,
     });
     if wanted("p1") {
         results["p1"] = latency::run().await;
@@ -99,6 +102,9 @@ async fn main() {
         results["p6"] = protection::polling_fleet(10.0).await;
         // The same fleet at a rate two cores can carry with the load generator beside it.
         results["p6_scaled"] = protection::polling_fleet(4.0).await;
+    }
+    if wanted("p8") {
+        results["p8"] = shared_budget::run().await;
     }
     if args.iter().any(|a| a == "--soak") {
         let seconds = value_of(&args, "--soak-secs").map_or(600, |s| {

@@ -5,15 +5,17 @@
 use crate::support::{self, GatewayProcess, QUOTA_LIFTED, percentile, thinned};
 use ec2_grpc::ec2::batch::DEFAULT_WINDOW;
 use ec2_grpc::pb;
+use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
 use ec2_grpc::protection::budget::EC2_REQUEST_RATES;
 use ec2_standin::Standin;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
+use tonic::transport::Channel;
 
 /// EC2's DescribeInstances bucket, as the gateway and the stand-in both know it.
-fn describe_bucket() -> (f64, f64) {
+pub fn describe_bucket() -> (f64, f64) {
     let (_, rate) = EC2_REQUEST_RATES
         .iter()
         .find(|(action, _)| *action == "DescribeInstances")
@@ -33,9 +35,74 @@ fn distinct_describe(i: usize) -> pb::DescribeInstancesRequest {
     }
 }
 
-const P4_SECONDS: f64 = 25.0;
+pub const P4_SECONDS: f64 = 25.0;
 /// The first seconds of P4 spend the bucket's burst; goodput is measured after them.
 const P4_WARMUP: f64 = 5.0;
+
+/// What clients offering more than a bucket's refill saw.
+pub struct Overload {
+    /// Calls offered.
+    pub calls: usize,
+    /// Calls served.
+    pub served: usize,
+    /// Calls served after the warm-up (the burst spent), before the end.
+    pub steady: usize,
+    /// Calls refused.
+    pub refused: usize,
+    /// Refusals by gRPC code.
+    pub codes: BTreeMap<String, usize>,
+}
+
+/// Offers `offered` distinct describes a second for `P4_SECONDS`, round-robin over `clients`
+/// (several replicas in P8), each call with a 1 s deadline, on the harness's own clock (an open
+/// loop).
+pub async fn overload(clients: &[Ec2ServiceClient<Channel>], offered: f64) -> Overload {
+    let calls = (offered * P4_SECONDS) as usize;
+    let started = Instant::now();
+    let mut every = tokio::time::interval(Duration::from_secs_f64(1.0 / offered));
+    let mut running = Vec::with_capacity(calls);
+    for i in 0..calls {
+        every.tick().await;
+        let mut client = clients[i % clients.len()].clone();
+        running.push(tokio::spawn(async move {
+            let mut request = tonic::Request::new(distinct_describe(i));
+            request.set_timeout(Duration::from_secs(1));
+            let outcome = client.describe_instances(request).await;
+            (started.elapsed().as_secs_f64(), outcome.map(|_| ()))
+        }));
+    }
+    let mut seen = Overload {
+        calls,
+        served: 0,
+        steady: 0,
+        refused: 0,
+        codes: BTreeMap::new(),
+    };
+    for call in running {
+        let (at, outcome) = call.await.expect("a call");
+        match outcome {
+            Ok(()) => {
+                seen.served += 1;
+                if (P4_WARMUP..P4_SECONDS).contains(&at) {
+                    seen.steady += 1;
+                }
+            }
+            Err(status) => {
+                seen.refused += 1;
+                *seen
+                    .codes
+                    .entry(format!("{:?}", status.code()))
+                    .or_insert(0) += 1;
+            }
+        }
+    }
+    seen
+}
+
+/// Calls a second served after the warm-up.
+pub fn goodput_of(seen: &Overload) -> f64 {
+    seen.steady as f64 / (P4_SECONDS - P4_WARMUP)
+}
 
 /// P4: 10x the refill for `P4_SECONDS`, each call with a 1 s deadline.
 pub async fn throttle_compliance() -> Value {
@@ -48,39 +115,16 @@ pub async fn throttle_compliance() -> Value {
     let client = gateway.client().await;
     let (capacity, refill) = describe_bucket();
     let offered = 10.0 * refill;
-    let calls = (offered * P4_SECONDS) as usize;
-    let started = Instant::now();
-    let mut every = tokio::time::interval(Duration::from_secs_f64(1.0 / offered));
-    let mut running = Vec::with_capacity(calls);
-    for i in 0..calls {
-        every.tick().await;
-        let mut client = client.clone();
-        running.push(tokio::spawn(async move {
-            let mut request = tonic::Request::new(distinct_describe(i));
-            request.set_timeout(Duration::from_secs(1));
-            let outcome = client.describe_instances(request).await;
-            (started.elapsed().as_secs_f64(), outcome.map(|_| ()))
-        }));
-    }
-    let (mut served, mut refused, mut steady) = (0, 0, 0);
-    let mut codes = BTreeMap::new();
-    for call in running {
-        let (at, outcome) = call.await.expect("a call");
-        match outcome {
-            Ok(()) => {
-                served += 1;
-                if (P4_WARMUP..P4_SECONDS).contains(&at) {
-                    steady += 1;
-                }
-            }
-            Err(status) => {
-                refused += 1;
-                *codes.entry(format!("{:?}", status.code())).or_insert(0) += 1;
-            }
-        }
-    }
+    let seen = overload(&[client], offered).await;
+    let goodput = goodput_of(&seen);
+    let Overload {
+        calls,
+        served,
+        refused,
+        codes,
+        ..
+    } = seen;
     let counters = standin.counters("DescribeInstances");
-    let goodput = f64::from(steady) / (P4_SECONDS - P4_WARMUP);
     eprintln!(
         "p4: {calls} calls at {offered}/s: {served} served, {refused} refused {codes:?}; EC2 saw {} calls, throttled {}; goodput {goodput:.1}/s of a {refill}/s refill",
         counters.calls, counters.throttled

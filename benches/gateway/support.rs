@@ -6,9 +6,11 @@ use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
 use ec2_standin::Standin;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 use tonic::transport::Channel;
@@ -43,6 +45,8 @@ pub struct GatewayProcess {
     child: Child,
     /// Where it serves gRPC.
     pub addr: SocketAddr,
+    /// Its log file.
+    log: PathBuf,
 }
 
 impl GatewayProcess {
@@ -87,7 +91,7 @@ impl GatewayProcess {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        GatewayProcess { child, addr }
+        GatewayProcess { child, addr, log }
     }
 
     fn status_kib(&self, field: &str) -> f64 {
@@ -114,6 +118,68 @@ impl GatewayProcess {
     /// A client on a new connection.
     pub async fn client(&self) -> Ec2ServiceClient<Channel> {
         Ec2ServiceClient::new(channel(self.addr).await)
+    }
+
+    /// The Prometheus metric `name` (its series whose labels contain `label`, summed); the
+    /// gateway must have been started with `--metrics-listen`.
+    pub async fn metric(&self, name: &str, label: &str) -> f64 {
+        let log = std::fs::read_to_string(&self.log).expect("the gateway's log");
+        let addr: SocketAddr = log
+            .split("metrics on http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|addr| addr.parse().ok())
+            .expect("the gateway logs its metrics address");
+        let mut stream = TcpStream::connect(addr).await.expect("connect to /metrics");
+        let request = format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.expect("read");
+        text.lines()
+            .filter(|line| line.split([' ', '{']).next() == Some(name) && line.contains(label))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+/// A `redis-server` on a free loopback port, empty and without persistence (P8); killed
+/// when dropped. The Debian package comes from `scripts/setup-tools.sh`.
+pub struct RedisServer {
+    _child: Child,
+    /// `redis://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl RedisServer {
+    /// Starts it and waits until it answers PING.
+    pub async fn start() -> RedisServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port")
+            .local_addr()
+            .expect("its address")
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server (bash scripts/setup-tools.sh installs it)");
+        let url = format!("redis://127.0.0.1:{port}");
+        let client = redis::Client::open(url.as_str()).expect("a Redis URL");
+        for _ in 0..300 {
+            if let Ok(mut connection) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut connection)
+                    .await
+                    .is_ok()
+            {
+                return RedisServer { _child: child, url };
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("redis-server did not answer on port {port}");
     }
 }
 

@@ -39,6 +39,8 @@ GOAL_P6_CALLS = "EC2 calls/s ≤ refill (20/s)"
 GOAL_P6_THROTTLES = "0 throttles"
 GOAL_P6_SERVED = "every client served"
 GOAL_P6_P99 = "p99 ≤ window + one EC2 round trip"
+GOAL_P8_THROTTLES = "0 throttles at EC2"
+GOAL_P8_GOODPUT = "goodput ≥ 95 % of refill"
 GOAL_P7_RSS = "RSS flat"
 GOAL_P7_ERRORS = "no unexpected errors"
 
@@ -543,6 +545,58 @@ def section_p7(p7):
 # ---------------------------------------------------------------------------------------------
 
 
+def section_p8(p8):
+    goodput = ratio(p8["goodput_per_sec"], p8["refill_per_sec"])
+    per_call = ratio(p8["redis_round_trips"], p8["ec2_calls"])
+    added = p8["p50_shared_us"] - p8["p50_in_process_us"]
+    summary = [
+        ["P8 shared budget: throttles", GOAL_P8_THROTTLES,
+         f"{p8['throttles_seen_by_ec2']:,} throttles ({p8['replicas']} replicas)", "—",
+         yes_no(p8["throttles_seen_by_ec2"] == 0)],
+        ["P8 shared budget: goodput", GOAL_P8_GOODPUT,
+         f"{fmt_rate(p8['goodput_per_sec'])} served of {fmt_rate(p8['refill_per_sec'])} refill",
+         f"{num(goodput)} of refill", yes_no(goodput >= 0.95)],
+        ["P8 shared budget: Redis round trips", "—",
+         f"{p8['redis_round_trips']:,.0f} for {p8['ec2_calls']:,} EC2 calls",
+         f"{num(per_call)} per EC2 call", "—"],
+        ["P8 shared budget: added p50", "—",
+         f"{fmt_us(added)} (shared {fmt_us(p8['p50_shared_us'])} − in-process "
+         f"{fmt_us(p8['p50_in_process_us'])})", "—", "—"],
+    ]
+    rows = [
+        ["replicas", f"{p8['replicas']}, one redis-server on loopback"],
+        ["bucket", f"capacity {num(p8['capacity'])}, refill {fmt_rate(p8['refill_per_sec'])}"],
+        ["offered", f"{fmt_rate(p8['offered_per_sec'])} over the replicas ({p8['calls']:,} "
+                    f"calls in {fmt_s(p8['seconds'])})"],
+        ["served", f"{p8['served']:,}"],
+        ["refused by the gateways", f"{p8['refused']:,}"
+                                    + (f" ({codes(p8['refused_codes'])})"
+                                       if p8.get("refused_codes") else "")],
+        ["EC2 calls", f"{p8['ec2_calls']:,}"],
+        ["throttles seen by EC2", f"{p8['throttles_seen_by_ec2']:,}"],
+        ["goodput", f"{fmt_rate(p8['goodput_per_sec'])} ({num(goodput)} of refill)"],
+        ["Redis round trips (reservations)", f"{p8['redis_round_trips']:,.0f} "
+                                             f"({num(per_call)} per EC2 call)"],
+        ["replicas in shared mode at the end", f"{p8['replicas_in_shared_mode']:.0f}"],
+        ["p50 / p99, in-process budget", f"{fmt_us(p8['p50_in_process_us'])} / "
+                                         f"{fmt_us(p8['p99_in_process_us'])}"],
+        ["p50 / p99, shared budget", f"{fmt_us(p8['p50_shared_us'])} / "
+                                     f"{fmt_us(p8['p99_shared_us'])}"],
+    ]
+    body = [
+        "## P8: one EC2 budget shared by three replicas through Redis",
+        f"P4's load ({fmt_rate(p8['offered_per_sec'])} distinct describes, 1 s deadlines) spread "
+        f"round-robin over {p8['replicas']} gateway processes that share one budget in Redis "
+        "(`--ec2-budget-redis-url`): together they should keep EC2 from throttling and still "
+        "spend the refill. Then the price per call: "
+        f"{p8['latency_calls']:,} describes one after another, with the budget lifted so that "
+        "it never binds, through a gateway with the in-process budget and through one with the "
+        "shared budget, which asks Redis on every one of them (a full bucket grants no lease).",
+        table(["measure", "value"], rows),
+    ]
+    return summary, body
+
+
 def machine(meta):
     rows = [["date", meta.get("date", "—")], ["CPU", meta.get("cpu", "—")],
             ["cores", str(meta.get("cores", "—"))],
@@ -572,6 +626,8 @@ SCENARIOS = [
      [GOAL_P6_CALLS, GOAL_P6_THROTTLES, GOAL_P6_SERVED, GOAL_P6_P99], section_p6_scaled,
      ["p6_scaled_latency.png"]),
     ("p7", "P7: soak", [GOAL_P7_RSS, GOAL_P7_ERRORS], section_p7, ["p7_rss.png"]),
+    ("p8", "P8: one EC2 budget shared by three replicas through Redis",
+     [GOAL_P8_THROTTLES, GOAL_P8_GOODPUT, "—", "—"], section_p8, []),
 ]
 
 

@@ -7,7 +7,8 @@
 //! A caller is its authenticated principal; without authentication, its connection (peer
 //! address and port).
 
-use super::budget::{Bucket, Rate};
+use super::budget::Rate;
+use super::budget::bucket::Bucket;
 use super::stats::Stats;
 use crate::auth::caller_of;
 use crate::error::Error;

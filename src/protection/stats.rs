@@ -19,6 +19,8 @@ pub struct Stats {
     coalesced_calls: AtomicU64,
     caller_refusals: AtomicU64,
     shed_calls: AtomicU64,
+    budget_redis_calls: AtomicU64,
+    budget_fallbacks: AtomicU64,
 }
 
 /// A snapshot of `Stats`.
@@ -40,6 +42,10 @@ pub struct Snapshot {
     pub caller_refusals: u64,
     /// Calls shed because the service was at its concurrency limit.
     pub shed_calls: u64,
+    /// Round trips to Redis made by the shared budget.
+    pub budget_redis_calls: u64,
+    /// Times the shared budget fell back to the local one.
+    pub budget_fallbacks: u64,
 }
 
 fn bump(counter: &AtomicU64, by: u64) {
@@ -101,6 +107,24 @@ impl Stats {
             .add(1, &[KeyValue::new("reason", "OVERLOADED")]);
     }
 
+    /// The shared budget made a round trip to Redis, ending with `outcome` (`ok`, `error`,
+    /// `timeout`).
+    pub fn budget_redis_call(&self, outcome: &'static str) {
+        bump(&self.budget_redis_calls, 1);
+        instruments()
+            .budget_redis_calls
+            .add(1, &[KeyValue::new("outcome", outcome)]);
+    }
+    /// The budget's mode now: shared through Redis, or the local fallback (counted when it
+    /// falls back).
+    pub fn budget_mode(&self, shared: bool) {
+        if !shared {
+            bump(&self.budget_fallbacks, 1);
+            instruments().budget_fallbacks.add(1, &[]);
+        }
+        instruments().budget_shared.record(i64::from(shared), &[]);
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> Snapshot {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -113,6 +137,8 @@ impl Stats {
             coalesced_calls: get(&self.coalesced_calls),
             caller_refusals: get(&self.caller_refusals),
             shed_calls: get(&self.shed_calls),
+            budget_redis_calls: get(&self.budget_redis_calls),
+            budget_fallbacks: get(&self.budget_fallbacks),
         }
     }
 }

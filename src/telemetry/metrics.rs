@@ -3,7 +3,7 @@
 //! come from the global meter provider that `telemetry::init` installs (no-ops without one).
 
 use opentelemetry::global;
-use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
+use opentelemetry::metrics::{Counter, Gauge, Histogram, UpDownCounter};
 use std::sync::OnceLock;
 
 /// Every instrument of the service.
@@ -29,6 +29,13 @@ pub struct Instruments {
     pub budget_refusals: Counter<u64>,
     /// `ec2.coalesced.calls`: EC2 calls coalescing saved.
     pub coalesced: Counter<u64>,
+    /// `ec2.budget.shared`: 1 while the budget shared through Redis is in force, 0 in the
+    /// local fallback (absent with the in-process budget).
+    pub budget_shared: Gauge<i64>,
+    /// `ec2.budget.fallbacks`: times the shared budget fell back to the local one.
+    pub budget_fallbacks: Counter<u64>,
+    /// `ec2.budget.redis.calls`: the shared budget's round trips to Redis, by `outcome`.
+    pub budget_redis_calls: Counter<u64>,
 }
 
 /// The instruments (made on first use, from the global meter provider).
@@ -79,6 +86,18 @@ pub fn instruments() -> &'static Instruments {
             coalesced: meter
                 .u64_counter("ec2.coalesced.calls")
                 .with_description("EC2 calls saved by coalescing")
+                .build(),
+            budget_shared: meter
+                .i64_gauge("ec2.budget.shared")
+                .with_description("1: the EC2 budget shared through Redis; 0: the local fallback")
+                .build(),
+            budget_fallbacks: meter
+                .u64_counter("ec2.budget.fallbacks")
+                .with_description("Times the shared EC2 budget fell back to the local one")
+                .build(),
+            budget_redis_calls: meter
+                .u64_counter("ec2.budget.redis.calls")
+                .with_description("Round trips of the shared EC2 budget to Redis")
                 .build(),
         }
     })

@@ -15,6 +15,7 @@ mod mtls;
 mod process;
 mod protection;
 mod scope;
+mod shared_budget;
 mod standin;
 mod streams;
 mod support;

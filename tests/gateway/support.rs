@@ -394,3 +394,140 @@ pub async fn grpcurl(args: &[&str]) -> String {
     );
     String::from_utf8(output.stdout).expect("utf-8")
 }
+
+/// A `redis-server` of its own on a free loopback port (no persistence), killed when dropped.
+/// Tests kill, restart, pause and resume it.
+pub struct Redis {
+    /// Its port.
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    /// Starts `redis-server` on a free loopback port and waits until it answers PING.
+    pub async fn start() -> Redis {
+        let mut redis = Redis {
+            port: free_port().await,
+            child: None,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// A connection to it, for tests that look inside.
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("a Redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to redis-server")
+    }
+
+    /// Starts it again on the same port (after `kill`), empty.
+    pub async fn restart(&mut self) {
+        let binary = which("redis-server");
+        let child = Command::new(binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        for _ in 0..300 {
+            if let Ok(client) = redis::Client::open(self.url())
+                && let Ok(mut connection) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut connection)
+                    .await
+                    .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not answer on port {}", self.port);
+    }
+
+    /// Kills it (SIGKILL): connections are refused until `restart`.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("kill redis-server");
+        }
+    }
+
+    /// Sends `signal` (`STOP` hangs it: connections stay open and nothing answers; `CONT`
+    /// resumes it).
+    pub fn signal(&self, signal: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .expect("redis-server running");
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{signal} {pid}");
+    }
+}
+
+/// A program the project's setup script installs on the machine's PATH (Debian packages).
+pub fn which(program: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!("{program} is missing: run `bash scripts/setup-redis.sh` (it installs Debian's {program})")
+        })
+}
+
+/// The body of `GET path` from an HTTP/1.0 server at `addr`.
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    answer
+}
+
+impl GatewayProcess {
+    /// Where it serves Prometheus metrics (started with `--metrics-listen`).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.startup_lines
+            .iter()
+            .find_map(|l| l.split("metrics on http://").nth(1))
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|addr| addr.parse().ok())
+            .expect("the metrics address is logged")
+    }
+
+    /// The Prometheus metric `name` now (its samples summed), if it is there.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        self.metric_with(name, "").await
+    }
+
+    /// The samples of the Prometheus metric `name` whose labels contain `label`, summed.
+    pub async fn metric_with(&self, name: &str, label: &str) -> Option<f64> {
+        let text = http_get(self.metrics_addr(), "/metrics").await;
+        let values: Vec<f64> = text
+            .lines()
+            .filter(|line| {
+                let series = line.split([' ', '{']).next().unwrap_or_default();
+                series == name && line.contains(label)
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum())
+    }
+}

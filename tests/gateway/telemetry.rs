@@ -19,11 +19,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
 
@@ -100,16 +98,6 @@ impl MetricsService for Received {
     }
 }
 
-/// GET `path` from `addr` over plain HTTP/1.0.
-async fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
-    answer
-}
-
 #[tokio::test]
 async fn traces_metrics_and_logs_reach_their_destinations() {
     // EC2's bucket smaller than the gateway's own budget: other traffic, in effect.
@@ -151,13 +139,7 @@ async fn traces_metrics_and_logs_reach_their_destinations() {
         ],
     )
     .await;
-    let metrics_addr: SocketAddr = process
-        .startup_lines
-        .iter()
-        .find_map(|l| l.split("metrics on http://").nth(1))
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|addr| addr.parse().ok())
-        .expect("the metrics address is logged");
+    let metrics_addr = process.metrics_addr();
 
     // A call continuing the caller's trace.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -195,7 +177,7 @@ async fn traces_metrics_and_logs_reach_their_destinations() {
     );
 
     // Prometheus text, scraped while the service runs.
-    let text = http_get(metrics_addr, "/metrics").await;
+    let text = support::http_get(metrics_addr, "/metrics").await;
     for name in [
         "rpc_server_call_duration_seconds_bucket",
         "ec2_client_call_duration_seconds_bucket",

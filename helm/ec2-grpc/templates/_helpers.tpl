@@ -111,6 +111,37 @@ when both name the same Secret.
 {{- end }}
 
 {{/*
+"true" when the EC2 budget is shared by the replicas through Redis (budget.redis.urlSecret),
+else empty.
+*/}}
+{{- define "ec2-grpc.redisBudget" -}}
+{{- if .Values.budget.redis.urlSecret.name }}true{{ end }}
+{{- end }}
+
+{{/*
+How many replicas may run at most: maxReplicas under autoscaling, else replicaCount.
+*/}}
+{{- define "ec2-grpc.maxPods" -}}
+{{- if .Values.autoscaling.enabled }}{{ int .Values.autoscaling.maxReplicas }}{{ else }}{{ int .Values.replicaCount }}{{ end }}
+{{- end }}
+
+{{/*
+EC2_GRPC_EC2_BUDGET_SHARE. config.ec2BudgetShare is the release's share of the AWS account,
+all replicas together. With Redis the binary takes it as that (one budget for all replicas).
+Without Redis the binary takes it as each replica's own share, so it is divided by the most
+replicas that may run (maxPods): N replicas never spend more than the release's share.
+*/}}
+{{- define "ec2-grpc.budgetShare" -}}
+{{- $share := float64 .Values.config.ec2BudgetShare }}
+{{- $pods := int (include "ec2-grpc.maxPods" .) }}
+{{- if or (include "ec2-grpc.redisBudget" .) (le $pods 1) }}
+{{- $share | toString }}
+{{- else }}
+{{- divf $share $pods | toString }}
+{{- end }}
+{{- end }}
+
+{{/*
 Checks across values that the JSON schema cannot express; fails the render with the reason.
 */}}
 {{- define "ec2-grpc.validate" -}}
@@ -133,6 +164,12 @@ Checks across values that the JSON schema cannot express; fails the render with 
 {{- end }}
 {{- if and .Values.auth.reflectionRequiresCredentials (not (include "ec2-grpc.authConfigured" .)) }}
 {{- fail "auth.reflectionRequiresCredentials needs caller authentication: set auth.tokensSecret, auth.jwksSecret, auth.jwksUrl or auth.clientCaSecret" }}
+{{- end }}
+{{- if and .Values.budget.redis.passwordSecret.name (not (include "ec2-grpc.redisBudget" .)) }}
+{{- fail "budget.redis.passwordSecret needs budget.redis.urlSecret.name: the password is for the Redis of the shared EC2 budget" }}
+{{- end }}
+{{- if and .Values.budget.redis.key (not (include "ec2-grpc.redisBudget" .)) }}
+{{- fail "budget.redis.key needs budget.redis.urlSecret.name: it names the EC2 budget shared through Redis" }}
 {{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}

@@ -1,5 +1,5 @@
-//! The EC2 budget: client-side token buckets that mirror EC2's account buckets, so the gateway
-//! spends the account's API rate on purpose instead of discovering it as `RequestLimitExceeded`.
+//! The in-process EC2 budget (the default, and the shared budget's fallback): token buckets
+//! in this replica's memory that mirror EC2's account buckets.
 //!
 //! Each EC2 call reserves one token of its action's request bucket (and, for launches, starts,
 //! stops and terminations, one token per instance of the action's instance bucket). A bucket
@@ -8,129 +8,18 @@
 //! opens. A throttling answer from EC2 halves the bucket's refill (other tools are using the
 //! account), which then recovers by 1% of the configured rate per second.
 
+use super::CALL_ALLOWANCE;
+use super::bucket::Bucket;
+use super::rates::{Rate, Rates};
 use crate::error::Error;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// A bucket's size and refill, as EC2 documents them.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Rate {
-    /// Tokens when full (the burst).
-    pub capacity: f64,
-    /// Tokens added per second.
-    pub refill_per_sec: f64,
-}
-
-impl Rate {
-    /// A bucket of `capacity` tokens refilled by `refill_per_sec` a second.
-    pub const fn new(capacity: f64, refill_per_sec: f64) -> Rate {
-        Rate {
-            capacity,
-            refill_per_sec,
-        }
-    }
-}
-
-/// EC2's request buckets (capacity, refill per second), for the paginated or filtered
-/// describes the gateway always makes, and its mutating actions.
-pub const EC2_REQUEST_RATES: [(&str, Rate); 11] = [
-    ("DescribeInstances", Rate::new(100.0, 20.0)),
-    ("DescribeNetworkInterfaces", Rate::new(100.0, 20.0)),
-    ("RunInstances", Rate::new(5.0, 2.0)),
-    ("StartInstances", Rate::new(5.0, 2.0)),
-    ("StopInstances", Rate::new(50.0, 5.0)),
-    ("RebootInstances", Rate::new(50.0, 5.0)),
-    ("TerminateInstances", Rate::new(100.0, 5.0)),
-    ("MonitorInstances", Rate::new(50.0, 5.0)),
-    ("UnmonitorInstances", Rate::new(50.0, 5.0)),
-    ("CreateNetworkInterface", Rate::new(100.0, 5.0)),
-    ("CreateTags", Rate::new(100.0, 10.0)),
-];
-
-/// EC2's instance-count buckets: instances launched or started, stopped or terminated.
-pub const EC2_INSTANCE_RATES: [(&str, Rate); 4] = [
-    ("RunInstances", Rate::new(1000.0, 2.0)),
-    ("StartInstances", Rate::new(1000.0, 2.0)),
-    ("StopInstances", Rate::new(1000.0, 20.0)),
-    ("TerminateInstances", Rate::new(1000.0, 20.0)),
-];
-
-/// Time a call needs after its budget wait (the EC2 round trip and the answer's way back to
-/// the caller): a slot closer than this to the deadline does not fit.
-pub const CALL_ALLOWANCE: Duration = Duration::from_millis(250);
-
-/// A slot waits for this fraction of a token more than it needs.
-const SPARE_TOKENS: f64 = 0.02;
-
-/// The lowest the adaptive factor goes after throttling answers.
-const MIN_FACTOR: f64 = 0.1;
-/// How fast the adaptive factor recovers, per second.
-const RECOVERY_PER_SEC: f64 = 0.01;
-
-/// One token bucket, allowed to go below zero: a negative balance is the queue of reserved
-/// slots. The per-caller quotas use it too.
+/// The buckets of every action the gateway calls, in this replica.
 #[derive(Debug)]
-pub(crate) struct Bucket {
-    /// Size and refill (already scaled by the gateway's share).
-    rate: Rate,
-    /// Tokens now.
-    tokens: f64,
-    /// 1.0, or less after throttling answers.
-    factor: f64,
-    /// When `tokens` and `factor` were last brought up to date.
-    updated: Instant,
-}
-
-impl Bucket {
-    /// A full bucket.
-    pub(crate) fn new(rate: Rate, now: Instant) -> Bucket {
-        Bucket {
-            rate,
-            tokens: rate.capacity,
-            factor: 1.0,
-            updated: now,
-        }
-    }
-
-    /// The refill now, after adaptation.
-    fn refill_per_sec(&self) -> f64 {
-        self.rate.refill_per_sec * self.factor
-    }
-
-    /// Refills for the time since the last update (and recovers the adaptive factor).
-    pub(crate) fn catch_up(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.refill_per_sec()).min(self.rate.capacity);
-        self.factor = (self.factor + elapsed * RECOVERY_PER_SEC).min(1.0);
-        self.updated = now;
-    }
-
-    /// Takes `n` tokens (the balance may go negative: reserved slots).
-    pub(crate) fn take(&mut self, n: f64) {
-        self.tokens -= n;
-    }
-
-    /// Whether it is full (an idle caller's bucket can be forgotten).
-    pub(crate) fn is_full(&self) -> bool {
-        self.tokens >= self.rate.capacity
-    }
-
-    /// How long until `n` tokens are there, with a hair to spare: EC2's bucket is counted by
-    /// other clocks, and a slot computed to the nanosecond may land a rounding error short.
-    pub(crate) fn wait_for(&self, n: f64) -> Duration {
-        let missing = n - self.tokens;
-        if missing <= 0.0 {
-            return Duration::ZERO;
-        }
-        Duration::from_secs_f64((missing + SPARE_TOKENS) / self.refill_per_sec())
-    }
-}
-
-/// The buckets of every action the gateway calls.
-#[derive(Debug)]
-pub struct Budget {
+pub struct LocalBudget {
     /// Request buckets and instance buckets, by action, behind one lock: a reservation takes
     /// from both or from neither.
     buckets: Mutex<Buckets>,
@@ -142,30 +31,52 @@ struct Buckets {
     instances: HashMap<String, Bucket>,
 }
 
-impl Budget {
+impl LocalBudget {
     /// EC2's buckets scaled by `share` (the part of the account's rate this gateway may use;
     /// each replica's part when several run), with `overrides` replacing EC2's numbers.
-    pub fn new(share: f64, overrides: &[(String, Rate)]) -> Budget {
-        let now = Instant::now();
-        let scaled = |rate: Rate| Rate {
-            capacity: (rate.capacity * share).max(1.0),
-            refill_per_sec: rate.refill_per_sec * share,
-        };
-        let mut requests: HashMap<String, Bucket> = EC2_REQUEST_RATES
-            .iter()
-            .map(|(action, rate)| (action.to_string(), Bucket::new(scaled(*rate), now)))
-            .collect();
-        for (action, rate) in overrides {
-            requests.insert(action.clone(), Bucket::new(scaled(*rate), now));
+    pub fn new(share: f64, overrides: &[(String, Rate)]) -> LocalBudget {
+        LocalBudget::with_buckets(share, overrides, Bucket::new)
+    }
+
+    /// The same buckets, empty: they hand out their refill only, and a request bucket with a
+    /// debt hands out nothing until that much of its refill has passed. The shared budget's
+    /// fallback starts so: when Redis goes away the account's buckets may be spent, and the
+    /// slots already promised (the debt) are still to come.
+    pub fn drained(
+        share: f64,
+        overrides: &[(String, Rate)],
+        debts: &HashMap<String, Duration>,
+    ) -> LocalBudget {
+        let budget = LocalBudget::with_buckets(share, overrides, Bucket::empty);
+        {
+            let mut buckets = budget.buckets.lock().expect("budget lock");
+            for (action, debt) in debts {
+                if let Some(bucket) = buckets.requests.get_mut(action) {
+                    let owed = debt.as_secs_f64() * bucket.refill_per_sec();
+                    bucket.take(owed);
+                }
+            }
         }
-        let instances = EC2_INSTANCE_RATES
-            .iter()
-            .map(|(action, rate)| (action.to_string(), Bucket::new(scaled(*rate), now)))
-            .collect();
-        Budget {
+        budget
+    }
+
+    fn with_buckets(
+        share: f64,
+        overrides: &[(String, Rate)],
+        bucket: fn(Rate, Instant) -> Bucket,
+    ) -> LocalBudget {
+        let now = Instant::now();
+        let rates = Rates::new(share, overrides);
+        let buckets = |rates: HashMap<String, Rate>| {
+            rates
+                .into_iter()
+                .map(|(action, rate)| (action, bucket(rate, now)))
+                .collect()
+        };
+        LocalBudget {
             buckets: Mutex::new(Buckets {
-                requests,
-                instances,
+                requests: buckets(rates.requests),
+                instances: buckets(rates.instances),
             }),
         }
     }
@@ -213,7 +124,7 @@ impl Budget {
         if let Some(b) = count.as_deref_mut() {
             b.catch_up(now);
             // A call larger than the whole bucket waits only for a full bucket.
-            wait = wait.max(b.wait_for((instances as f64).min(b.rate.capacity)));
+            wait = wait.max(b.wait_for((instances as f64).min(b.capacity())));
         }
         if let Some(deadline) = deadline
             && now + wait + CALL_ALLOWANCE > deadline
@@ -238,9 +149,7 @@ impl Budget {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().expect("budget lock");
         if let Some(b) = buckets.requests.get_mut(action) {
-            b.catch_up(now);
-            b.factor = (b.factor * 0.5).max(MIN_FACTOR);
-            b.tokens = b.tokens.min(0.0);
+            b.throttled(now);
         }
     }
 
@@ -264,7 +173,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_burst_then_queued_slots_at_the_refill_rate() {
-        let budget = Budget::new(1.0, &[("DescribeInstances".into(), rate(2.0, 10.0))]);
+        let budget = LocalBudget::new(1.0, &[("DescribeInstances".into(), rate(2.0, 10.0))]);
         let now = Instant::now();
         let waits: Vec<_> = (0..4)
             .map(|_| budget.reserve("DescribeInstances", 0, None, now).unwrap())
@@ -275,7 +184,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_slot_past_the_deadline_fails_fast_and_takes_nothing() {
-        let budget = Budget::new(1.0, &[("RunInstances".into(), rate(1.0, 1.0))]);
+        let budget = LocalBudget::new(1.0, &[("RunInstances".into(), rate(1.0, 1.0))]);
         let now = Instant::now();
         budget.reserve("RunInstances", 1, None, now).unwrap();
         let err = budget
@@ -299,7 +208,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn instance_buckets_count_instances_and_share_scales_everything() {
-        let budget = Budget::new(0.5, &[]);
+        let budget = LocalBudget::new(0.5, &[]);
         let now = Instant::now();
         // Half of StopInstances' 1000-instance bucket is 500: a stop of 500 passes, the next
         // instance waits 1/10 s (half of 20 per second).
@@ -313,7 +222,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn throttling_halves_the_refill() {
-        let budget = Budget::new(1.0, &[]);
+        let budget = LocalBudget::new(1.0, &[]);
         assert_eq!(budget.refill_per_sec("DescribeInstances"), Some(20.0));
         budget.throttled("DescribeInstances");
         let after = budget.refill_per_sec("DescribeInstances").unwrap();
@@ -325,7 +234,7 @@ mod tests {
     /// and the refill after a pause lets the next call through at once.
     #[tokio::test(start_paused = true)]
     async fn acquire_waits_for_the_slot_and_refuses_what_cannot_fit_the_deadline() {
-        let budget = Budget::new(1.0, &[("RunInstances".into(), rate(1.0, 2.0))]);
+        let budget = LocalBudget::new(1.0, &[("RunInstances".into(), rate(1.0, 2.0))]);
         let start = Instant::now();
         assert_eq!(
             budget.acquire("RunInstances", 0, None).await.unwrap(),
@@ -358,12 +267,36 @@ mod tests {
     /// The refill recovers after throttling by 1% of the rate per second, on the paused clock.
     #[tokio::test(start_paused = true)]
     async fn a_throttled_refill_recovers_with_time() {
-        let budget = Budget::new(1.0, &[]);
+        let budget = LocalBudget::new(1.0, &[]);
         budget.throttled("DescribeInstances");
         tokio::time::advance(Duration::from_secs(10)).await;
         let after = budget.refill_per_sec("DescribeInstances").unwrap();
         assert!((11.99..12.01).contains(&after), "{after}");
         tokio::time::advance(Duration::from_secs(100)).await;
         assert_eq!(budget.refill_per_sec("DescribeInstances"), Some(20.0));
+    }
+
+    /// A drained budget hands out its refill only, after its debt.
+    #[tokio::test(start_paused = true)]
+    async fn a_drained_budget_pays_its_debt_first() {
+        let debts = HashMap::from([("DescribeInstances".to_owned(), Duration::from_secs(1))]);
+        let budget = LocalBudget::drained(
+            1.0,
+            &[("DescribeInstances".into(), rate(10.0, 10.0))],
+            &debts,
+        );
+        let start = Instant::now();
+        let waited = budget.acquire("RunInstances", 0, None).await.unwrap();
+        assert_eq!(
+            waited.as_millis(),
+            510,
+            "no debt: the first token of 2 per second"
+        );
+        budget.acquire("DescribeInstances", 0, None).await.unwrap();
+        assert_eq!(
+            start.elapsed().as_millis(),
+            1102,
+            "a second of debt, then one token"
+        );
     }
 }
