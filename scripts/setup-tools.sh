@@ -35,9 +35,4 @@ if [ ! -x .tools/node_modules/.bin/buf ]; then
   npm install --silent --no-fund --no-audit --prefix .tools "@bufbuild/buf@${BUF_VERSION}" >&2
 fi
 
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    redis-server >/dev/null
-fi
-
 echo "setup-tools: moto $(.venv/bin/python -c 'import moto; print(moto.__version__)'), $(.venv/bin/grpcurl -version 2>&1), buf $(.tools/node_modules/.bin/buf --version)" >&2
