@@ -62,7 +62,7 @@ PY
 )
 
 echo "demo: starting ec2-grpc on ${GATEWAY}" >&2
-./target/debug/ec2-grpc --listen "${GATEWAY}" > .demo/ec2-grpc.log 2>&1 &
+"${CARGO_TARGET_DIR:-target}/debug/ec2-grpc" --listen "${GATEWAY}" > .demo/ec2-grpc.log 2>&1 &
 pids+=($!)
 wait_for_port "${GATEWAY_PORT}" ec2-grpc .demo/ec2-grpc.log
 
@@ -109,6 +109,12 @@ example start ".venv/bin/grpcurl -d '{\"selection\": {\"filters\": [{\"name\": \
   '"(matched|acted)"' '"matched": "3"'
 example tag ".venv/bin/grpcurl -d '{\"selection\": {\"filters\": [{\"name\": \"tag:team\", \"values\": [\"demo\"]}]}, \"tags\": [{\"key\": \"owner\", \"value\": \"me\"}]}' $G ec2.v1.Ec2Service/CreateTags" \
   '"(matched|acted)"' '"acted": "3"'
+example wait ".venv/bin/grpcurl -max-time 20 -d '{\"filters\": [{\"name\": \"tag:team\", \"values\": [\"demo\"]}], \"target\": \"WAIT_TARGET_RUNNING\"}' $G ec2.v1.Ec2Service/WaitInstances" \
+  '"(selected|ready|done)"' '"done": true'
+example watch ".venv/bin/grpcurl -max-time 3 -d '{\"filters\": [{\"name\": \"tag:team\", \"values\": [\"demo\"]}]}' $G ec2.v1.Ec2Service/WatchInstances" \
+  '"(type|instanceId|revision)"' 'WATCH_EVENT_TYPE_INITIAL_LIST_COMPLETE'
+example from-view ".venv/bin/grpcurl -d '{\"filters\": [{\"name\": \"tag:team\", \"values\": [\"demo\"]}], \"max_staleness\": \"60s\"}' $G ec2.v1.Ec2Service/DescribeInstances" \
+  '"(instanceId|staleness)"' '"staleness"'
 example empty-selection ".venv/bin/grpcurl -d '{\"selection\": {}}' $G ec2.v1.Ec2Service/StopInstances" \
   "" '"field":"selection"'
 example not-found ".venv/bin/grpcurl -d '{\"instance_ids\": [\"i-0123456789abcdef0\"]}' $G ec2.v1.Ec2Service/DescribeInstances" \

@@ -10,6 +10,7 @@
 use crate::auth;
 use crate::auth::jwt::JwtRules;
 use crate::ec2::{MergeWindow, SdkSettings, batch};
+use crate::inventory::InventorySettings;
 use crate::protection::Limits;
 use crate::protection::budget::Rate;
 use crate::protection::budget::settings::{BudgetSettings, RedisSettings};
@@ -271,6 +272,24 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub merge_max_ids: u16,
 
+    /// The instance inventory: list every instance of the account and region this often
+    /// (seconds; paging DescribeInstances through the EC2 budget) into the view that serves
+    /// WatchInstances, WaitInstances and `max_staleness` reads. 0 turns the inventory off.
+    #[arg(long, env = "EC2_GRPC_INVENTORY_RESYNC_SECONDS", default_value_t = 60)]
+    pub inventory_resync_seconds: u64,
+
+    /// How often the instances the gateway launched or acted on are described again until
+    /// they settle (milliseconds; they are described at once too).
+    #[arg(long, env = "EC2_GRPC_INVENTORY_REFRESH_MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(10..))]
+    pub inventory_refresh_ms: u64,
+
+    /// Changes of the view kept for watches to resume from (a watch resuming from an older
+    /// revision, or falling further behind, lists again).
+    #[arg(long, env = "EC2_GRPC_INVENTORY_HISTORY", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub inventory_history: u64,
+
     /// On SIGTERM or SIGINT, how long in-flight calls may take to finish before the server
     /// exits anyway (seconds).
     #[arg(long, env = "EC2_GRPC_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
@@ -361,8 +380,18 @@ impl Config {
             limits: self.limits(),
             auth: self.auth(),
             tls: self.tls(),
+            inventory: self.inventory(),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
         }
+    }
+
+    /// How the instance view is kept (`None`: the inventory is off).
+    pub fn inventory(&self) -> Option<InventorySettings> {
+        (self.inventory_resync_seconds > 0).then(|| InventorySettings {
+            resync: Duration::from_secs(self.inventory_resync_seconds),
+            refresh: Duration::from_millis(self.inventory_refresh_ms),
+            history: usize::try_from(self.inventory_history).unwrap_or(usize::MAX),
+        })
     }
 
     /// The EC2 budget: in memory, or shared through Redis.

@@ -103,6 +103,51 @@ pub enum Error {
     #[error("the service is at its concurrency limit; retry shortly or on another replica")]
     Overloaded,
 
+    /// A watch resumed from a revision this replica no longer keeps, or never issued (another
+    /// replica's, or one from before a restart): the client must list again.
+    #[error(
+        "revision {revision} cannot be resumed on this replica ({detail}): watch again without a revision"
+    )]
+    RevisionExpired {
+        /// The revision sent.
+        revision: String,
+        /// Why: older than the history kept, or not this replica's.
+        detail: String,
+    },
+
+    /// A waited-for instance reached a state from which the wait's target cannot be reached.
+    #[error("instance {instance_id} is {state}: it can no longer become {target}")]
+    WaitTargetUnreachable {
+        /// The instance.
+        instance_id: String,
+        /// Its state.
+        state: String,
+        /// What the wait waited for.
+        target: String,
+    },
+
+    /// The caller's deadline passed before the waited-for instances were all there.
+    #[error("{not_ready} of the selected instances are not {target} by the deadline")]
+    WaitDeadlineExceeded {
+        /// How many were not at the target.
+        not_ready: usize,
+        /// What the wait waited for.
+        target: String,
+    },
+
+    /// A read from the view needs it fresher than it is (EC2 unreachable or throttled, say).
+    #[error("the instance view is {age:?} old, older than max_staleness {max:?}")]
+    ViewStale {
+        /// How old the view is.
+        age: std::time::Duration,
+        /// How old the caller accepts.
+        max: std::time::Duration,
+    },
+
+    /// An RPC served from the instance view while the inventory is off.
+    #[error("the instance inventory is off on this gateway (--inventory-resync-seconds 0)")]
+    InventoryOff,
+
     /// A bug or an impossible state inside the service.
     #[error("internal error: {0}")]
     Internal(String),
@@ -227,6 +272,16 @@ pub enum Reason {
     MissingPermission,
     /// A scoped principal reached outside its tag.
     OutOfScope,
+    /// A watch's revision is no longer (or was never) kept by this replica: list again.
+    RevisionExpired,
+    /// A waited-for instance can no longer reach the target.
+    WaitTargetUnreachable,
+    /// The deadline passed before the wait was over.
+    WaitDeadlineExceeded,
+    /// The instance view is older than the read accepts.
+    ViewStale,
+    /// The instance inventory is off.
+    InventoryOff,
     /// A bug or an impossible state inside the service.
     Internal,
 }
@@ -255,6 +310,11 @@ impl Reason {
             Reason::Unauthenticated => "UNAUTHENTICATED",
             Reason::MissingPermission => "MISSING_PERMISSION",
             Reason::OutOfScope => "OUT_OF_SCOPE",
+            Reason::RevisionExpired => "REVISION_EXPIRED",
+            Reason::WaitTargetUnreachable => "WAIT_TARGET_UNREACHABLE",
+            Reason::WaitDeadlineExceeded => "WAIT_DEADLINE_EXCEEDED",
+            Reason::ViewStale => "VIEW_STALE",
+            Reason::InventoryOff => "INVENTORY_OFF",
             Reason::Internal => "INTERNAL",
         }
     }
@@ -284,6 +344,11 @@ impl Reason {
             Reason::Ec2Timeout => Code::DeadlineExceeded,
             Reason::Unauthenticated => Code::Unauthenticated,
             Reason::Ec2UnreadableResponse | Reason::Internal => Code::Internal,
+            // As etcd answers a watch from a compacted revision.
+            Reason::RevisionExpired => Code::OutOfRange,
+            Reason::WaitTargetUnreachable | Reason::InventoryOff => Code::FailedPrecondition,
+            Reason::WaitDeadlineExceeded => Code::DeadlineExceeded,
+            Reason::ViewStale => Code::Unavailable,
         }
     }
 
@@ -299,6 +364,7 @@ impl Reason {
                 | Reason::Ec2BudgetExhausted
                 | Reason::CallerQuotaExceeded
                 | Reason::Overloaded
+                | Reason::ViewStale
         )
     }
 
@@ -355,6 +421,11 @@ impl Error {
             Error::Unauthenticated => Reason::Unauthenticated,
             Error::PermissionDenied { .. } => Reason::MissingPermission,
             Error::OutOfScope { .. } => Reason::OutOfScope,
+            Error::RevisionExpired { .. } => Reason::RevisionExpired,
+            Error::WaitTargetUnreachable { .. } => Reason::WaitTargetUnreachable,
+            Error::WaitDeadlineExceeded { .. } => Reason::WaitDeadlineExceeded,
+            Error::ViewStale { .. } => Reason::ViewStale,
+            Error::InventoryOff => Reason::InventoryOff,
             Error::Internal(_) => Reason::Internal,
         }
     }
@@ -411,6 +482,15 @@ impl Error {
             }
             Error::OutOfScope { tag, .. } => {
                 metadata.insert("scope".to_owned(), tag.clone());
+            }
+            Error::RevisionExpired { revision, .. } => {
+                metadata.insert("revision".to_owned(), revision.clone());
+            }
+            Error::WaitTargetUnreachable {
+                instance_id, state, ..
+            } => {
+                metadata.insert("instance_id".to_owned(), instance_id.clone());
+                metadata.insert("state".to_owned(), state.clone());
             }
             _ => {}
         }

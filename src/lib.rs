@@ -28,6 +28,8 @@
 //! - [`ec2`]: the EC2 seam: the SDK client from the standard AWS configuration with the EC2
 //!   budget and the caller's deadline on every attempt; describes that coalesce.
 //! - [`protection`]: the EC2 budget, per-caller quotas, load shedding, counters.
+//! - [`inventory`]: the replica's view of the account's instances (full lists, targeted
+//!   refreshes, revisions), from which watches, waits and `max_staleness` reads are served.
 //! - [`error`]: the one error type and the single EC2-error -> gRPC-status mapping.
 //!
 //! Modules depend downwards only: `tests/architecture.rs` fails on an import cycle between
@@ -40,6 +42,7 @@ pub mod config;
 pub mod convert;
 pub mod ec2;
 pub mod error;
+pub mod inventory;
 pub mod protection;
 pub mod server;
 pub mod startup;

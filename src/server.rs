@@ -9,6 +9,7 @@ use crate::api::Gateway;
 use crate::auth::{self, AuthLayer, AuthPolicy};
 use crate::call::CallScopeLayer;
 use crate::ec2::{Ec2, MergeWindow, SdkSettings};
+use crate::inventory::{Inventory, InventorySettings};
 use crate::pb;
 use crate::pb::ec2_service_server::Ec2ServiceServer;
 use crate::protection::Limits;
@@ -59,6 +60,8 @@ pub struct Settings {
     pub auth: auth::Settings,
     /// TLS on the gRPC port, if any.
     pub tls: Option<TlsFiles>,
+    /// The instance inventory, if on.
+    pub inventory: Option<InventorySettings>,
     /// How long in-flight calls may take to finish at shutdown.
     pub shutdown_grace: Duration,
 }
@@ -100,7 +103,10 @@ pub async fn run(settings: Settings, telemetry: &Telemetry) -> Result<(), Startu
     );
     let client = crate::ec2::protected_client(&shared, settings.sdk, budget, stats.clone())?;
     let ec2 = Ec2::new(client, settings.merge_window, stats);
-    let gateway = Gateway::with_ec2(ec2).with_batch_size(settings.action_batch_size);
+    let mut gateway = Gateway::with_ec2(ec2.clone()).with_batch_size(settings.action_batch_size);
+    if let Some(inventory) = settings.inventory {
+        gateway = gateway.with_inventory(Inventory::start(ec2, inventory));
+    }
     let access = Access {
         auth: AuthPolicy::load(&settings.auth)
             .await

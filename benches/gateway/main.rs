@@ -11,10 +11,12 @@
 //!
 //! P1 added latency (`latency`), P2 streaming (`streaming`), P3 Python clients (`clients`),
 //! P4-P6 the protection under load (`protection`), P7 soak (`soak`, only with `--soak`), P8 the
-//! EC2 budget shared by three replicas through Redis (`shared_budget`).
+//! EC2 budget shared by three replicas through Redis (`shared_budget`), P9 the instance
+//! inventory: watchers, event latency, reads from the view (`inventory`).
 //! Timings live here and in BENCHMARKS.md, never in tests.
 
 mod clients;
+mod inventory;
 mod latency;
 mod protection;
 mod shared_budget;
@@ -82,6 +84,7 @@ async fn main() {
         "findings": [],
         "p7": null,
         "p8": null,
+        "p9": null,
     });
     if wanted("p1") {
         results["p1"] = latency::run().await;
@@ -105,6 +108,9 @@ async fn main() {
     }
     if wanted("p8") {
         results["p8"] = shared_budget::run().await;
+    }
+    if wanted("p9") {
+        results["p9"] = inventory::run().await;
     }
     if args.iter().any(|a| a == "--soak") {
         let seconds = value_of(&args, "--soak-secs").map_or(600, |s| {

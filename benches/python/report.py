@@ -41,6 +41,9 @@ GOAL_P6_SERVED = "every client served"
 GOAL_P6_P99 = "p99 ≤ window + one EC2 round trip"
 GOAL_P8_THROTTLES = "0 throttles at EC2"
 GOAL_P8_GOODPUT = "goodput ≥ 95 % of refill"
+GOAL_P9_CALLS = "EC2 calls/s: the resync pages only (+ targeted refreshes)"
+GOAL_P9_STREAM = "view stream ≥ 10× the SDK paginator"
+GOAL_P9_RSS = "RSS ≤ 256 MiB with 100,000 instances"
 GOAL_P7_RSS = "RSS flat"
 GOAL_P7_ERRORS = "no unexpected errors"
 
@@ -597,6 +600,58 @@ def section_p8(p8):
     return summary, body
 
 
+def section_p9(p9):
+    w, b = p9["watchers"], p9["big_view"]
+    summary = [
+        ["P9 inventory: EC2 calls with 1,000 watchers", GOAL_P9_CALLS,
+         f"{w['describe_calls_per_sec']:.2f} DescribeInstances/s (list pages alone "
+         f"{w['list_calls_per_sec']:.2f}/s)",
+         f"{num(w['describe_calls_per_sec'] / w['list_calls_per_sec'])}× the list pages",
+         "—"],
+        ["P9 inventory: change -> watcher event", "—",
+         f"p50 {w['event_p50_ms']:.1f} ms, p99 {w['event_p99_ms']:.1f} ms", "—", "—"],
+        ["P9 inventory: 100,000-instance stream", GOAL_P9_STREAM,
+         f"view {fmt_s(b['view_stream_secs'])} vs SDK {fmt_s(b['sdk_paginator_secs'])}",
+         f"{num(b['speedup'])}×", yes_no(b["speedup"] >= 10)],
+        ["P9 inventory: RSS with 100,000 instances", GOAL_P9_RSS, fmt_mib(b["rss_mib"]),
+         f"{num(b['rss_mib'] / 256)} of goal", yes_no(b["rss_mib"] <= 256)],
+    ]
+    rows = [
+        ["watchers", f"{w['watchers']:,}, each of one instance (instance-id filter), over 8 "
+                     f"connections; all listed in {fmt_s(w['opened_secs'])}"],
+        ["instances", f"{w['instances']:,}, EC2's throttling on; full list every "
+                      f"{w['resync_seconds']} s"],
+        ["window", f"{fmt_s(w['window_secs'])}: {w['changes']} stops through the gateway, then "
+                   "idle to three resyncs"],
+        ["DescribeInstances at EC2", f"{w['describe_calls']:,} calls, "
+                                     f"{w['describe_calls_per_sec']:.2f}/s (throttled "
+                                     f"{w['throttled']})"],
+        ["the same watchers polling every 15 s (boto3's waiter period)",
+         f"{w['pollers_equivalent_calls_per_sec']:.1f} calls/s"],
+        ["stop -> watcher event", f"p50 {w['event_p50_ms']:.1f} ms, p99 "
+                                  f"{w['event_p99_ms']:.1f} ms (the stop's own answer: p50 "
+                                  f"{w['stop_answer_p50_ms']:.1f} ms)"],
+        ["gateway RSS with 1,000 watchers", fmt_mib(w["rss_mib"])],
+        ["100,000 instances: first list", fmt_s(b["first_list_secs"])],
+        ["DescribeInstancesStream from the view (best of 3)", fmt_s(b["view_stream_secs"])],
+        ["the SDK's paginator on the stand-in (best of 3)", fmt_s(b["sdk_paginator_secs"])],
+        ["gateway RSS / peak with 100,000 in the view", f"{fmt_mib(b['rss_mib'])} / "
+                                                        f"{fmt_mib(b['peak_rss_mib'])}"],
+    ]
+    body = [
+        "## P9: the instance inventory",
+        "A thousand watchers on 10,000 instances, served from one replica's view: what EC2 sees "
+        "is the view's own full list (10 pages every resync) and the targeted refresh of what "
+        "the gateway stopped, whatever the number of watchers. Each stop is timed from the "
+        "StopInstances call to the MODIFIED (stopping) event at the instance's watcher. Then "
+        "a 100,000-instance DescribeInstancesStream with `max_staleness` (from the view) "
+        "against aws-sdk-ec2's own paginator on the stand-in, and the gateway's memory with "
+        "the 100,000 instances in its view.",
+        table(["measure", "value"], rows),
+    ]
+    return summary, body
+
+
 def machine(meta):
     rows = [["date", meta.get("date", "—")], ["CPU", meta.get("cpu", "—")],
             ["cores", str(meta.get("cores", "—"))],
@@ -628,6 +683,8 @@ SCENARIOS = [
     ("p7", "P7: soak", [GOAL_P7_RSS, GOAL_P7_ERRORS], section_p7, ["p7_rss.png"]),
     ("p8", "P8: one EC2 budget shared by three replicas through Redis",
      [GOAL_P8_THROTTLES, GOAL_P8_GOODPUT, "—", "—"], section_p8, []),
+    ("p9", "P9: the instance inventory",
+     [GOAL_P9_CALLS, "—", GOAL_P9_STREAM, GOAL_P9_RSS], section_p9, []),
 ]
 
 

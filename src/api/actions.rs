@@ -16,6 +16,7 @@ use crate::call::{self, Call};
 use crate::convert::instance;
 use crate::ec2::Ec2;
 use crate::error::Error;
+use crate::inventory::Inventory;
 use crate::{pb, validate};
 use aws_sdk_ec2::types::Tag;
 use futures_util::stream;
@@ -221,6 +222,7 @@ pub struct ActionRequest {
 /// is acted on.
 pub async fn run<R: From<ActionEvent> + Send + 'static>(
     ec2: &Ec2,
+    inventory: Option<&Inventory>,
     batch_size: usize,
     request: ActionRequest,
 ) -> Result<MessageStream<R>, Error> {
@@ -249,6 +251,7 @@ pub async fn run<R: From<ActionEvent> + Send + 'static>(
 
     let run = Run {
         ec2: ec2.client.clone(),
+        inventory: inventory.cloned(),
         call: Call::current(),
         action: request.action,
         dry_run: request.dry_run,
@@ -326,6 +329,8 @@ async fn resolve(
 struct Run {
     /// The EC2 client.
     ec2: aws_sdk_ec2::Client,
+    /// The instance view, told of each batch acted on.
+    inventory: Option<Inventory>,
     /// The RPC this run serves (the stream outlives the handler's scope).
     call: Option<Call>,
     /// What to do.
@@ -357,9 +362,12 @@ impl Run {
             instance_ids: ids.clone(),
             ..Default::default()
         };
-        let acting = self.action.call(&self.ec2, ids, self.dry_run);
+        let acting = self.action.call(&self.ec2, ids.clone(), self.dry_run);
         match call::within(self.call.clone(), acting).await {
             Ok(answer) => {
+                if let Some(inventory) = &self.inventory {
+                    inventory.acted_on(&ids);
+                }
                 batch.state_changes = answer.state_changes;
                 batch.instance_monitorings = answer.instance_monitorings;
                 self.summary.acted += count;

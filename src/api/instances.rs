@@ -1,20 +1,24 @@
 //! Instance RPCs: RunInstances, DescribeInstances and its streamed form.
 
 use super::stream::{self, Describe, MessageStream, Page};
-use super::{client_token, scoped_filters, unless_dry_run};
+use super::view_reads::{self, VIEW_TOKEN_PREFIX, ViewInstances, ViewQuestion};
+use super::{check_scope, client_token, group_reservations, scoped_filters, unless_dry_run};
 use crate::auth::scope::TagScope;
 use crate::convert::{instance, non_empty, request};
 use crate::ec2::{DescribePage, Ec2};
 use crate::error::Error;
+use crate::inventory::Inventory;
 use crate::{pb, validate};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 /// EC2 `RunInstances`, every parameter passed through. `min_count` defaults to 1 and
 /// `max_count` to `min_count`; user data is base64-encoded for EC2; the client token is the
-/// caller's or one made for this call. A scoped caller's instances get its tag.
+/// caller's or one made for this call. A scoped caller's instances get its tag. The
+/// inventory, if on, takes the new instances in at once and follows them until they run.
 pub async fn run_instances(
     ec2: &Ec2,
+    inventory: Option<&Inventory>,
     mut request: pb::RunInstancesRequest,
     scope: Option<&TagScope>,
 ) -> Result<pb::RunInstancesResponse, Error> {
@@ -34,6 +38,15 @@ pub async fn run_instances(
         .await
         .map(|output| instance::run_instances_output(&output))
         .map_err(Error::from);
+    if let (Ok(launched), Some(inventory)) = (&result, inventory) {
+        inventory.launched(&pb::Reservation {
+            reservation_id: launched.reservation_id.clone(),
+            owner_id: launched.owner_id.clone(),
+            requester_id: launched.requester_id.clone(),
+            groups: launched.groups.clone(),
+            instances: launched.instances.clone(),
+        });
+    }
     unless_dry_run(result, || pb::RunInstancesResponse {
         dry_run_succeeded: true,
         ..Default::default()
@@ -41,13 +54,32 @@ pub async fn run_instances(
 }
 
 /// EC2 `DescribeInstances`: one page, ids, filters and DryRun passed through; a scoped
-/// caller's describe only sees its scope.
+/// caller's describe only sees its scope. With `max_staleness`, the view may answer.
 pub async fn describe_instances(
     ec2: &Ec2,
+    inventory: Option<&Inventory>,
     request: pb::DescribeInstancesRequest,
     scope: Option<&TagScope>,
 ) -> Result<pb::DescribeInstancesResponse, Error> {
     validate::describe_instances(&request)?;
+    let question = ViewQuestion {
+        max_staleness: request.max_staleness.as_ref(),
+        filters: &request.filters,
+        include_managed_resources: request.include_managed_resources,
+        dry_run: request.dry_run,
+        resumes_view: request.next_token.starts_with(VIEW_TOKEN_PREFIX),
+    };
+    if let Some((inventory, age)) = view_reads::answerer(inventory, &question)? {
+        let fingerprint = view_reads::unary_fingerprint(&request, scope);
+        let view = ViewInstances::new(
+            inventory,
+            &request.instance_ids,
+            &request.filters,
+            scope.cloned(),
+            age,
+        )?;
+        return view.describe(request.max_results, &request.next_token, fingerprint);
+    }
     let page = DescribePage {
         filters: scoped_filters(&request.instance_ids, &request.filters, scope),
         ids: request.instance_ids,
@@ -67,6 +99,7 @@ pub async fn describe_instances(
                 .collect(),
             next_token: output.next_token().unwrap_or_default().to_owned(),
             dry_run_succeeded: false,
+            staleness: None,
         })
         .and_then(|response| {
             check_scope(scope, &response.reservations)?;
@@ -78,9 +111,11 @@ pub async fn describe_instances(
     })
 }
 
-/// `DescribeInstancesStream`: every page of EC2 `DescribeInstances`, streamed.
+/// `DescribeInstancesStream`: every page of EC2 `DescribeInstances`, streamed (from the view
+/// when `max_staleness` allows).
 pub fn describe_instances_stream(
     ec2: &Ec2,
+    inventory: Option<&Inventory>,
     request: pb::DescribeInstancesStreamRequest,
     scope: Option<TagScope>,
 ) -> Result<MessageStream<pb::DescribeInstancesStreamResponse>, Error> {
@@ -100,6 +135,25 @@ pub fn describe_instances_stream(
         &request.next_token,
         request.limit,
     )?;
+    let question = ViewQuestion {
+        max_staleness: request.max_staleness.as_ref(),
+        filters: &request.filters,
+        include_managed_resources: request.include_managed_resources,
+        dry_run: request.dry_run,
+        resumes_view: start
+            .page_token()
+            .is_some_and(|t| t.starts_with(VIEW_TOKEN_PREFIX)),
+    };
+    if let Some((inventory, age)) = view_reads::answerer(inventory, &question)? {
+        let view = ViewInstances::new(
+            inventory,
+            &request.instance_ids,
+            &request.filters,
+            scope,
+            age,
+        )?;
+        return Ok(stream::stream(view, start, limit));
+    }
     let describe = Instances {
         ec2: ec2.clone(),
         template: DescribePage {
@@ -147,22 +201,6 @@ impl Instances {
     }
 }
 
-/// PERMISSION_DENIED naming every described instance outside `scope`.
-pub(super) fn check_scope(
-    scope: Option<&TagScope>,
-    reservations: &[pb::Reservation],
-) -> Result<(), Error> {
-    let Some(scope) = scope else {
-        return Ok(());
-    };
-    scope.check(
-        reservations
-            .iter()
-            .flat_map(|r| &r.instances)
-            .map(|i| (i.instance_id.as_str(), i.tags.as_slice())),
-    )
-}
-
 impl Describe for Instances {
     type Item = pb::Reservation;
     type Message = pb::DescribeInstancesStreamResponse;
@@ -198,19 +236,10 @@ impl Describe for Instances {
     }
 
     fn message(&self, items: Vec<pb::Reservation>, next_token: String) -> Self::Message {
-        let mut reservations: Vec<pb::Reservation> = Vec::new();
-        for mut item in items {
-            match reservations.last_mut() {
-                Some(last) if last.reservation_id == item.reservation_id => {
-                    last.instances.append(&mut item.instances);
-                }
-                _ => reservations.push(item),
-            }
-        }
         pb::DescribeInstancesStreamResponse {
-            reservations,
+            reservations: group_reservations(items),
             next_token,
-            dry_run_succeeded: false,
+            ..Default::default()
         }
     }
 

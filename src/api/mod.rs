@@ -1,20 +1,26 @@
 //! The `ec2.v1.Ec2Service` implementation: one file per RPC group, each RPC validating its
-//! request, calling EC2 and converting the answer. Streamed describes share `stream`.
+//! request, calling EC2 and converting the answer. Streamed describes share `stream`;
+//! `watch`, `wait` and `view_reads` answer from the instance inventory instead of EC2.
 
 pub mod actions;
 mod instances;
 mod network_interfaces;
 pub mod stream;
+mod view_reads;
+mod wait;
+mod watch;
 
 use crate::auth::scope::TagScope;
 use crate::convert::{common, non_empty, request};
-use crate::ec2::Ec2;
+use crate::ec2::{DescribePage, Ec2};
 use crate::error::Error;
+use crate::inventory::Inventory;
 use crate::pb;
 use crate::pb::ec2_service_server::Ec2Service;
 use crate::protection::stats::{Snapshot, Stats};
 use crate::validate;
 use actions::{Action, ActionRequest};
+use std::collections::HashMap;
 use std::sync::Arc;
 use stream::MessageStream;
 use tonic::{Request, Response, Status};
@@ -26,6 +32,8 @@ pub struct Gateway {
     ec2: Ec2,
     /// Most ids per EC2 call of the instance actions (1 to 1000).
     batch_size: usize,
+    /// The view of the account's instances, when the inventory is on.
+    inventory: Option<Inventory>,
 }
 
 impl Gateway {
@@ -42,7 +50,20 @@ impl Gateway {
         Self {
             ec2,
             batch_size: actions::MAX_BATCH_SIZE,
+            inventory: None,
         }
+    }
+
+    /// Serves watches, waits and `max_staleness` reads from `inventory`, and tells it of every
+    /// launch and action.
+    pub fn with_inventory(mut self, inventory: Inventory) -> Self {
+        self.inventory = Some(inventory);
+        self
+    }
+
+    /// The instance view, when the inventory is on; else FAILED_PRECONDITION.
+    fn inventory(&self) -> Result<&Inventory, Error> {
+        self.inventory.as_ref().ok_or(Error::InventoryOff)
     }
 
     /// The protection counters (budget waits, throttles, retries, coalescing, refusals).
@@ -66,7 +87,8 @@ impl Gateway {
         &self,
         request: ActionRequest,
     ) -> Result<Response<MessageStream<R>>, Status> {
-        let stream = actions::run(&self.ec2, self.batch_size, request).await?;
+        let inventory = self.inventory.as_ref();
+        let stream = actions::run(&self.ec2, inventory, self.batch_size, request).await?;
         Ok(Response::new(stream))
     }
 }
@@ -88,6 +110,36 @@ fn scoped_filters(
 ) -> Vec<aws_sdk_ec2::types::Filter> {
     let added = scope.filter(|_| ids.is_empty()).map(TagScope::filter);
     filters.iter().chain(&added).map(common::filter).collect()
+}
+
+/// PERMISSION_DENIED naming every described instance outside `scope`.
+fn check_scope(scope: Option<&TagScope>, reservations: &[pb::Reservation]) -> Result<(), Error> {
+    let Some(scope) = scope else {
+        return Ok(());
+    };
+    scope.check(
+        reservations
+            .iter()
+            .flat_map(|r| &r.instances)
+            .map(|i| (i.instance_id.as_str(), i.tags.as_slice())),
+    )
+}
+
+/// Single-instance reservations regrouped: one reservation per id, with its instances, in
+/// the order the reservations first appear.
+fn group_reservations(items: Vec<pb::Reservation>) -> Vec<pb::Reservation> {
+    let mut reservations: Vec<pb::Reservation> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for mut item in items {
+        match index.get(&item.reservation_id) {
+            Some(&at) => reservations[at].instances.append(&mut item.instances),
+            None => {
+                index.insert(item.reservation_id.clone(), reservations.len());
+                reservations.push(item);
+            }
+        }
+    }
+    reservations
 }
 
 /// A validated action request on a selection only.
@@ -118,6 +170,19 @@ fn unless_dry_run<T>(result: Result<T, Error>, dry_run: impl FnOnce() -> T) -> R
     }
 }
 
+/// The permission check of an RPC served from the view: EC2's DescribeInstances with DryRun,
+/// whose `DryRunOperation` answer means the gateway may describe.
+async fn describe_dry_run(ec2: &Ec2) -> Result<(), Error> {
+    let page = DescribePage {
+        dry_run: true,
+        ..DescribePage::default()
+    };
+    match ec2.describe_instances(page).await {
+        Err(e) if !e.is_dry_run_success() => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// The idempotency token of a mutating call: the caller's, or a fresh one for this call. The
 /// SDK sends the same token on each of its retries, so a retried call never acts twice.
 fn client_token(given: &str) -> String {
@@ -135,7 +200,8 @@ impl Ec2Service for Gateway {
         request: Request<pb::RunInstancesRequest>,
     ) -> Result<Response<pb::RunInstancesResponse>, Status> {
         let (r, scope) = scoped(request);
-        let response = instances::run_instances(&self.ec2, r, scope.as_ref()).await?;
+        let inventory = self.inventory.as_ref();
+        let response = instances::run_instances(&self.ec2, inventory, r, scope.as_ref()).await?;
         Ok(Response::new(response))
     }
 
@@ -144,7 +210,9 @@ impl Ec2Service for Gateway {
         request: Request<pb::DescribeInstancesRequest>,
     ) -> Result<Response<pb::DescribeInstancesResponse>, Status> {
         let (r, scope) = scoped(request);
-        let response = instances::describe_instances(&self.ec2, r, scope.as_ref()).await?;
+        let inventory = self.inventory.as_ref();
+        let response =
+            instances::describe_instances(&self.ec2, inventory, r, scope.as_ref()).await?;
         Ok(Response::new(response))
     }
 
@@ -155,7 +223,8 @@ impl Ec2Service for Gateway {
         request: Request<pb::DescribeInstancesStreamRequest>,
     ) -> Result<Response<Self::DescribeInstancesStreamStream>, Status> {
         let (r, scope) = scoped(request);
-        let stream = instances::describe_instances_stream(&self.ec2, r, scope)?;
+        let inventory = self.inventory.as_ref();
+        let stream = instances::describe_instances_stream(&self.ec2, inventory, r, scope)?;
         Ok(Response::new(stream))
     }
 
@@ -331,5 +400,49 @@ impl Ec2Service for Gateway {
             scope,
         })
         .await
+    }
+
+    type WatchInstancesStream = MessageStream<pb::WatchInstancesResponse>;
+
+    async fn watch_instances(
+        &self,
+        request: Request<pb::WatchInstancesRequest>,
+    ) -> Result<Response<Self::WatchInstancesStream>, Status> {
+        let (r, scope) = scoped(request);
+        validate::watch_instances(&r)?;
+        if r.dry_run {
+            describe_dry_run(&self.ec2).await?;
+            let answer = pb::WatchInstancesResponse {
+                dry_run_succeeded: true,
+                ..Default::default()
+            };
+            return Ok(Response::new(Box::pin(futures_util::stream::once(async {
+                Ok::<_, Status>(answer)
+            }))));
+        }
+        let stream = watch::watch_instances(self.inventory()?, r, scope)?;
+        Ok(Response::new(stream))
+    }
+
+    type WaitInstancesStream = MessageStream<pb::WaitInstancesResponse>;
+
+    async fn wait_instances(
+        &self,
+        request: Request<pb::WaitInstancesRequest>,
+    ) -> Result<Response<Self::WaitInstancesStream>, Status> {
+        let (r, scope) = scoped(request);
+        validate::wait_instances(&r)?;
+        if r.dry_run {
+            describe_dry_run(&self.ec2).await?;
+            let answer = pb::WaitInstancesResponse {
+                dry_run_succeeded: true,
+                ..Default::default()
+            };
+            return Ok(Response::new(Box::pin(futures_util::stream::once(async {
+                Ok::<_, Status>(answer)
+            }))));
+        }
+        let stream = wait::wait_instances(self.inventory()?, r, scope)?;
+        Ok(Response::new(stream))
     }
 }

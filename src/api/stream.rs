@@ -146,6 +146,11 @@ impl Position {
         })
     }
 
+    /// The describe's own page token where this position stands (`None`: the first page).
+    pub fn page_token(&self) -> Option<&str> {
+        self.page_token.as_deref()
+    }
+
     /// The token that resumes here.
     fn token(&self) -> String {
         let page_token = self.page_token.as_deref().unwrap_or_default();

@@ -1,5 +1,5 @@
 //! Authorization: per-RPC permissions (the RPC's name, or `*`), grouped in roles, granted to
-//! principals. Built-in roles: `reader` (describes and streams), `operator` (start, stop,
+//! principals. Built-in roles: `reader` (describes, streams, watches, waits), `operator` (start, stop,
 //! reboot, monitor, unmonitor, tags, and what readers may), `admin` (everything). A TOML file
 //! may add or redefine roles and grants:
 //!
@@ -34,12 +34,14 @@ pub fn load(path: &Path) -> Result<Arc<RolesFile>, String> {
     Watched::load(path, Authorization::parse)
 }
 
-/// Describes and streams.
+/// Describes, streams, and the watches and waits served from the instance view.
 const READER: &[&str] = &[
     "DescribeInstances",
     "DescribeInstancesStream",
     "DescribeNetworkInterfaces",
     "DescribeNetworkInterfacesStream",
+    "WatchInstances",
+    "WaitInstances",
 ];
 /// The instance actions that do not create or destroy.
 const OPERATOR: &[&str] = &[

@@ -36,6 +36,18 @@ pub struct Instruments {
     pub budget_fallbacks: Counter<u64>,
     /// `ec2.budget.redis.calls`: the shared budget's round trips to Redis, by `outcome`.
     pub budget_redis_calls: Counter<u64>,
+    /// `ec2.inventory.instances`: instances in the replica's view.
+    pub inventory_instances: Gauge<u64>,
+    /// `ec2.inventory.list.age` (s): how old the view's last complete full list is.
+    pub inventory_list_age: Gauge<f64>,
+    /// `ec2.inventory.events`: changes of the view, by `kind` (added, modified, deleted).
+    pub inventory_events: Counter<u64>,
+    /// `ec2.inventory.lists`: full lists of the account's instances, by `outcome`.
+    pub inventory_lists: Counter<u64>,
+    /// `ec2.inventory.watchers`: WatchInstances streams open.
+    pub inventory_watchers: UpDownCounter<i64>,
+    /// `ec2.inventory.waiters`: WaitInstances streams open.
+    pub inventory_waiters: UpDownCounter<i64>,
 }
 
 /// The instruments (made on first use, from the global meter provider).
@@ -99,6 +111,49 @@ pub fn instruments() -> &'static Instruments {
                 .u64_counter("ec2.budget.redis.calls")
                 .with_description("Round trips of the shared EC2 budget to Redis")
                 .build(),
+            inventory_instances: meter
+                .u64_gauge("ec2.inventory.instances")
+                .with_description("Instances in the replica's view")
+                .build(),
+            inventory_list_age: meter
+                .f64_gauge("ec2.inventory.list.age")
+                .with_unit("s")
+                .with_description("Age of the view's last complete full list")
+                .build(),
+            inventory_events: meter
+                .u64_counter("ec2.inventory.events")
+                .with_description("Changes of the instance view, by kind")
+                .build(),
+            inventory_lists: meter
+                .u64_counter("ec2.inventory.lists")
+                .with_description("Full lists of the account's instances, by outcome")
+                .build(),
+            inventory_watchers: meter
+                .i64_up_down_counter("ec2.inventory.watchers")
+                .with_description("WatchInstances streams open")
+                .build(),
+            inventory_waiters: meter
+                .i64_up_down_counter("ec2.inventory.waiters")
+                .with_description("WaitInstances streams open")
+                .build(),
         }
     })
+}
+
+/// Counts something open (a watch, a wait) in an up-down counter for as long as it lives.
+#[derive(Debug)]
+pub struct Open(&'static UpDownCounter<i64>);
+
+impl Open {
+    /// Counts one more in `counter` until dropped.
+    pub fn count(counter: &'static UpDownCounter<i64>) -> Open {
+        counter.add(1, &[]);
+        Open(counter)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.add(-1, &[]);
+    }
 }

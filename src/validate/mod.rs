@@ -202,6 +202,61 @@ pub fn describe_instances(r: &pb::DescribeInstancesRequest) -> Result<(), Error>
         &r.filters,
         r.max_results,
     );
+    check_duration(&mut v, "max_staleness", r.max_staleness.as_ref());
+    v.into_result()
+}
+
+/// A duration field (`google.protobuf.Duration`) that must be zero or positive.
+fn check_duration(v: &mut Violations, field: &str, d: Option<&prost_types::Duration>) {
+    if let Some(d) = d {
+        v.check(
+            d.seconds >= 0 && (0..1_000_000_000).contains(&d.nanos),
+            field,
+            || {
+                format!(
+                    "must be a duration of zero or more, got {}s {}ns",
+                    d.seconds, d.nanos
+                )
+            },
+        );
+    }
+}
+
+/// Validates a `WatchInstancesRequest` (the view checks that it evaluates each filter).
+pub fn watch_instances(r: &pb::WatchInstancesRequest) -> Result<(), Error> {
+    let mut v = Violations::default();
+    if let Some(i) = r.instance_ids.iter().position(|id| id.trim().is_empty()) {
+        v.check(false, &format!("instance_ids[{i}]"), || {
+            "must not be empty".into()
+        });
+    }
+    check_filters(&mut v, "filters", &r.filters);
+    if let Some(d) = &r.bookmark_interval {
+        v.check(
+            (1..=3600).contains(&d.seconds) && (0..1_000_000_000).contains(&d.nanos),
+            "bookmark_interval",
+            || format!("must be 1 s to 1 h, got {}s {}ns", d.seconds, d.nanos),
+        );
+    }
+    v.into_result()
+}
+
+/// Validates a `WaitInstancesRequest` (the view checks that it evaluates each filter).
+pub fn wait_instances(r: &pb::WaitInstancesRequest) -> Result<(), Error> {
+    let mut v = Violations::default();
+    check_describe(&mut v, "instance_ids", &r.instance_ids, &r.filters, None);
+    v.check(
+        !r.instance_ids.is_empty() || !r.filters.is_empty(),
+        "instance_ids",
+        || "name the instances to wait for by instance_ids or filters".into(),
+    );
+    let target = pb::WaitTarget::try_from(r.target).unwrap_or_default();
+    v.check(target != pb::WaitTarget::Unspecified, "target", || {
+        format!(
+            "must be WAIT_TARGET_EXISTS, _RUNNING, _STOPPED or _TERMINATED, got {}",
+            r.target
+        )
+    });
     v.into_result()
 }
 
@@ -216,6 +271,7 @@ pub fn describe_instances_stream(r: &pb::DescribeInstancesStreamRequest) -> Resu
         r.max_results,
     );
     check_limit(&mut v, r.limit);
+    check_duration(&mut v, "max_staleness", r.max_staleness.as_ref());
     v.into_result()
 }
 

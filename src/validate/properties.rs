@@ -42,6 +42,7 @@ fn describe() -> impl Strategy<Value = pb::DescribeInstancesRequest> {
                     next_token,
                     dry_run,
                     include_managed_resources: None,
+                    max_staleness: None,
                 }
             },
         )

@@ -4,12 +4,14 @@
 //!
 //! Most tests run against moto, the fidelity reference; `standin.rs` runs against the
 //! project's own stand-in (`tools/ec2-standin`) what moto cannot serve: faults, throttling,
-//! idempotent client tokens, Monitor/Unmonitor, paged network interfaces, scale. See
+//! idempotent client tokens, Monitor/Unmonitor, paged network interfaces, scale; and
+//! `inventory.rs` its state transitions and changes made behind the gateway's back. See
 //! `tests/README.md`.
 
 mod actions;
 mod auth;
 mod describe;
+mod inventory;
 mod launch;
 mod mtls;
 mod process;

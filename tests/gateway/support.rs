@@ -11,6 +11,7 @@ use aws_sdk_ec2::config::{
 };
 use aws_sdk_ec2::error::BoxError;
 use ec2_grpc::ec2::{Ec2, MergeWindow, SdkSettings};
+use ec2_grpc::inventory::{Inventory, InventorySettings};
 use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
 use ec2_grpc::protection::Limits;
 use ec2_grpc::protection::budget::{Budget, Rate};
@@ -251,6 +252,27 @@ pub async fn protected_gateway(
     window: MergeWindow,
     limits: Limits,
 ) -> Gateway {
+    let ec2 = protected_ec2(endpoint, rates, window).await;
+    Gateway::serve_with(ec2_grpc::api::Gateway::with_ec2(ec2), limits).await
+}
+
+/// The gateway as the binary builds it with the instance inventory on (`settings`), over the
+/// EC2 endpoint at `endpoint` with EC2's budget, served with `limits`.
+pub async fn inventory_gateway(
+    endpoint: &str,
+    settings: InventorySettings,
+    limits: Limits,
+) -> Gateway {
+    let window = Some(ec2_grpc::ec2::batch::DEFAULT_WINDOW);
+    let ec2 = protected_ec2(endpoint, &[], window).await;
+    let inventory = Inventory::start(ec2.clone(), settings);
+    let gateway = ec2_grpc::api::Gateway::with_ec2(ec2).with_inventory(inventory);
+    Gateway::serve_with(gateway, limits).await
+}
+
+/// The EC2 seam as the binary builds it (the EC2 budget at `rates` over EC2's defaults, the
+/// caller's deadline on every attempt, coalescing, merging in `window`) over `endpoint`.
+pub async fn protected_ec2(endpoint: &str, rates: &[(String, Rate)], window: MergeWindow) -> Ec2 {
     let shared = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
@@ -262,8 +284,7 @@ pub async fn protected_gateway(
     let client =
         ec2_grpc::ec2::protected_client(&shared, SdkSettings::default(), budget, stats.clone())
             .expect("the protected client");
-    let ec2 = Ec2::new(client, window, stats);
-    Gateway::serve_with(ec2_grpc::api::Gateway::with_ec2(ec2), limits).await
+    Ec2::new(client, window, stats)
 }
 
 /// A connected channel to `addr`.
@@ -289,11 +310,14 @@ pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A `Command` for the real `ec2-grpc` binary with `aws_env(endpoint)`.
+/// A `Command` for the real `ec2-grpc` binary with `aws_env(endpoint)`. The instance
+/// inventory is off unless a test turns it on (`--inventory-resync-seconds N` beats the
+/// environment): its background lists would add to the EC2 calls other tests count.
 pub fn binary(endpoint: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ec2-grpc"));
     command
         .envs(aws_env(endpoint))
+        .env("EC2_GRPC_INVENTORY_RESYNC_SECONDS", "0")
         .env_remove("EC2_GRPC_LISTEN")
         .env_remove("EC2_GRPC_ALLOW_UNAUTHENTICATED")
         .kill_on_drop(true);

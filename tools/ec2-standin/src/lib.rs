@@ -91,6 +91,8 @@ pub struct Builder {
     instance_rates: HashMap<String, Rate>,
     /// Instances and network interfaces to seed.
     seed: (usize, usize),
+    /// How long pending, stopping and shutting-down last (zero: settle at once).
+    transition: std::time::Duration,
 }
 
 impl Builder {
@@ -114,6 +116,14 @@ impl Builder {
         self
     }
 
+    /// Makes launches, starts, stops and terminations take `transition` (pending -> running,
+    /// stopping -> stopped, shutting-down -> terminated), as EC2's do; by default they settle
+    /// at once.
+    pub fn transition(mut self, transition: std::time::Duration) -> Self {
+        self.transition = transition;
+        self
+    }
+
     /// Starts serving on `127.0.0.1:0`.
     pub async fn start(self) -> std::io::Result<Standin> {
         self.start_on("127.0.0.1:0".parse().expect("a socket address"))
@@ -124,6 +134,7 @@ impl Builder {
     pub async fn start_on(self, addr: SocketAddr) -> std::io::Result<Standin> {
         let mut account = Account::default();
         account.seed(self.seed.0, self.seed.1);
+        account.transition = self.transition;
         let world = Arc::new(Mutex::new(World {
             account,
             tokens: ec2::Tokens::new(),
@@ -164,6 +175,7 @@ impl Standin {
             request_rates: throttle::ec2_request_rates(),
             instance_rates: throttle::ec2_instance_rates(),
             seed: (0, 0),
+            transition: std::time::Duration::ZERO,
         }
     }
 
@@ -215,8 +227,18 @@ impl Standin {
         world.counters.get(action).copied().unwrap_or_default()
     }
 
+    /// Changes the account directly, as another tool of the account would behind the
+    /// gateway's back (transitions due by now are settled first).
+    pub fn with_account_mut<R>(&self, change: impl FnOnce(&mut Account) -> R) -> R {
+        let mut world = self.world.lock().expect("world lock");
+        world.account.settle(tokio::time::Instant::now());
+        change(&mut world.account)
+    }
+
     /// Reads the account (for assertions).
     pub fn with_account<R>(&self, read: impl FnOnce(&Account) -> R) -> R {
-        read(&self.world.lock().expect("world lock").account)
+        let mut world = self.world.lock().expect("world lock");
+        world.account.settle(tokio::time::Instant::now());
+        read(&world.account)
     }
 }

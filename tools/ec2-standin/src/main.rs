@@ -20,12 +20,17 @@ struct Args {
     /// Admit every call (no EC2 throttling).
     #[arg(long)]
     no_throttling: bool,
+    /// How long pending, stopping and shutting-down last, in milliseconds (0: at once).
+    #[arg(long, default_value_t = 0)]
+    transition_ms: u64,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let mut builder = ec2_standin::Standin::builder().seed(args.instances, args.enis);
+    let mut builder = ec2_standin::Standin::builder()
+        .seed(args.instances, args.enis)
+        .transition(std::time::Duration::from_millis(args.transition_ms));
     if args.no_throttling {
         builder = builder.without_throttling();
     }

@@ -3,6 +3,8 @@
 
 use crate::query::Filter;
 use std::collections::HashMap;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The account id every resource belongs to.
 pub const OWNER_ID: &str = "123456789012";
@@ -65,7 +67,9 @@ pub struct Instance {
     pub image_id: String,
     /// For example `t3.micro`.
     pub instance_type: String,
-    /// Its state; transitions settle at once (a stop answers `stopping` and is `stopped`).
+    /// Its state. With a transition time (`Account::transition`), pending, stopping and
+    /// shutting-down last that long before running, stopped and terminated; without one the
+    /// state settles at once (a stop answers `stopping` and is `stopped`).
     pub state: State,
     /// The subnet.
     pub subnet_id: String,
@@ -232,6 +236,10 @@ pub struct Account {
     pub eni_index: HashMap<String, usize>,
     /// A counter making ids unique and deterministic.
     next_id: u64,
+    /// How long pending, stopping and shutting-down last; zero: states settle at once.
+    pub transition: Duration,
+    /// Instances in a transition: id, the state it settles in, and when.
+    settling: Vec<(String, State, Instant)>,
 }
 
 /// The stand-in's default subnets, one per zone, in one VPC.
@@ -246,6 +254,51 @@ pub const VPC_ID: &str = "vpc-0a1b2c3d4e5f60000";
 pub const DEFAULT_GROUP: (&str, &str) = ("sg-0a1b2c3d4e5f60000", "default");
 
 impl Account {
+    /// Moves `index` into `current`, settling in `settled` after the transition time (at once
+    /// without one). Returns the state an EC2 answer reports now.
+    pub fn change_state(&mut self, index: usize, current: State, settled: State) -> State {
+        let instance = &mut self.instances[index];
+        if self.transition.is_zero() || current == settled {
+            instance.state = settled;
+        } else {
+            instance.state = current;
+            self.settling.retain(|(id, _, _)| *id != instance.id);
+            self.settling.push((
+                instance.id.clone(),
+                settled,
+                Instant::now() + self.transition,
+            ));
+        }
+        current
+    }
+
+    /// Ends the transitions whose time has come (called before every request is applied).
+    pub fn settle(&mut self, now: Instant) {
+        let (due, waiting) = std::mem::take(&mut self.settling)
+            .into_iter()
+            .partition(|(_, _, at)| *at <= now);
+        self.settling = waiting;
+        for (id, state, _) in due {
+            if let Some(&index) = self.instance_index.get(&id) {
+                self.instances[index].state = state;
+            }
+        }
+    }
+
+    /// Removes an instance, as EC2 does about an hour after it terminated (tests use it to
+    /// change the account behind the gateway's back).
+    pub fn remove_instance(&mut self, id: &str) -> bool {
+        let Some(index) = self.instance_index.remove(id) else {
+            return false;
+        };
+        self.instances.remove(index);
+        self.settling.retain(|(settling, _, _)| settling != id);
+        for (i, instance) in self.instances.iter().enumerate().skip(index) {
+            self.instance_index.insert(instance.id.clone(), i);
+        }
+        true
+    }
+
     /// A fresh id with `prefix`, 17 hex digits like EC2's.
     fn id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
@@ -426,5 +479,27 @@ mod tests {
                 .is_err()
         );
         assert!(glob("a*c*", "abxcd") && !glob("a*c", "abd"));
+    }
+
+    #[test]
+    fn transitions_last_the_transition_time() {
+        let mut account = Account {
+            transition: Duration::from_secs(3600),
+            ..Account::default()
+        };
+        account.seed(2, 0);
+        assert_eq!(
+            account.change_state(0, State::Stopping, State::Stopped),
+            State::Stopping
+        );
+        account.settle(Instant::now());
+        assert_eq!(account.instances[0].state, State::Stopping);
+        account.settle(Instant::now() + Duration::from_secs(3601));
+        assert_eq!(account.instances[0].state, State::Stopped);
+        let gone = account.instances[0].id.clone();
+        assert!(account.remove_instance(&gone));
+        assert_eq!(account.instances.len(), 1);
+        let last = account.instances[0].id.clone();
+        assert_eq!(account.instance_index[&last], 0);
     }
 }

@@ -169,6 +169,7 @@ impl World {
     }
 
     fn apply(&mut self, query: &Query) -> Result<String, Ec2Error> {
+        self.account.settle(tokio::time::Instant::now());
         ec2::apply(&mut self.account, &mut self.tokens, query)
     }
 }

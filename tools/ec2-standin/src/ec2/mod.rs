@@ -263,6 +263,12 @@ fn run_instances(
                 client_token: query.get("ClientToken").unwrap_or_default().to_owned(),
             };
             let id = account.launch(&spec, max as usize, &now_iso8601());
+            let launched: Vec<usize> = (account.instances.len() - max as usize..)
+                .take(max as usize)
+                .collect();
+            for index in launched {
+                account.change_state(index, State::Pending, State::Running);
+            }
             remember(tokens, query, &id);
             id
         }
@@ -272,6 +278,7 @@ fn run_instances(
         .iter()
         .filter(|i| i.reservation_id == reservation_id)
         .map(|i| Instance {
+            // EC2 answers a launch with its instances pending, whatever they are by now.
             state: if i.state == State::Running {
                 State::Pending
             } else {
@@ -367,7 +374,7 @@ fn instances_in(
     Ok(indexes)
 }
 
-/// Start, stop, terminate: EC2's state changes; the new state settles at once.
+/// Start, stop, terminate: EC2's state changes, settling after the account's transition time.
 fn change_states(account: &mut Account, query: &Query, dry_run: bool) -> Result<String, Ec2Error> {
     let (refused, verb, element): (&[State], _, _) = match query.action.as_str() {
         "StartInstances" => (
@@ -386,8 +393,7 @@ fn change_states(account: &mut Account, query: &Query, dry_run: bool) -> Result<
     guard_dry_run(dry_run)?;
     let mut body = format!("<{element}>");
     for index in indexes {
-        let instance = &mut account.instances[index];
-        let previous = instance.state;
+        let previous = account.instances[index].state;
         let (current, settled) = match (query.action.as_str(), previous) {
             ("StartInstances", State::Stopped | State::Stopping) => {
                 (State::Pending, State::Running)
@@ -397,8 +403,12 @@ fn change_states(account: &mut Account, query: &Query, dry_run: bool) -> Result<
             ("TerminateInstances", _) => (State::ShuttingDown, State::Terminated),
             (_, unchanged) => (unchanged, unchanged),
         };
-        instance.state = settled;
-        let _ = write!(body, "<item><instanceId>{}</instanceId>", instance.id);
+        account.change_state(index, current, settled);
+        let _ = write!(
+            body,
+            "<item><instanceId>{}</instanceId>",
+            account.instances[index].id
+        );
         xml::state(&mut body, "currentState", current);
         xml::state(&mut body, "previousState", previous);
         body.push_str("</item>");

@@ -1,0 +1,295 @@
+//! `WaitInstances`: botocore's instance waiters (`waiters-2.json`), served from the view.
+//!
+//! Where boto3 polls DescribeInstances every 15 s, a wait here re-evaluates the selection on
+//! the view each time the view changes, so waiting costs EC2 nothing beyond the view's own
+//! refreshes. The acceptors are botocore's: InstanceExists succeeds once every named instance
+//! is listed (with filters only: once one matches); InstanceRunning fails on shutting-down,
+//! terminated or stopping; InstanceStopped on pending or terminated; InstanceTerminated on
+//! pending or stopping. As with botocore's `pathAll`, a selection by filters that matches
+//! nothing is not done yet.
+
+use super::stream::MessageStream;
+use crate::auth::scope::TagScope;
+use crate::call::Call;
+use crate::error::Error;
+use crate::inventory::Inventory;
+use crate::inventory::filter::Selector;
+use crate::inventory::view::{Entry, View};
+use crate::pb;
+use crate::pb::WaitTarget;
+use crate::telemetry::metrics::{Open, instruments};
+use futures_util::stream;
+use std::collections::HashSet;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep_until};
+use tonic::Status;
+
+/// Most not-ready instances named in one progress message.
+const NOT_READY_SAMPLE: usize = 100;
+
+/// Starts a validated wait for `request` within `scope`.
+pub fn wait_instances(
+    inventory: &Inventory,
+    request: pb::WaitInstancesRequest,
+    scope: Option<TagScope>,
+) -> Result<MessageStream<pb::WaitInstancesResponse>, Error> {
+    let selector = Selector::new(&request.instance_ids, &request.filters, scope.as_ref())?;
+    let mut seen = HashSet::new();
+    let named: Vec<String> = request
+        .instance_ids
+        .into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
+    let waiter = Waiter {
+        inventory: inventory.clone(),
+        updates: inventory.subscribe(),
+        selector,
+        scope,
+        named,
+        target: WaitTarget::try_from(request.target).unwrap_or_default(),
+        deadline: Call::deadline(),
+        last: None,
+        over: false,
+        _open: Open::count(&instruments().inventory_waiters),
+    };
+    Ok(Box::pin(stream::unfold(waiter, |mut waiter| async move {
+        let message = waiter.next().await?;
+        Some((message.map_err(Status::from), waiter))
+    })))
+}
+
+/// One wait's state.
+struct Waiter {
+    inventory: Inventory,
+    /// Tells of every update of the view.
+    updates: watch::Receiver<u64>,
+    selector: Selector,
+    /// The caller's scope, to refuse named instances outside it.
+    scope: Option<TagScope>,
+    /// The named ids, each once, in the order given.
+    named: Vec<String>,
+    target: WaitTarget,
+    /// The caller's deadline.
+    deadline: Option<Instant>,
+    /// The last progress sent (without its revision), to send only changes.
+    last: Option<pb::WaitInstancesResponse>,
+    /// Done, or failed: nothing follows.
+    over: bool,
+    _open: Open,
+}
+
+impl Waiter {
+    async fn next(&mut self) -> Option<Result<pb::WaitInstancesResponse, Error>> {
+        if self.over {
+            return None;
+        }
+        let result = self.advance().await;
+        self.over = !matches!(&result, Ok(progress) if !progress.done);
+        Some(result)
+    }
+
+    /// The next progress that differs from the last one sent.
+    async fn advance(&mut self) -> Result<pb::WaitInstancesResponse, Error> {
+        let inventory = self.inventory.clone();
+        self.until_deadline(inventory.ready()).await?;
+        loop {
+            self.updates.mark_unchanged();
+            let progress = self.inventory.read(|view| self.progress(view))?;
+            let unchanged = self.last.as_ref().is_some_and(|last| {
+                last.ready == progress.ready
+                    && last.selected == progress.selected
+                    && last.not_ready == progress.not_ready
+            });
+            if !unchanged {
+                self.last = Some(progress.clone());
+                return Ok(progress);
+            }
+            let mut updates = self.updates.clone();
+            let changed = self.until_deadline(updates.changed()).await?;
+            if changed.is_err() {
+                return Err(Error::Internal("the instance view stopped".into()));
+            }
+            self.updates = updates;
+        }
+    }
+
+    /// `future`, or DEADLINE_EXCEEDED at the caller's deadline.
+    async fn until_deadline<F: Future>(&self, future: F) -> Result<F::Output, Error> {
+        let Some(deadline) = self.deadline else {
+            return Ok(future.await);
+        };
+        tokio::select! {
+            output = future => Ok(output),
+            () = sleep_until(deadline) => Err(Error::WaitDeadlineExceeded {
+                not_ready: self.last.as_ref().map_or(self.named.len(), |last| {
+                    usize::try_from(last.selected - last.ready).unwrap_or_default()
+                }),
+                target: target_name(self.target).to_owned(),
+            }),
+        }
+    }
+
+    /// Where the selection stands in `view`; an error when an instance can no longer reach
+    /// the target (or is outside the caller's scope).
+    fn progress(&self, view: &View) -> Result<pb::WaitInstancesResponse, Error> {
+        // Named ids: each one, listed or not. Filters only: what matches now.
+        let selected: Vec<(String, Option<&Entry>)> = if self.named.is_empty() {
+            view.after(None)
+                .filter(|e| self.selector.matches(e))
+                .map(|e| (e.id().to_owned(), Some(&**e)))
+                .collect()
+        } else {
+            if let Some(scope) = &self.scope {
+                scope.check(
+                    self.named
+                        .iter()
+                        .filter_map(|id| view.get(id))
+                        .map(|e| (e.id(), e.instance.tags.as_slice())),
+                )?;
+            }
+            self.named
+                .iter()
+                .map(|id| {
+                    let entry = view
+                        .get(id)
+                        .map(|e| &**e)
+                        .filter(|e| self.selector.matches(e));
+                    (id.clone(), entry)
+                })
+                .collect()
+        };
+        let mut ready = 0;
+        let mut not_ready = Vec::new();
+        for (id, entry) in &selected {
+            let state = entry.map(|e| e.state());
+            if let Some(state) = state.filter(|s| fails(self.target, s)) {
+                return Err(Error::WaitTargetUnreachable {
+                    instance_id: id.clone(),
+                    state: state.to_owned(),
+                    target: target_name(self.target).to_owned(),
+                });
+            }
+            let there = match (self.target, state) {
+                (_, None) => false,
+                (WaitTarget::Exists, Some(_)) => true,
+                (target, Some(state)) => state == target_name(target),
+            };
+            if there {
+                ready += 1;
+            } else if not_ready.len() < NOT_READY_SAMPLE {
+                not_ready.push(pb::SelectedInstance {
+                    instance_id: id.clone(),
+                    state: entry.and_then(|e| e.instance.state.clone()),
+                });
+            }
+        }
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(pb::WaitInstancesResponse {
+            selected: count(selected.len()),
+            ready: count(ready),
+            done: !selected.is_empty() && ready == selected.len(),
+            not_ready,
+            revision: self.inventory.revision_token(view.revision()),
+            dry_run_succeeded: false,
+        })
+    }
+}
+
+/// The state the target names (`exists` for EXISTS).
+fn target_name(target: WaitTarget) -> &'static str {
+    match target {
+        WaitTarget::Running => "running",
+        WaitTarget::Stopped => "stopped",
+        WaitTarget::Terminated => "terminated",
+        WaitTarget::Exists | WaitTarget::Unspecified => "exists",
+    }
+}
+
+/// botocore's failure acceptors: the states from which `target` cannot be reached.
+fn fails(target: WaitTarget, state: &str) -> bool {
+    let failing: &[&str] = match target {
+        WaitTarget::Running => &["shutting-down", "terminated", "stopping"],
+        WaitTarget::Stopped => &["pending", "terminated"],
+        WaitTarget::Terminated => &["pending", "stopping"],
+        WaitTarget::Exists | WaitTarget::Unspecified => &[],
+    };
+    failing.contains(&state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::InventorySettings;
+    use futures_util::StreamExt;
+
+    fn entry(id: &str, state: &str) -> Entry {
+        Entry {
+            reservation: pb::Reservation::default(),
+            instance: pb::Instance {
+                instance_id: id.into(),
+                state: Some(pb::InstanceState {
+                    code: None,
+                    name: state.into(),
+                }),
+                ..Default::default()
+            },
+        }
+    }
+
+    fn waiting(ids: &[&str], target: WaitTarget) -> pb::WaitInstancesRequest {
+        pb::WaitInstancesRequest {
+            instance_ids: ids.iter().map(|id| id.to_string()).collect(),
+            target: target as i32,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn progress_then_done_or_the_failure_acceptor() {
+        let inventory = Inventory::new(InventorySettings::default());
+        inventory.listed(
+            vec![entry("i-1", "pending"), entry("i-2", "running")],
+            Instant::now(),
+        );
+        let mut wait = wait_instances(
+            &inventory,
+            waiting(&["i-1", "i-2", "i-9"], WaitTarget::Running),
+            None,
+        )
+        .unwrap();
+        let first = wait.next().await.unwrap().unwrap();
+        assert_eq!((first.selected, first.ready, first.done), (3, 1, false));
+        let missing = first
+            .not_ready
+            .iter()
+            .find(|s| s.instance_id == "i-9")
+            .unwrap();
+        assert!(missing.state.is_none(), "not in the view");
+        inventory.observed(
+            vec![entry("i-1", "running"), entry("i-9", "running")],
+            Instant::now(),
+        );
+        let last = wait.next().await.unwrap().unwrap();
+        assert!(last.done && last.ready == 3, "{last:?}");
+        assert!(wait.next().await.is_none(), "done ends the stream");
+
+        let mut doomed =
+            wait_instances(&inventory, waiting(&["i-1"], WaitTarget::Stopped), None).unwrap();
+        doomed.next().await.unwrap().unwrap();
+        inventory.observed(vec![entry("i-1", "terminated")], Instant::now());
+        let failed = doomed.next().await.unwrap().unwrap_err();
+        assert_eq!(failed.code(), tonic::Code::FailedPrecondition);
+        assert!(failed.message().contains("i-1"), "{failed:?}");
+    }
+
+    #[test]
+    fn failure_acceptors_are_botocores() {
+        assert!(fails(WaitTarget::Running, "stopping") && !fails(WaitTarget::Running, "pending"));
+        assert!(fails(WaitTarget::Stopped, "pending") && !fails(WaitTarget::Stopped, "stopping"));
+        assert!(
+            fails(WaitTarget::Terminated, "stopping")
+                && !fails(WaitTarget::Terminated, "shutting-down")
+        );
+        assert!(!fails(WaitTarget::Exists, "terminated"));
+    }
+}

@@ -1,0 +1,324 @@
+//! EC2's DescribeInstances filters, evaluated on the view: which instances a watch, a wait or
+//! a view read selects.
+//!
+//! EC2's rules: values of one filter are OR-ed, filters are AND-ed, names and values are
+//! case-sensitive, and a value may use the wildcards `*` (any run of characters, none
+//! included) and `?` (exactly one), with `\` escaping the next character. Only the names in
+//! `SUPPORTED` are evaluated here: each one is checked against moto's DescribeInstances
+//! (`tests/gateway/inventory.rs`), so a name moto does not evaluate (instance-state-code,
+//! reservation-id, ...) is left to EC2. A watch or wait using another name is
+//! INVALID_ARGUMENT listing them; a `max_staleness` read using one is answered by EC2.
+
+use super::view::Entry;
+use crate::auth::scope::TagScope;
+use crate::error::Error;
+use crate::pb;
+use std::collections::HashSet;
+
+/// The filter names the view evaluates (`tag:KEY` stands for every tag key).
+pub const SUPPORTED: &[&str] = &[
+    "architecture",
+    "availability-zone",
+    "image-id",
+    "instance-id",
+    "instance-state-name",
+    "instance-type",
+    "key-name",
+    "private-ip-address",
+    "subnet-id",
+    "tag:KEY",
+    "tag-key",
+    "tag-value",
+    "vpc-id",
+];
+
+/// What a filter looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Field {
+    Architecture,
+    AvailabilityZone,
+    ImageId,
+    InstanceId,
+    StateName,
+    InstanceType,
+    KeyName,
+    PrivateIp,
+    SubnetId,
+    /// `tag:KEY`: the value of tag KEY.
+    Tag(String),
+    TagKey,
+    TagValue,
+    VpcId,
+}
+
+impl Field {
+    /// The field a filter name names, if the view evaluates it.
+    fn of(name: &str) -> Option<Field> {
+        Some(match name {
+            "architecture" => Field::Architecture,
+            "availability-zone" => Field::AvailabilityZone,
+            "image-id" => Field::ImageId,
+            "instance-id" => Field::InstanceId,
+            "instance-state-name" => Field::StateName,
+            "instance-type" => Field::InstanceType,
+            "key-name" => Field::KeyName,
+            "private-ip-address" => Field::PrivateIp,
+            "subnet-id" => Field::SubnetId,
+            "tag-key" => Field::TagKey,
+            "tag-value" => Field::TagValue,
+            "vpc-id" => Field::VpcId,
+            _ => match name.strip_prefix("tag:") {
+                Some(key) if !key.is_empty() => Field::Tag(key.to_owned()),
+                _ => return None,
+            },
+        })
+    }
+
+    /// Whether any of the entry's values for this field matches any of `patterns`.
+    fn matches(&self, entry: &Entry, patterns: &[Pattern]) -> bool {
+        let i = &entry.instance;
+        let any = |value: &str| patterns.iter().any(|p| p.matches(value));
+        let state = i.state.as_ref();
+        match self {
+            Field::Architecture => any(&i.architecture),
+            Field::AvailabilityZone => i
+                .placement
+                .as_ref()
+                .is_some_and(|p| any(&p.availability_zone)),
+            Field::ImageId => any(&i.image_id),
+            Field::InstanceId => any(&i.instance_id),
+            Field::StateName => state.is_some_and(|s| any(&s.name)),
+            Field::InstanceType => any(&i.instance_type),
+            Field::KeyName => any(&i.key_name),
+            Field::PrivateIp => any(&i.private_ip_address),
+            Field::SubnetId => any(&i.subnet_id),
+            Field::Tag(key) => i.tags.iter().any(|t| t.key == *key && any(&t.value)),
+            Field::TagKey => i.tags.iter().any(|t| any(&t.key)),
+            Field::TagValue => i.tags.iter().any(|t| any(&t.value)),
+            Field::VpcId => any(&i.vpc_id),
+        }
+    }
+}
+
+/// One piece of a filter value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    /// `*`: any run of characters.
+    Any,
+    /// `?`: one character.
+    One,
+    /// A character that must be there (`\*` is a literal `*`).
+    Char(char),
+}
+
+/// A filter value with EC2's wildcards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern(Vec<Piece>);
+
+impl Pattern {
+    /// Parses `value`: `*`, `?`, and `\` escaping the character after it.
+    pub fn new(value: &str) -> Pattern {
+        let mut pieces = Vec::with_capacity(value.len());
+        let mut chars = value.chars();
+        while let Some(c) = chars.next() {
+            pieces.push(match c {
+                '*' => Piece::Any,
+                '?' => Piece::One,
+                '\\' => Piece::Char(chars.next().unwrap_or('\\')),
+                c => Piece::Char(c),
+            });
+        }
+        Pattern(pieces)
+    }
+
+    /// Whether `value` matches: the classic linear glob walk, going back to the last `*`.
+    pub fn matches(&self, value: &str) -> bool {
+        let text: Vec<char> = value.chars().collect();
+        let pattern = &self.0;
+        let (mut p, mut t) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while t < text.len() {
+            match pattern.get(p) {
+                Some(Piece::Any) => {
+                    star = Some((p, t));
+                    p += 1;
+                }
+                Some(Piece::One) => {
+                    p += 1;
+                    t += 1;
+                }
+                Some(Piece::Char(c)) if *c == text[t] => {
+                    p += 1;
+                    t += 1;
+                }
+                _ => match star {
+                    Some((star_p, star_t)) => {
+                        p = star_p + 1;
+                        t = star_t + 1;
+                        star = Some((star_p, star_t + 1));
+                    }
+                    None => return false,
+                },
+            }
+        }
+        pattern[p..].iter().all(|piece| *piece == Piece::Any)
+    }
+}
+
+/// One filter, ready to evaluate.
+#[derive(Debug, Clone)]
+struct Compiled {
+    field: Field,
+    patterns: Vec<Pattern>,
+}
+
+/// Which instances a request selects: its ids (if any), its filters, and the caller's tag
+/// scope (if it has one).
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    /// The named ids; `None`: any id.
+    ids: Option<HashSet<String>>,
+    /// Every filter must match.
+    filters: Vec<Compiled>,
+    /// The caller's scope: only instances with its tag.
+    scope: Option<TagScope>,
+}
+
+impl Selector {
+    /// The selector of `ids` and `filters` within `scope`; INVALID_ARGUMENT naming a filter
+    /// the view does not evaluate, with the ones it does.
+    pub fn new(
+        ids: &[String],
+        filters: &[pb::Filter],
+        scope: Option<&TagScope>,
+    ) -> Result<Selector, Error> {
+        let filters = filters
+            .iter()
+            .enumerate()
+            .map(|(n, f)| {
+                let field = Field::of(&f.name).ok_or_else(|| {
+                    Error::invalid_field(
+                        &format!("filters[{n}].name"),
+                        format!(
+                            "the instance view does not evaluate the filter '{}'; it evaluates: {}",
+                            f.name,
+                            SUPPORTED.join(", ")
+                        ),
+                    )
+                })?;
+                Ok(Compiled {
+                    field,
+                    patterns: f.values.iter().map(|v| Pattern::new(v)).collect(),
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Selector {
+            ids: (!ids.is_empty()).then(|| ids.iter().cloned().collect()),
+            filters,
+            scope: scope.cloned(),
+        })
+    }
+
+    /// Whether the view can evaluate every one of `filters`.
+    pub fn supports(filters: &[pb::Filter]) -> bool {
+        filters.iter().all(|f| Field::of(&f.name).is_some())
+    }
+
+    /// The named ids, if the selection names any.
+    pub fn ids(&self) -> Option<&HashSet<String>> {
+        self.ids.as_ref()
+    }
+
+    /// Whether `entry` is selected.
+    pub fn matches(&self, entry: &Entry) -> bool {
+        let instance = &entry.instance;
+        self.ids
+            .as_ref()
+            .is_none_or(|ids| ids.contains(&instance.instance_id))
+            && self
+                .scope
+                .as_ref()
+                .is_none_or(|scope| scope.covers(&instance.tags))
+            && self
+                .filters
+                .iter()
+                .all(|f| f.field.matches(entry, &f.patterns))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, state: &str, tags: &[(&str, &str)]) -> Entry {
+        Entry {
+            reservation: pb::Reservation {
+                reservation_id: "r-1".into(),
+                ..Default::default()
+            },
+            instance: pb::Instance {
+                instance_id: id.into(),
+                state: Some(pb::InstanceState {
+                    code: Some(if state == "running" { 16 } else { 80 }),
+                    name: state.into(),
+                }),
+                instance_type: "t3.micro".into(),
+                tags: tags
+                    .iter()
+                    .map(|(k, v)| pb::Tag {
+                        key: (*k).into(),
+                        value: (*v).into(),
+                    })
+                    .collect(),
+                ..Default::default()
+            },
+        }
+    }
+
+    fn filter(name: &str, values: &[&str]) -> pb::Filter {
+        pb::Filter {
+            name: name.into(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn wildcards_follow_ec2() {
+        let m = |p: &str, v: &str| Pattern::new(p).matches(v);
+        assert!(m("web-*", "web-1") && m("web-*", "web-") && !m("web-*", "db-1"));
+        assert!(m("*", "") && m("a?c", "abc") && !m("a?c", "ac"));
+        assert!(m("*b*d", "abxcd") && !m("*b*d", "abxc"));
+        assert!(m(r"a\*", "a*") && !m(r"a\*", "ab") && m(r"a\?", "a?") && m(r"a\\", r"a\"));
+        assert!(!m("Web", "web"), "values are case-sensitive");
+    }
+
+    #[test]
+    fn filters_and_values_combine_like_ec2() {
+        let e = entry("i-1", "running", &[("team", "web"), ("Name", "a")]);
+        let s = |filters: &[pb::Filter]| Selector::new(&[], filters, None).unwrap().matches(&e);
+        assert!(s(&[filter("instance-state-name", &["stopped", "running"])]));
+        assert!(!s(&[
+            filter("instance-state-name", &["running"]),
+            filter("tag:team", &["db"])
+        ]));
+        assert!(s(&[filter("tag-key", &["Na*"])]) && s(&[filter("tag-value", &["we?"])]));
+        assert!(!s(&[filter("tag:owner", &["*"])]), "no such tag");
+        let ids = Selector::new(&["i-2".into()], &[], None).unwrap();
+        assert!(!ids.matches(&e));
+    }
+
+    #[test]
+    fn scope_hides_other_instances_and_unknown_filters_are_named() {
+        let scope = TagScope {
+            principal: "p".into(),
+            key: "team".into(),
+            value: "db".into(),
+        };
+        let e = entry("i-1", "running", &[("team", "web")]);
+        assert!(!Selector::new(&[], &[], Some(&scope)).unwrap().matches(&e));
+        let err = Selector::new(&[], &[filter("dns-name", &["x"])], None).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("filters[0].name") && text.contains("instance-state-name"));
+        assert!(!Selector::supports(&[filter("dns-name", &["x"])]));
+    }
+}

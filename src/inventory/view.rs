@@ -1,0 +1,355 @@
+//! The view itself: every instance of the account as last seen, each change numbered with the
+//! next revision, and the recent changes kept so a watch can resume.
+//!
+//! Two kinds of news arrive: a full list (every instance, paged over some time) and
+//! observations of a few instances (a launch's answer, the targeted refresh). A full list
+//! started before an observation must not undo it: each instance remembers when it was last
+//! observed, and a list only changes (or removes) instances not observed since it started.
+//! Only a full list removes instances: right after a launch, EC2 may not list the new
+//! instance yet (eventual consistency), so an observation missing one proves nothing.
+
+use crate::pb;
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::ops::Bound;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+/// An instance and its reservation (the reservation's `instances` left empty).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The reservation the instance was launched in.
+    pub reservation: pb::Reservation,
+    /// The instance.
+    pub instance: pb::Instance,
+}
+
+impl Entry {
+    /// One entry per instance of `reservation`.
+    pub fn of_reservation(mut reservation: pb::Reservation) -> impl Iterator<Item = Entry> {
+        let instances = std::mem::take(&mut reservation.instances);
+        instances.into_iter().map(move |instance| Entry {
+            reservation: reservation.clone(),
+            instance,
+        })
+    }
+
+    /// The instance id.
+    pub fn id(&self) -> &str {
+        &self.instance.instance_id
+    }
+
+    /// The instance's state name (`running`, ...), empty when EC2 gave none.
+    pub fn state(&self) -> &str {
+        self.instance
+            .state
+            .as_ref()
+            .map_or("", |state| state.name.as_str())
+    }
+}
+
+/// One change of the view: the instance before and after (absent before: it appeared; absent
+/// after: it is gone).
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The view's revision once this change is in.
+    pub revision: u64,
+    /// The instance as it was.
+    pub before: Option<Arc<Entry>>,
+    /// The instance as it is.
+    pub after: Option<Arc<Entry>>,
+}
+
+/// How many changes of each kind an update made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Instances that appeared.
+    pub added: u64,
+    /// Instances that changed.
+    pub modified: u64,
+    /// Instances that are gone.
+    pub deleted: u64,
+}
+
+/// An instance as the view holds it.
+#[derive(Debug)]
+struct Slot {
+    entry: Arc<Entry>,
+    /// When EC2 last described it (for a list: when the list started).
+    observed: Instant,
+}
+
+/// Why a revision cannot be resumed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expired {
+    /// The oldest revision that can be resumed from.
+    pub oldest: u64,
+    /// The view's revision now.
+    pub current: u64,
+}
+
+/// The view of the account's instances.
+#[derive(Debug)]
+pub struct View {
+    /// Instances by id (ordered, so listings page by id).
+    entries: BTreeMap<String, Slot>,
+    /// The revision of the last change.
+    revision: u64,
+    /// The latest changes, oldest first, with consecutive revisions.
+    history: VecDeque<Arc<Change>>,
+    /// Most changes kept.
+    history_limit: usize,
+    /// When the last complete full list started; `None` until the first one is in.
+    listed_at: Option<Instant>,
+}
+
+impl View {
+    /// An empty view keeping the last `history_limit` changes (at least 1).
+    pub fn new(history_limit: usize) -> View {
+        View {
+            entries: BTreeMap::new(),
+            revision: 0,
+            history: VecDeque::new(),
+            history_limit: history_limit.max(1),
+            listed_at: None,
+        }
+    }
+
+    /// The revision of the last change.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// When the last complete full list started (the view is at least that fresh); `None`
+    /// before the first.
+    pub fn listed_at(&self) -> Option<Instant> {
+        self.listed_at
+    }
+
+    /// How many instances the view holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the view holds no instance.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The instance `id`, if the view holds it.
+    pub fn get(&self, id: &str) -> Option<&Arc<Entry>> {
+        self.entries.get(id).map(|slot| &slot.entry)
+    }
+
+    /// Every instance in id order, starting after `after` (from the first when `None`).
+    pub fn after<'a>(
+        &'a self,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = &'a Arc<Entry>> + use<'a> {
+        let start = match after {
+            Some(id) => Bound::Excluded(id.to_owned()),
+            None => Bound::Unbounded,
+        };
+        self.entries
+            .range((start, Bound::Unbounded))
+            .map(|(_, slot)| &slot.entry)
+    }
+
+    /// The changes after `revision`, oldest first; `Expired` when some of them are no longer
+    /// kept, or `revision` is ahead of the view.
+    pub fn changes_after(
+        &self,
+        revision: u64,
+    ) -> Result<impl Iterator<Item = &Arc<Change>>, Expired> {
+        let oldest = self
+            .history
+            .front()
+            .map_or(self.revision, |first| first.revision - 1);
+        if revision < oldest || revision > self.revision {
+            return Err(Expired {
+                oldest,
+                current: self.revision,
+            });
+        }
+        let skip = usize::try_from(revision - oldest).unwrap_or(usize::MAX);
+        Ok(self.history.iter().skip(skip))
+    }
+
+    /// Applies a complete full list that started at `started`: instances not in it are gone,
+    /// except those observed since.
+    pub fn apply_list(&mut self, listed: Vec<Entry>, started: Instant) -> Tally {
+        let mut tally = Tally::default();
+        let mut seen = HashSet::with_capacity(listed.len());
+        for entry in listed {
+            seen.insert(entry.id().to_owned());
+            if self
+                .entries
+                .get(entry.id())
+                .is_some_and(|slot| slot.observed > started)
+            {
+                continue;
+            }
+            self.put(entry, started, &mut tally);
+        }
+        let stale: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(id, slot)| slot.observed <= started && !seen.contains(*id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stale {
+            self.remove(&id, &mut tally);
+        }
+        self.listed_at = Some(self.listed_at.map_or(started, |at| at.max(started)));
+        tally
+    }
+
+    /// Applies what EC2 answered at `at` about some instances.
+    pub fn apply_observed(&mut self, found: Vec<Entry>, at: Instant) -> Tally {
+        let mut tally = Tally::default();
+        for entry in found {
+            self.put(entry, at, &mut tally);
+        }
+        tally
+    }
+
+    /// Puts `entry`, observed at `observed`; a change when it is new or differs.
+    fn put(&mut self, entry: Entry, observed: Instant, tally: &mut Tally) {
+        let id = entry.id().to_owned();
+        match self.entries.get_mut(&id) {
+            Some(slot) if *slot.entry == entry => {
+                slot.observed = slot.observed.max(observed);
+            }
+            Some(slot) => {
+                let before = std::mem::replace(&mut slot.entry, Arc::new(entry));
+                slot.observed = slot.observed.max(observed);
+                let after = slot.entry.clone();
+                tally.modified += 1;
+                self.record(Some(before), Some(after));
+            }
+            None => {
+                let entry = Arc::new(entry);
+                self.entries.insert(
+                    id,
+                    Slot {
+                        entry: entry.clone(),
+                        observed,
+                    },
+                );
+                tally.added += 1;
+                self.record(None, Some(entry));
+            }
+        }
+    }
+
+    /// Removes instance `id`, if held.
+    fn remove(&mut self, id: &str, tally: &mut Tally) {
+        if let Some(slot) = self.entries.remove(id) {
+            tally.deleted += 1;
+            self.record(Some(slot.entry), None);
+        }
+    }
+
+    /// Numbers a change and keeps it in the history.
+    fn record(&mut self, before: Option<Arc<Entry>>, after: Option<Arc<Entry>>) {
+        self.revision += 1;
+        if self.history.len() == self.history_limit {
+            self.history.pop_front();
+        }
+        self.history.push_back(Arc::new(Change {
+            revision: self.revision,
+            before,
+            after,
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn entry(id: &str, state: &str) -> Entry {
+        Entry {
+            reservation: pb::Reservation::default(),
+            instance: pb::Instance {
+                instance_id: id.into(),
+                state: Some(pb::InstanceState {
+                    code: None,
+                    name: state.into(),
+                }),
+                ..Default::default()
+            },
+        }
+    }
+
+    fn revisions(view: &View, after: u64) -> Vec<u64> {
+        view.changes_after(after)
+            .unwrap()
+            .map(|c| c.revision)
+            .collect()
+    }
+
+    #[test]
+    fn lists_add_modify_and_remove_with_consecutive_revisions() {
+        let t0 = Instant::now();
+        let mut view = View::new(100);
+        assert_eq!(view.listed_at(), None);
+        let tally = view.apply_list(vec![entry("i-1", "pending"), entry("i-2", "running")], t0);
+        assert_eq!(
+            (tally.added, view.revision(), view.listed_at()),
+            (2, 2, Some(t0))
+        );
+        let t1 = t0 + Duration::from_secs(60);
+        let tally = view.apply_list(vec![entry("i-1", "running")], t1);
+        assert_eq!((tally.modified, tally.deleted), (1, 1));
+        assert_eq!(revisions(&view, 2), vec![3, 4]);
+        assert!(view.changes_after(4).unwrap().next().is_none());
+        let unchanged = view.apply_list(vec![entry("i-1", "running")], t1);
+        assert_eq!(unchanged, Tally::default(), "the same answer is no change");
+    }
+
+    #[test]
+    fn a_list_started_before_an_observation_does_not_undo_it() {
+        let t0 = Instant::now();
+        let mut view = View::new(100);
+        view.apply_list(vec![entry("i-1", "running"), entry("i-2", "running")], t0);
+        let list_start = t0 + Duration::from_secs(10);
+        let observed = list_start + Duration::from_secs(1);
+        let launched = vec![entry("i-1", "stopping"), entry("i-3", "pending")];
+        view.apply_observed(launched, observed);
+        // The list started before the observation: it still shows i-1 running and lacks i-3.
+        let old_news = vec![entry("i-1", "running"), entry("i-2", "running")];
+        assert_eq!(view.apply_list(old_news, list_start), Tally::default());
+        assert_eq!(view.get("i-1").unwrap().state(), "stopping");
+        assert!(view.get("i-3").is_some());
+        // A list that started later is the truth again.
+        let later = observed + Duration::from_secs(1);
+        let tally = view.apply_list(vec![entry("i-2", "stopped")], later);
+        assert_eq!((tally.modified, tally.deleted), (1, 2));
+    }
+
+    #[test]
+    fn history_is_bounded_and_old_revisions_expire() {
+        let t0 = Instant::now();
+        let mut view = View::new(3);
+        let list: Vec<Entry> = (0..5)
+            .map(|n| entry(&format!("i-{n}"), "running"))
+            .collect();
+        view.apply_list(list, t0);
+        assert_eq!(view.revision(), 5);
+        assert_eq!(revisions(&view, 2), vec![3, 4, 5]);
+        assert_eq!(
+            view.changes_after(1).err(),
+            Some(Expired {
+                oldest: 2,
+                current: 5
+            })
+        );
+        assert!(
+            view.changes_after(6).is_err(),
+            "a revision the view never issued"
+        );
+        let ids: Vec<&str> = view.after(Some("i-2")).map(|e| e.id()).collect();
+        assert_eq!(ids, vec!["i-3", "i-4"]);
+    }
+}
