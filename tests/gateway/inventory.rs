@@ -916,3 +916,173 @@ async fn a_thousand_watchers_and_a_thousand_waiters_cost_ec2_only_the_views_refr
          {refreshes} targeted refresh(es) of the 10 stopped instances, nothing else"
     );
 }
+
+const SCOPED_TOKEN: &str = "team-a-watch-token-7c1d9e2b";
+const AUDITOR_TOKEN: &str = "auditor-watch-token-4f8a0b6e";
+
+/// The status of a stream that fails at its call or at its first message.
+async fn refusal<T: std::fmt::Debug>(
+    call: Result<tonic::Response<Streaming<T>>, tonic::Status>,
+) -> tonic::Status {
+    match call {
+        Err(status) => status,
+        Ok(stream) => stream
+            .into_inner()
+            .message()
+            .await
+            .expect_err("the stream is refused"),
+    }
+}
+
+#[tokio::test]
+async fn the_binary_serves_watches_and_waits_within_roles_and_scopes_and_counts_them() {
+    use crate::auth::bearer;
+    let standin = Standin::builder()
+        .without_throttling()
+        .start()
+        .await
+        .expect("stand-in");
+    let launch = |team: &str| {
+        standin.with_account_mut(|account| {
+            let spec = LaunchSpec {
+                image_id: "ami-0123".into(),
+                tags: vec![("team".into(), team.into())],
+                ..LaunchSpec::default()
+            };
+            account.launch(&spec, 2, "2026-12-01T00:00:00.000Z");
+            let launched = &account.instances[account.instances.len() - 2..];
+            launched.iter().map(|i| i.id.clone()).collect::<Vec<_>>()
+        })
+    };
+    let (ours, theirs) = (launch("a"), launch("b"));
+    let dir = std::env::temp_dir().join(format!("ec2-grpc-inventory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let tokens = dir.join("tokens");
+    let roles = dir.join("roles.toml");
+    std::fs::write(
+        &tokens,
+        format!("team-a {SCOPED_TOKEN}\nauditor {AUDITOR_TOKEN}\n"),
+    )
+    .expect("tokens file");
+    std::fs::write(
+        &roles,
+        "[roles]\nauditor = [\"DescribeInstances\"]\n[grants]\nteam-a = [\"reader\"]\n\
+         auditor = [\"auditor\"]\n[scopes]\nteam-a = { key = \"team\", value = \"a\" }\n",
+    )
+    .expect("roles file");
+    let args = [
+        "--auth-tokens-file",
+        tokens.to_str().expect("path"),
+        "--auth-roles-file",
+        roles.to_str().expect("path"),
+        "--inventory-resync-seconds",
+        "1",
+        "--metrics-listen",
+        "127.0.0.1:0",
+    ];
+    let process = support::GatewayProcess::start_with(&standin.endpoint(), &args, &[]).await;
+    let mut client = Ec2ServiceClient::new(support::channel(process.addr).await);
+
+    // A scoped reader watches only its instances, and reads them from the view.
+    let mut watching = client
+        .watch_instances(bearer(pb::WatchInstancesRequest::default(), SCOPED_TOKEN))
+        .await
+        .expect("scoped watch")
+        .into_inner();
+    let (listed, _) = initial_list(&mut watching).await;
+    assert_eq!(
+        listed.iter().collect::<BTreeSet<_>>(),
+        ours.iter().collect::<BTreeSet<_>>()
+    );
+    let from_view = client
+        .describe_instances(bearer(
+            pb::DescribeInstancesRequest {
+                max_staleness: Some(prost_types::Duration {
+                    seconds: 60,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            },
+            SCOPED_TOKEN,
+        ))
+        .await
+        .expect("scoped view read")
+        .into_inner();
+    assert!(from_view.staleness.is_some());
+    let read: BTreeSet<&str> = from_view
+        .reservations
+        .iter()
+        .flat_map(|r| &r.instances)
+        .map(|i| i.instance_id.as_str())
+        .collect();
+    assert_eq!(read, ours.iter().map(String::as_str).collect());
+
+    // Naming another team's instance is refused, as a describe by id is.
+    let waiting_for_theirs = pb::WaitInstancesRequest {
+        instance_ids: vec![ours[0].clone(), theirs[0].clone()],
+        target: pb::WaitTarget::Exists as i32,
+        ..Default::default()
+    };
+    let refused = refusal(
+        client
+            .wait_instances(bearer(waiting_for_theirs, SCOPED_TOKEN))
+            .await,
+    )
+    .await;
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert_eq!(
+        refused.get_details_error_info().expect("ErrorInfo").reason,
+        "OUT_OF_SCOPE"
+    );
+    assert!(refused.message().contains(&theirs[0]) && !refused.message().contains(&ours[0]));
+
+    // A role without WatchInstances may not watch.
+    let denied = refusal(
+        client
+            .watch_instances(bearer(pb::WatchInstancesRequest::default(), AUDITOR_TOKEN))
+            .await,
+    )
+    .await;
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let info = denied.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(
+        (info.reason.as_str(), info.metadata["permission"].as_str()),
+        ("MISSING_PERMISSION", "WatchInstances")
+    );
+
+    // grpcurl, as the README shows it: a wait that ends with `done`.
+    let address = process.addr.to_string();
+    let header = format!("authorization: Bearer {SCOPED_TOKEN}");
+    let body = format!(
+        "{{\"instance_ids\": [\"{}\"], \"target\": \"WAIT_TARGET_RUNNING\"}}",
+        ours[1]
+    );
+    let output = support::grpcurl(&[
+        "-plaintext",
+        "-max-time",
+        "20",
+        "-H",
+        &header,
+        "-d",
+        &body,
+        &address,
+        "ec2.v1.Ec2Service/WaitInstances",
+    ])
+    .await;
+    assert!(output.contains("\"done\": true"), "{output}");
+
+    // The metrics: the view's size, its changes, its lists, the open watch.
+    let metric = |name: &'static str| process.metric(name);
+    assert_eq!(metric("ec2_inventory_instances").await, Some(4.0));
+    let added = process
+        .metric_with("ec2_inventory_events_total", "kind=\"added\"")
+        .await;
+    assert!(added.is_some_and(|n| n >= 4.0), "{added:?}");
+    let lists = process
+        .metric_with("ec2_inventory_lists_total", "outcome=\"ok\"")
+        .await;
+    assert!(lists.is_some_and(|n| n >= 1.0), "{lists:?}");
+    assert_eq!(metric("ec2_inventory_watchers").await, Some(1.0));
+    assert!(metric("ec2_inventory_list_age_seconds").await.is_some());
+    drop(watching);
+}
