@@ -17,6 +17,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     tonic_prost_build::configure()
         .emit_rerun_if_changed(false)
+        // Written by hand (src/wire.rs) so the instance view's encoded reservations are sent
+        // as they are.
+        .extern_path(
+            ".ec2.v1.DescribeInstancesStreamResponse",
+            "crate::wire::DescribeInstancesStreamResponse",
+        )
         .compile_fds(descriptors)?;
     Ok(())
 }

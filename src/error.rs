@@ -144,6 +144,12 @@ pub enum Error {
         max: std::time::Duration,
     },
 
+    /// A watch or wait was open when the replica began shutting down.
+    #[error(
+        "this replica is shutting down: watch or wait again (on another replica, a watch lists again)"
+    )]
+    ShuttingDown,
+
     /// An RPC served from the instance view while the inventory is off.
     #[error("the instance inventory is off on this gateway (--inventory-resync-seconds 0)")]
     InventoryOff,
@@ -282,6 +288,8 @@ pub enum Reason {
     ViewStale,
     /// The instance inventory is off.
     InventoryOff,
+    /// The replica is shutting down.
+    ShuttingDown,
     /// A bug or an impossible state inside the service.
     Internal,
 }
@@ -315,6 +323,7 @@ impl Reason {
             Reason::WaitDeadlineExceeded => "WAIT_DEADLINE_EXCEEDED",
             Reason::ViewStale => "VIEW_STALE",
             Reason::InventoryOff => "INVENTORY_OFF",
+            Reason::ShuttingDown => "SHUTTING_DOWN",
             Reason::Internal => "INTERNAL",
         }
     }
@@ -348,7 +357,7 @@ impl Reason {
             Reason::RevisionExpired => Code::OutOfRange,
             Reason::WaitTargetUnreachable | Reason::InventoryOff => Code::FailedPrecondition,
             Reason::WaitDeadlineExceeded => Code::DeadlineExceeded,
-            Reason::ViewStale => Code::Unavailable,
+            Reason::ViewStale | Reason::ShuttingDown => Code::Unavailable,
         }
     }
 
@@ -365,6 +374,7 @@ impl Reason {
                 | Reason::CallerQuotaExceeded
                 | Reason::Overloaded
                 | Reason::ViewStale
+                | Reason::ShuttingDown
         )
     }
 
@@ -426,6 +436,7 @@ impl Error {
             Error::WaitDeadlineExceeded { .. } => Reason::WaitDeadlineExceeded,
             Error::ViewStale { .. } => Reason::ViewStale,
             Error::InventoryOff => Reason::InventoryOff,
+            Error::ShuttingDown => Reason::ShuttingDown,
             Error::Internal(_) => Reason::Internal,
         }
     }

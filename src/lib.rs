@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //!
-//! - `proto/ec2/v1/` is the public contract; [`pb`] is the code generated from it.
+//! - `proto/ec2/v1/` is the public contract; [`pb`] is the code generated from it, and
+//!   [`wire`] the messages of it written by hand (to send encoded parts as they are).
 //! - [`config`]: command-line flags and environment, validated once at start; it builds each
 //!   component's settings, and no component imports it (`src/main.rs` only wires).
 //! - [`startup`]: why the service could not start.
@@ -50,11 +51,13 @@ pub mod telemetry;
 pub mod tls;
 pub mod validate;
 pub mod watched;
+pub mod wire;
 
 /// Code generated from `proto/ec2/v1/` (package `ec2.v1`): messages, server and client.
 #[allow(clippy::all, missing_docs)]
 pub mod pb {
     tonic::include_proto!("ec2.v1");
+    pub use crate::wire::DescribeInstancesStreamResponse;
 
     /// The encoded descriptor set of `ec2.v1`, served by gRPC reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("ec2_v1_descriptor");

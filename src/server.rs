@@ -180,6 +180,7 @@ pub async fn serve(
     let draining = Arc::new(Notify::new());
     let on_shutdown = {
         let draining = draining.clone();
+        let gateway = gateway.clone();
         async move {
             shutdown.await;
             tracing::info!("shutdown started: health is NOT_SERVING, in-flight calls finishing");
@@ -187,6 +188,9 @@ pub async fn serve(
             health
                 .set_service_status("", ServingStatus::NotServing)
                 .await;
+            // Watches and waits never end on their own: end them now, so their clients
+            // move to another replica instead of holding this one for the whole grace.
+            gateway.shutting_down();
             draining.notify_one();
         }
     };

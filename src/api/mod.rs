@@ -61,6 +61,14 @@ impl Gateway {
         self
     }
 
+    /// Ends the open watches and waits: the server is shutting down (their clients go to
+    /// another replica rather than wait out the shutdown grace).
+    pub fn shutting_down(&self) {
+        if let Some(inventory) = &self.inventory {
+            inventory.close();
+        }
+    }
+
     /// The instance view, when the inventory is on; else FAILED_PRECONDITION.
     fn inventory(&self) -> Result<&Inventory, Error> {
         self.inventory.as_ref().ok_or(Error::InventoryOff)

@@ -7,15 +7,18 @@
 //! (`view:` + the last id, bound to the request like EC2 paths' tokens) continues from the
 //! view, and only from it.
 
+use super::group_reservations;
 use super::stream::{Describe, Fingerprint, Page, fingerprint};
-use super::{check_scope, group_reservations};
 use crate::auth::scope::TagScope;
 use crate::error::Error;
 use crate::inventory::Inventory;
 use crate::inventory::filter::Selector;
+use crate::inventory::view::Entry;
 use crate::pb;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use prost::bytes::Bytes;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The first characters of a page token of the view's.
@@ -105,33 +108,23 @@ impl ViewInstances {
         prost_types::Duration::try_from(self.age).unwrap_or_default()
     }
 
-    /// Up to `size` selected instances after instance `after`, as single-instance
-    /// reservations, and the id to continue after when more follow.
+    /// Up to `size` selected instances after instance `after`, and the id to continue after
+    /// when more follow. Instances named by id must be in the caller's scope.
     fn page(
         &self,
         after: Option<&str>,
         size: usize,
-    ) -> Result<(Vec<pb::Reservation>, Option<String>), Error> {
-        let (items, more) = self.inventory.read(|view| {
+    ) -> Result<(Vec<Arc<Entry>>, Option<String>), Error> {
+        let (entries, more) = self.inventory.read(|view| {
             let mut selected = view.after(after).filter(|e| self.selector.matches(e));
-            let items: Vec<pb::Reservation> = selected
-                .by_ref()
-                .take(size)
-                .map(|e| pb::Reservation {
-                    instances: vec![e.instance.clone()],
-                    ..e.reservation.clone()
-                })
-                .collect();
-            (items, selected.next().is_some())
+            let entries: Vec<Arc<Entry>> = selected.by_ref().take(size).cloned().collect();
+            (entries, selected.next().is_some())
         });
-        if self.by_ids {
-            check_scope(self.scope.as_ref(), &items)?;
+        if let (true, Some(scope)) = (self.by_ids, &self.scope) {
+            scope.check(entries.iter().map(|e| (e.id(), e.facts().tags.as_slice())))?;
         }
-        let last = items
-            .last()
-            .and_then(|r| r.instances.first())
-            .map(|i| i.instance_id.clone());
-        Ok((items, last.filter(|_| more)))
+        let last = entries.last().map(|e| e.id().to_owned());
+        Ok((entries, last.filter(|_| more)))
     }
 
     /// One unary DescribeInstances page: `max_results` (1000 when unset) after the position
@@ -146,7 +139,8 @@ impl ViewInstances {
         let size = max_results
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(DEFAULT_PAGE_SIZE);
-        let (items, last) = self.page(after.as_deref(), size)?;
+        let (entries, last) = self.page(after.as_deref(), size)?;
+        let items = entries.iter().map(|e| e.reservation()).collect();
         Ok(pb::DescribeInstancesResponse {
             reservations: group_reservations(items),
             next_token: last.map_or_else(String::new, |id| unary_token(request, &id)),
@@ -200,34 +194,40 @@ fn parse_unary_token(token: &str, request: Fingerprint) -> Result<Option<String>
         .map_err(|_| invalid("not a page token of the instance view"))
 }
 
+/// The stream sends the view's encoded single-instance reservations as they are: no decode,
+/// no re-encode (`Bytes` is a `Message` as `google.protobuf.BytesValue`, whose encoded length
+/// is the bytes' plus a key: close enough for splitting messages by size).
 impl Describe for ViewInstances {
-    type Item = pb::Reservation;
+    type Item = Bytes;
     type Message = pb::DescribeInstancesStreamResponse;
 
     async fn fetch(
         &self,
         token: Option<String>,
         page_size: Option<i32>,
-    ) -> Result<Page<pb::Reservation>, Error> {
+    ) -> Result<Page<Bytes>, Error> {
         let after = token
             .as_deref()
             .and_then(|t| t.strip_prefix(VIEW_TOKEN_PREFIX));
         let size = page_size
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(DEFAULT_PAGE_SIZE);
-        let (items, last) = self.page(after, size)?;
+        let (entries, last) = self.page(after, size)?;
         Ok(Page {
-            items,
+            items: entries
+                .iter()
+                .map(|e| e.encoded_reservation().clone())
+                .collect(),
             next_token: last.map(|id| format!("{VIEW_TOKEN_PREFIX}{id}")),
         })
     }
 
-    fn message(&self, items: Vec<pb::Reservation>, next_token: String) -> Self::Message {
+    fn message(&self, items: Vec<Bytes>, next_token: String) -> Self::Message {
         pb::DescribeInstancesStreamResponse {
-            reservations: group_reservations(items),
+            encoded_reservations: items,
             next_token,
-            dry_run_succeeded: false,
             staleness: Some(self.staleness()),
+            ..Default::default()
         }
     }
 

@@ -113,14 +113,19 @@ impl Waiter {
         }
     }
 
-    /// `future`, or DEADLINE_EXCEEDED at the caller's deadline.
+    /// `future`, or DEADLINE_EXCEEDED at the caller's deadline, or UNAVAILABLE when the
+    /// replica shuts down.
     async fn until_deadline<F: Future>(&self, future: F) -> Result<F::Output, Error> {
-        let Some(deadline) = self.deadline else {
-            return Ok(future.await);
+        let deadline = async {
+            match self.deadline {
+                Some(deadline) => sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
         };
         tokio::select! {
             output = future => Ok(output),
-            () = sleep_until(deadline) => Err(Error::WaitDeadlineExceeded {
+            () = self.inventory.closed() => Err(Error::ShuttingDown),
+            () = deadline => Err(Error::WaitDeadlineExceeded {
                 not_ready: self.last.as_ref().map_or(self.named.len(), |last| {
                     usize::try_from(last.selected - last.ready).unwrap_or_default()
                 }),
@@ -144,7 +149,7 @@ impl Waiter {
                     self.named
                         .iter()
                         .filter_map(|id| view.get(id))
-                        .map(|e| (e.id(), e.instance.tags.as_slice())),
+                        .map(|e| (e.id(), e.facts().tags.as_slice())),
                 )?;
             }
             self.named
@@ -179,7 +184,7 @@ impl Waiter {
             } else if not_ready.len() < NOT_READY_SAMPLE {
                 not_ready.push(pb::SelectedInstance {
                     instance_id: id.clone(),
-                    state: entry.and_then(|e| e.instance.state.clone()),
+                    state: entry.map(|e| e.facts().state.clone()),
                 });
             }
         }
@@ -223,17 +228,15 @@ mod tests {
     use futures_util::StreamExt;
 
     fn entry(id: &str, state: &str) -> Entry {
-        Entry {
-            reservation: pb::Reservation::default(),
-            instance: pb::Instance {
-                instance_id: id.into(),
-                state: Some(pb::InstanceState {
-                    code: None,
-                    name: state.into(),
-                }),
-                ..Default::default()
-            },
-        }
+        let instance = pb::Instance {
+            instance_id: id.into(),
+            state: Some(pb::InstanceState {
+                code: None,
+                name: state.into(),
+            }),
+            ..Default::default()
+        };
+        Entry::new(&pb::Reservation::default(), instance)
     }
 
     fn waiting(ids: &[&str], target: WaitTarget) -> pb::WaitInstancesRequest {

@@ -109,7 +109,11 @@ impl Watcher {
 
     async fn advance(&mut self) -> Result<pb::WatchInstancesResponse, Error> {
         if self.delivered.is_none() {
-            self.start().await?;
+            let inventory = self.inventory.clone();
+            tokio::select! {
+                started = self.start() => started?,
+                () = inventory.closed() => return Err(Error::ShuttingDown),
+            }
         }
         loop {
             if let Some(entry) = self.listing.pop_front() {
@@ -131,6 +135,7 @@ impl Watcher {
                     self.next_bookmark = Instant::now() + self.bookmark_every;
                     return Ok(self.marker(WatchEventType::Bookmark));
                 }
+                () = self.inventory.closed() => return Err(Error::ShuttingDown),
             }
         }
     }
@@ -145,7 +150,7 @@ impl Watcher {
                     self.named
                         .iter()
                         .filter_map(|id| view.get(id))
-                        .map(|e| (e.id(), e.instance.tags.as_slice())),
+                        .map(|e| (e.id(), e.facts().tags.as_slice())),
                 )?;
             }
             if let Some(from) = self.resume {
@@ -225,8 +230,8 @@ impl Watcher {
     ) -> pb::WatchInstancesResponse {
         pb::WatchInstancesResponse {
             r#type: kind as i32,
-            instance: Some(entry.instance.clone()),
-            reservation_id: entry.reservation.reservation_id.clone(),
+            instance: Some(entry.instance()),
+            reservation_id: entry.facts().reservation_id.clone(),
             revision: self.inventory.revision_token(revision),
             dry_run_succeeded: false,
         }
@@ -249,24 +254,23 @@ mod tests {
     use futures_util::StreamExt;
 
     fn entry(id: &str, state: &str, team: &str) -> Entry {
-        Entry {
-            reservation: pb::Reservation {
-                reservation_id: format!("r-{id}"),
-                ..Default::default()
-            },
-            instance: pb::Instance {
-                instance_id: id.into(),
-                state: Some(pb::InstanceState {
-                    code: None,
-                    name: state.into(),
-                }),
-                tags: vec![pb::Tag {
-                    key: "team".into(),
-                    value: team.into(),
-                }],
-                ..Default::default()
-            },
-        }
+        let reservation = pb::Reservation {
+            reservation_id: format!("r-{id}"),
+            ..Default::default()
+        };
+        let instance = pb::Instance {
+            instance_id: id.into(),
+            state: Some(pb::InstanceState {
+                code: None,
+                name: state.into(),
+            }),
+            tags: vec![pb::Tag {
+                key: "team".into(),
+                value: team.into(),
+            }],
+            ..Default::default()
+        };
+        Entry::new(&reservation, instance)
     }
 
     fn kinds(messages: &[pb::WatchInstancesResponse]) -> Vec<(WatchEventType, String)> {

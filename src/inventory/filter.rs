@@ -76,18 +76,14 @@ impl Field {
 
     /// Whether any of the entry's values for this field matches any of `patterns`.
     fn matches(&self, entry: &Entry, patterns: &[Pattern]) -> bool {
-        let i = &entry.instance;
+        let i = entry.facts();
         let any = |value: &str| patterns.iter().any(|p| p.matches(value));
-        let state = i.state.as_ref();
         match self {
             Field::Architecture => any(&i.architecture),
-            Field::AvailabilityZone => i
-                .placement
-                .as_ref()
-                .is_some_and(|p| any(&p.availability_zone)),
+            Field::AvailabilityZone => any(&i.availability_zone),
             Field::ImageId => any(&i.image_id),
             Field::InstanceId => any(&i.instance_id),
-            Field::StateName => state.is_some_and(|s| any(&s.name)),
+            Field::StateName => any(&i.state.name),
             Field::InstanceType => any(&i.instance_type),
             Field::KeyName => any(&i.key_name),
             Field::PrivateIp => any(&i.private_ip_address),
@@ -231,7 +227,7 @@ impl Selector {
 
     /// Whether `entry` is selected.
     pub fn matches(&self, entry: &Entry) -> bool {
-        let instance = &entry.instance;
+        let instance = entry.facts();
         self.ids
             .as_ref()
             .is_none_or(|ids| ids.contains(&instance.instance_id))
@@ -251,28 +247,23 @@ mod tests {
     use super::*;
 
     fn entry(id: &str, state: &str, tags: &[(&str, &str)]) -> Entry {
-        Entry {
-            reservation: pb::Reservation {
-                reservation_id: "r-1".into(),
-                ..Default::default()
-            },
-            instance: pb::Instance {
-                instance_id: id.into(),
-                state: Some(pb::InstanceState {
-                    code: Some(if state == "running" { 16 } else { 80 }),
-                    name: state.into(),
-                }),
-                instance_type: "t3.micro".into(),
-                tags: tags
-                    .iter()
-                    .map(|(k, v)| pb::Tag {
-                        key: (*k).into(),
-                        value: (*v).into(),
-                    })
-                    .collect(),
-                ..Default::default()
-            },
-        }
+        let instance = pb::Instance {
+            instance_id: id.into(),
+            state: Some(pb::InstanceState {
+                code: Some(if state == "running" { 16 } else { 80 }),
+                name: state.into(),
+            }),
+            instance_type: "t3.micro".into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| pb::Tag {
+                    key: (*k).into(),
+                    value: (*v).into(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        Entry::new(&pb::Reservation::default(), instance)
     }
 
     fn filter(name: &str, values: &[&str]) -> pb::Filter {

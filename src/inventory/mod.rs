@@ -70,6 +70,8 @@ struct Shared {
     hot: Mutex<HashMap<String, u32>>,
     /// Wakes the targeted refresh.
     wake: Arc<Notify>,
+    /// True once the replica shuts down: open watches and waits end.
+    closing: watch::Sender<bool>,
     /// This view's epoch (see `revision`).
     epoch: u32,
     /// How the view is kept.
@@ -86,6 +88,7 @@ impl Inventory {
                 revision,
                 hot: Mutex::new(HashMap::new()),
                 wake: Arc::new(Notify::new()),
+                closing: watch::Sender::new(false),
                 epoch: rand_epoch(),
                 settings,
             }),
@@ -118,6 +121,18 @@ impl Inventory {
                 return;
             }
         }
+    }
+
+    /// Ends every open watch and wait (UNAVAILABLE, SHUTTING_DOWN): the replica is going
+    /// away, and its clients should go to another one (and list again there).
+    pub fn close(&self) {
+        self.shared.closing.send_replace(true);
+    }
+
+    /// Completes once `close` was called.
+    pub async fn closed(&self) {
+        let mut closing = self.shared.closing.subscribe();
+        let _ = closing.wait_for(|closing| *closing).await;
     }
 
     /// How old the view's last complete full list is; `None` before the first.

@@ -9,41 +9,128 @@
 //! instance yet (eventual consistency), so an observation missing one proves nothing.
 
 use crate::pb;
+use prost::Message;
+use prost::bytes::Bytes;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 use tokio::time::Instant;
 
-/// An instance and its reservation (the reservation's `instances` left empty).
-#[derive(Debug, Clone, PartialEq)]
+/// What filters, tag scopes and waits read of an instance, kept decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// The instance id.
+    pub instance_id: String,
+    /// Its reservation's id.
+    pub reservation_id: String,
+    /// Its state (code and name).
+    pub state: pb::InstanceState,
+    /// For example `t3.micro`.
+    pub instance_type: String,
+    /// The availability zone.
+    pub availability_zone: String,
+    /// The VPC.
+    pub vpc_id: String,
+    /// The subnet.
+    pub subnet_id: String,
+    /// The AMI.
+    pub image_id: String,
+    /// The primary private IPv4 address.
+    pub private_ip_address: String,
+    /// The key pair's name.
+    pub key_name: String,
+    /// The architecture.
+    pub architecture: String,
+    /// Its tags.
+    pub tags: Vec<pb::Tag>,
+}
+
+/// An instance as the view keeps it: its reservation with it as the only instance,
+/// protobuf-encoded (a decoded `Instance` takes several times the memory, and a read from the
+/// view sends these bytes as they are), and the facts selections read.
+#[derive(Debug, Clone)]
 pub struct Entry {
-    /// The reservation the instance was launched in.
-    pub reservation: pb::Reservation,
-    /// The instance.
-    pub instance: pb::Instance,
+    facts: Facts,
+    encoded: Bytes,
+}
+
+impl PartialEq for Entry {
+    /// The same bytes: prost encodes equal messages alike.
+    fn eq(&self, other: &Entry) -> bool {
+        self.encoded == other.encoded
+    }
 }
 
 impl Entry {
+    /// `instance` of the reservation `header` (whose own `instances` are ignored).
+    pub fn new(header: &pb::Reservation, instance: pb::Instance) -> Entry {
+        let text = |v: &str| v.to_owned();
+        let facts = Facts {
+            instance_id: text(&instance.instance_id),
+            reservation_id: text(&header.reservation_id),
+            state: instance.state.clone().unwrap_or_default(),
+            instance_type: text(&instance.instance_type),
+            availability_zone: instance
+                .placement
+                .as_ref()
+                .map_or_else(String::new, |p| text(&p.availability_zone)),
+            vpc_id: text(&instance.vpc_id),
+            subnet_id: text(&instance.subnet_id),
+            image_id: text(&instance.image_id),
+            private_ip_address: text(&instance.private_ip_address),
+            key_name: text(&instance.key_name),
+            architecture: text(&instance.architecture),
+            tags: instance.tags.clone(),
+        };
+        let reservation = pb::Reservation {
+            reservation_id: header.reservation_id.clone(),
+            owner_id: header.owner_id.clone(),
+            requester_id: header.requester_id.clone(),
+            groups: header.groups.clone(),
+            instances: vec![instance],
+        };
+        Entry {
+            facts,
+            encoded: Bytes::from(reservation.encode_to_vec()),
+        }
+    }
+
     /// One entry per instance of `reservation`.
     pub fn of_reservation(mut reservation: pb::Reservation) -> impl Iterator<Item = Entry> {
         let instances = std::mem::take(&mut reservation.instances);
-        instances.into_iter().map(move |instance| Entry {
-            reservation: reservation.clone(),
-            instance,
-        })
+        instances
+            .into_iter()
+            .map(move |instance| Entry::new(&reservation, instance))
+    }
+
+    /// What selections read.
+    pub fn facts(&self) -> &Facts {
+        &self.facts
     }
 
     /// The instance id.
     pub fn id(&self) -> &str {
-        &self.instance.instance_id
+        &self.facts.instance_id
     }
 
     /// The instance's state name (`running`, ...), empty when EC2 gave none.
     pub fn state(&self) -> &str {
-        self.instance
-            .state
-            .as_ref()
-            .map_or("", |state| state.name.as_str())
+        &self.facts.state.name
+    }
+
+    /// The reservation with this instance only, protobuf-encoded.
+    pub fn encoded_reservation(&self) -> &Bytes {
+        &self.encoded
+    }
+
+    /// The reservation with this instance only.
+    pub fn reservation(&self) -> pb::Reservation {
+        pb::Reservation::decode(self.encoded.clone()).expect("the view encoded it")
+    }
+
+    /// The instance.
+    pub fn instance(&self) -> pb::Instance {
+        self.reservation().instances.pop().unwrap_or_default()
     }
 }
 
@@ -269,17 +356,15 @@ mod tests {
     use std::time::Duration;
 
     fn entry(id: &str, state: &str) -> Entry {
-        Entry {
-            reservation: pb::Reservation::default(),
-            instance: pb::Instance {
-                instance_id: id.into(),
-                state: Some(pb::InstanceState {
-                    code: None,
-                    name: state.into(),
-                }),
-                ..Default::default()
-            },
-        }
+        let instance = pb::Instance {
+            instance_id: id.into(),
+            state: Some(pb::InstanceState {
+                code: None,
+                name: state.into(),
+            }),
+            ..Default::default()
+        };
+        Entry::new(&pb::Reservation::default(), instance)
     }
 
     fn revisions(view: &View, after: u64) -> Vec<u64> {

@@ -13,6 +13,7 @@ use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
 use ec2_grpc::protection::Limits;
 use ec2_standin::Standin;
 use ec2_standin::model::{LaunchSpec, State};
+use futures_util::StreamExt;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 use tokio::time::timeout;
@@ -375,6 +376,18 @@ async fn resuming_replays_each_change_once_and_an_expired_revision_means_list_ag
             .field,
         "revision"
     );
+    // DryRun: EC2 checks the gateway's DescribeInstances permission; one message.
+    let mut dry = watch(
+        &mut client,
+        pb::WatchInstancesRequest {
+            dry_run: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let answer = dry.message().await.expect("dry run").expect("one message");
+    assert!(answer.dry_run_succeeded && answer.instance.is_none());
+    assert!(dry.message().await.expect("end").is_none());
     let unsupported = client
         .watch_instances(pb::WatchInstancesRequest {
             filters: vec![filter("dns-name", &["x"])],
@@ -530,6 +543,26 @@ async fn waits_end_when_instances_get_there_fail_when_they_cannot_and_stop_at_th
     .await
     .expect_err("never stopped");
     assert_eq!(late.code(), Code::DeadlineExceeded, "{late:?}");
+
+    // DryRun: one message, nothing waited for.
+    let dry = client
+        .wait_instances(pb::WaitInstancesRequest {
+            instance_ids: ids[3..4].to_vec(),
+            target: pb::WaitTarget::Stopped as i32,
+            dry_run: true,
+            ..Default::default()
+        })
+        .await
+        .expect("dry run")
+        .into_inner();
+    let answers: Vec<_> = dry.collect::<Vec<_>>().await;
+    assert_eq!(answers.len(), 1);
+    assert!(
+        answers[0]
+            .as_ref()
+            .expect("dry run answer")
+            .dry_run_succeeded
+    );
 
     // No target: INVALID_ARGUMENT naming the field.
     let untargeted = wait(&mut client, &ids[3..4], pb::WaitTarget::Unspecified, None)
@@ -1084,5 +1117,18 @@ async fn the_binary_serves_watches_and_waits_within_roles_and_scopes_and_counts_
     assert!(lists.is_some_and(|n| n >= 1.0), "{lists:?}");
     assert_eq!(metric("ec2_inventory_watchers").await, Some(1.0));
     assert!(metric("ec2_inventory_list_age_seconds").await.is_some());
-    drop(watching);
+
+    // SIGTERM: the open watch ends at once with UNAVAILABLE (SHUTTING_DOWN), so its client
+    // moves to another replica instead of holding this one for the shutdown grace.
+    let exited = tokio::spawn(process.terminate());
+    let ended = timeout(Duration::from_secs(30), watching.message())
+        .await
+        .expect("the watch ends")
+        .expect_err("ended by the shutdown");
+    assert_eq!(ended.code(), Code::Unavailable, "{ended:?}");
+    assert_eq!(
+        ended.get_details_error_info().expect("ErrorInfo").reason,
+        "SHUTTING_DOWN"
+    );
+    assert!(exited.await.expect("terminate").success());
 }
