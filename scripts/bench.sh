@@ -2,7 +2,7 @@
 # The one command for the benchmarks: measures the gateway on this machine and writes
 # BENCHMARKS.md (at the repo root) with its plots in benches/plots/.
 #
-#   bash scripts/bench.sh           P1-P6 and P8
+#   bash scripts/bench.sh           P1-P6, P8 and P9
 #   bash scripts/bench.sh --soak    the same, then the P7 soak (long: not run by default)
 #
 # It installs what it needs (scripts/setup-tools.sh for the project's tools, setup-redis.sh for P8, scripts/bench-setup.sh

@@ -68,7 +68,8 @@ fn flags(resync: u64) -> Vec<String> {
 
 /// P9a: 1,000 watchers, each of one instance, on 10,000 instances with EC2's throttling; 50
 /// stops through the gateway, each timed from the call to its watcher's event (and the stop's
-/// own answer, for comparison); EC2's DescribeInstances calls counted over three resyncs.
+/// own answer, for comparison); EC2's DescribeInstances calls counted over three idle resyncs,
+/// then over three resyncs with the stops.
 async fn watchers() -> Value {
     let standin = Standin::builder()
         .seed(INSTANCES, 0)
@@ -102,6 +103,13 @@ async fn watchers() -> Value {
         watches.push(watch);
     }
     let opened_in = open_started.elapsed();
+
+    // Idle: the watchers open, nothing changes; EC2 should see the full lists alone.
+    let idle_started = Instant::now();
+    let idle_before = standin.counters("DescribeInstances").calls;
+    tokio::time::sleep(Duration::from_secs(RESYNC_SECONDS * 3)).await;
+    let idle_calls = standin.counters("DescribeInstances").calls - idle_before;
+    let idle_window = idle_started.elapsed().as_secs_f64();
 
     let window_started = Instant::now();
     let calls_before = standin.counters("DescribeInstances").calls;
@@ -150,6 +158,9 @@ async fn watchers() -> Value {
         "instances": INSTANCES,
         "resync_seconds": RESYNC_SECONDS,
         "opened_secs": opened_in.as_secs_f64(),
+        "idle_window_secs": idle_window,
+        "idle_describe_calls": idle_calls,
+        "idle_describe_calls_per_sec": idle_calls as f64 / idle_window,
         "window_secs": window,
         "describe_calls": calls,
         "describe_calls_per_sec": calls as f64 / window,
