@@ -101,6 +101,16 @@ example eni ".venv/bin/grpcurl -d '{\"subnet_id\": \"${SUBNET_ID}\", \"descripti
   '"(networkInterfaceId|privateIpAddress|status)"' '"networkInterfaceId"'
 example enis ".venv/bin/grpcurl -d '{\"filters\": [{\"name\": \"description\", \"values\": [\"demo\"]}]}' $G ec2.v1.Ec2Service/DescribeNetworkInterfaces" \
   '"(networkInterfaceId|description)"' '"description": "demo"'
+# The rest of the interface's life: attach it to a demo instance, detach it, delete it.
+ENI_ID=$(grep -o '"networkInterfaceId": "[^"]*"' .demo/eni.json | head -1 | cut -d'"' -f4)
+INSTANCE_ID=$(grep -o '"instanceId": "[^"]*"' .demo/by-tag.json | head -1 | cut -d'"' -f4)
+example attach ".venv/bin/grpcurl -d '{\"network_interface_id\": \"${ENI_ID}\", \"instance_id\": \"${INSTANCE_ID}\", \"device_index\": 1}' $G ec2.v1.Ec2Service/AttachNetworkInterface" \
+  "" '"attachmentId"'
+ATTACHMENT_ID=$(grep -o '"attachmentId": "[^"]*"' .demo/attach.json | cut -d'"' -f4)
+example detach ".venv/bin/grpcurl -d '{\"attachment_id\": \"${ATTACHMENT_ID}\"}' $G ec2.v1.Ec2Service/DetachNetworkInterface" \
+  "" '{'
+example delete-eni ".venv/bin/grpcurl -d '{\"network_interface_id\": \"${ENI_ID}\"}' $G ec2.v1.Ec2Service/DeleteNetworkInterface" \
+  "" '{'
 example preview ".venv/bin/grpcurl -d '{\"selection\": {\"filters\": [{\"name\": \"tag:team\", \"values\": [\"batch\"]}]}, \"preview\": true}' $G ec2.v1.Ec2Service/TerminateInstances" \
   "" '"matched": "2"'
 example stop ".venv/bin/grpcurl -d '{\"selection\": {\"filters\": [{\"name\": \"tag:team\", \"values\": [\"demo\"]}], \"limit\": 2}}' $G ec2.v1.Ec2Service/StopInstances" \

@@ -4,6 +4,7 @@
 
 pub mod actions;
 mod instances;
+mod interface_lifecycle;
 mod network_interfaces;
 pub mod stream;
 mod view_reads;
@@ -266,6 +267,38 @@ impl Ec2Service for Gateway {
         let (r, scope) = scoped(request);
         let stream = network_interfaces::describe_network_interfaces_stream(&self.ec2, r, scope)?;
         Ok(Response::new(stream))
+    }
+
+    async fn attach_network_interface(
+        &self,
+        request: Request<pb::AttachNetworkInterfaceRequest>,
+    ) -> Result<Response<pb::AttachNetworkInterfaceResponse>, Status> {
+        let (r, scope) = scoped(request);
+        let inventory = self.inventory.as_ref();
+        let response =
+            interface_lifecycle::attach_network_interface(&self.ec2, inventory, r, scope.as_ref())
+                .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn detach_network_interface(
+        &self,
+        request: Request<pb::DetachNetworkInterfaceRequest>,
+    ) -> Result<Response<pb::DetachNetworkInterfaceResponse>, Status> {
+        let (r, scope) = scoped(request);
+        let response =
+            interface_lifecycle::detach_network_interface(&self.ec2, r, scope.as_ref()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn delete_network_interface(
+        &self,
+        request: Request<pb::DeleteNetworkInterfaceRequest>,
+    ) -> Result<Response<pb::DeleteNetworkInterfaceResponse>, Status> {
+        let (r, scope) = scoped(request);
+        let response =
+            interface_lifecycle::delete_network_interface(&self.ec2, r, scope.as_ref()).await?;
+        Ok(Response::new(response))
     }
 
     type StartInstancesStream = MessageStream<pb::StartInstancesResponse>;

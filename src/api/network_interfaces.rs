@@ -126,7 +126,10 @@ struct NetworkInterfaces {
 }
 
 /// PERMISSION_DENIED naming every described interface outside `scope`.
-fn check_scope(scope: Option<&TagScope>, interfaces: &[pb::NetworkInterface]) -> Result<(), Error> {
+pub(super) fn check_scope(
+    scope: Option<&TagScope>,
+    interfaces: &[pb::NetworkInterface],
+) -> Result<(), Error> {
     let Some(scope) = scope else {
         return Ok(());
     };

@@ -43,7 +43,9 @@ const READER: &[&str] = &[
     "WatchInstances",
     "WaitInstances",
 ];
-/// The instance actions that do not create or destroy.
+/// The instance actions that do not create or destroy. Attaching, detaching and deleting
+/// network interfaces is left out on purpose: it rewires or removes a network path, so it
+/// takes `admin` or a role the roles file grants it to.
 const OPERATOR: &[&str] = &[
     "StartInstances",
     "StopInstances",
@@ -164,6 +166,18 @@ mod tests {
         assert!(authz.permits("bot", "DescribeInstances"));
         assert!(!authz.permits("bot", "RunInstances"));
         assert!(!authz.permits("ro", "RunInstances"));
+        assert!(authz.permits("ro", "WatchInstances") && authz.permits("ro", "WaitInstances"));
+        // Attaching, detaching and deleting interfaces is not an operator's by default.
+        for rpc in [
+            "AttachNetworkInterface",
+            "DetachNetworkInterface",
+            "DeleteNetworkInterface",
+        ] {
+            assert!(
+                !authz.permits("bot", rpc) && authz.permits("boss", rpc),
+                "{rpc}"
+            );
+        }
         assert!(authz.permits("boss", "TerminateInstances"));
         assert!(authz.permits("audit", "DescribeInstances"));
         assert!(!authz.permits("nobody", "DescribeInstances"));

@@ -5,12 +5,15 @@
 
 use crate::pb;
 use aws_sdk_ec2::operation::{
+    attach_network_interface::{AttachNetworkInterfaceInput, AttachNetworkInterfaceOutput},
     create_network_interface::{CreateNetworkInterfaceInput, CreateNetworkInterfaceOutput},
+    delete_network_interface::{DeleteNetworkInterfaceInput, DeleteNetworkInterfaceOutput},
     describe_instances::DescribeInstancesInput,
     describe_instances::DescribeInstancesOutput,
     describe_network_interfaces::{
         DescribeNetworkInterfacesInput, DescribeNetworkInterfacesOutput,
     },
+    detach_network_interface::{DetachNetworkInterfaceInput, DetachNetworkInterfaceOutput},
     run_instances::{RunInstancesInput, RunInstancesOutput},
 };
 use aws_sdk_ec2::types;
@@ -167,6 +170,8 @@ fn request_shapes_are_complete() {
         EnaSrdUdpSpecificationRequest,
         ConnectionTrackingSpecificationRequest,
         IamInstanceProfileSpecification,
+        EnaSrdSpecification,
+        EnaSrdUdpSpecification,
     );
 }
 
@@ -222,6 +227,48 @@ fn operation_requests_and_responses_are_complete() {
     assert_same(
         debug(&DescribeNetworkInterfacesOutput::builder().build()),
         "DescribeNetworkInterfacesResponse",
+        &dry,
+    );
+    assert_same(
+        input(
+            AttachNetworkInterfaceInput::builder()
+                .build()
+                .map(|i| debug(&i)),
+        ),
+        "AttachNetworkInterfaceRequest",
+        &[],
+    );
+    assert_same(
+        debug(&AttachNetworkInterfaceOutput::builder().build()),
+        "AttachNetworkInterfaceResponse",
+        &dry,
+    );
+    assert_same(
+        input(
+            DetachNetworkInterfaceInput::builder()
+                .build()
+                .map(|i| debug(&i)),
+        ),
+        "DetachNetworkInterfaceRequest",
+        &[],
+    );
+    assert_same(
+        debug(&DetachNetworkInterfaceOutput::builder().build()),
+        "DetachNetworkInterfaceResponse",
+        &dry,
+    );
+    assert_same(
+        input(
+            DeleteNetworkInterfaceInput::builder()
+                .build()
+                .map(|i| debug(&i)),
+        ),
+        "DeleteNetworkInterfaceRequest",
+        &[],
+    );
+    assert_same(
+        debug(&DeleteNetworkInterfaceOutput::builder().build()),
+        "DeleteNetworkInterfaceResponse",
         &dry,
     );
 }

@@ -8,6 +8,7 @@
 
 use super::{date_time, map_list, non_empty, non_empty_list, wire};
 use crate::pb;
+use aws_sdk_ec2::operation::attach_network_interface::builders::AttachNetworkInterfaceFluentBuilder;
 use aws_sdk_ec2::operation::create_network_interface::builders::CreateNetworkInterfaceFluentBuilder;
 use aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder;
 use aws_sdk_ec2::types;
@@ -141,6 +142,38 @@ pub fn run_instances(
         )
         .set_ebs_optimized(request.ebs_optimized)
         .dry_run(request.dry_run)
+}
+
+/// Every parameter of `AttachNetworkInterfaceRequest`.
+pub fn attach_network_interface(
+    builder: AttachNetworkInterfaceFluentBuilder,
+    request: &pb::AttachNetworkInterfaceRequest,
+) -> AttachNetworkInterfaceFluentBuilder {
+    builder
+        .set_network_card_index(request.network_card_index)
+        .set_ena_srd_specification(
+            request
+                .ena_srd_specification
+                .as_ref()
+                .map(ena_srd_specification),
+        )
+        .set_ena_queue_count(request.ena_queue_count)
+        .dry_run(request.dry_run)
+        .network_interface_id(&request.network_interface_id)
+        .instance_id(&request.instance_id)
+        .set_device_index(request.device_index)
+}
+
+/// `ec2.v1.EnaSrdSpecification` -> EC2 `EnaSrdSpecification`.
+pub fn ena_srd_specification(v: &pb::EnaSrdSpecification) -> types::EnaSrdSpecification {
+    types::EnaSrdSpecification::builder()
+        .set_ena_srd_enabled(v.ena_srd_enabled)
+        .set_ena_srd_udp_specification(v.ena_srd_udp_specification.as_ref().map(|udp| {
+            types::EnaSrdUdpSpecification::builder()
+                .set_ena_srd_udp_enabled(udp.ena_srd_udp_enabled)
+                .build()
+        }))
+        .build()
 }
 
 /// Every parameter of `CreateNetworkInterfaceRequest` but `client_token`, which the RPC sets.

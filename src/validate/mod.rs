@@ -340,6 +340,66 @@ pub fn run_instances(r: &pb::RunInstancesRequest) -> Result<(), Error> {
     v.into_result()
 }
 
+/// A required id field: present, and with the prefix EC2 gives such ids (`eni-`, `i-`,
+/// `eni-attach-`).
+fn check_id(v: &mut Violations, field: &str, id: &str, prefix: &str) {
+    v.check(id.starts_with(prefix), field, || {
+        if id.is_empty() {
+            format!("required: the {prefix}... id")
+        } else {
+            format!("must be an id starting with {prefix}, got {id:?}")
+        }
+    });
+}
+
+/// Validates an `AttachNetworkInterfaceRequest`.
+pub fn attach_network_interface(r: &pb::AttachNetworkInterfaceRequest) -> Result<(), Error> {
+    let mut v = Violations::default();
+    check_id(
+        &mut v,
+        "network_interface_id",
+        &r.network_interface_id,
+        "eni-",
+    );
+    check_id(&mut v, "instance_id", &r.instance_id, "i-");
+    match r.device_index {
+        None => v.check(false, "device_index", || {
+            "required: the device index of the attachment (0 is the primary interface's)".into()
+        }),
+        Some(index) => v.check(index >= 0, "device_index", || {
+            format!("must be 0 or more, got {index}")
+        }),
+    }
+    for (field, value) in [
+        ("network_card_index", r.network_card_index),
+        ("ena_queue_count", r.ena_queue_count),
+    ] {
+        if let Some(n) = value {
+            v.check(n >= 0, field, || format!("must be 0 or more, got {n}"));
+        }
+    }
+    v.into_result()
+}
+
+/// Validates a `DetachNetworkInterfaceRequest`.
+pub fn detach_network_interface(r: &pb::DetachNetworkInterfaceRequest) -> Result<(), Error> {
+    let mut v = Violations::default();
+    check_id(&mut v, "attachment_id", &r.attachment_id, "eni-attach-");
+    v.into_result()
+}
+
+/// Validates a `DeleteNetworkInterfaceRequest`.
+pub fn delete_network_interface(r: &pb::DeleteNetworkInterfaceRequest) -> Result<(), Error> {
+    let mut v = Violations::default();
+    check_id(
+        &mut v,
+        "network_interface_id",
+        &r.network_interface_id,
+        "eni-",
+    );
+    v.into_result()
+}
+
 /// Validates a `CreateNetworkInterfaceRequest`: a subnet and a client token EC2 will take.
 pub fn create_network_interface(r: &pb::CreateNetworkInterfaceRequest) -> Result<(), Error> {
     let mut v = Violations::default();

@@ -11,6 +11,7 @@
 mod actions;
 mod auth;
 mod describe;
+mod interface_lifecycle;
 mod inventory;
 mod launch;
 mod mtls;

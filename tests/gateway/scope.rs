@@ -345,6 +345,35 @@ async fn a_scoped_principal_sees_and_acts_only_on_its_tagged_resources() {
         .expect_err("another's interface");
     assert_out_of_scope(&refused, &[&foreign_eni_id], &[]);
 
+    // It may delete its own interface, not another's (which stays).
+    let refused = client
+        .delete_network_interface(bearer(
+            pb::DeleteNetworkInterfaceRequest {
+                network_interface_id: foreign_eni_id.clone(),
+                dry_run: false,
+            },
+            SCOPED_TOKEN,
+        ))
+        .await
+        .expect_err("another's interface");
+    assert_out_of_scope(&refused, &[&foreign_eni_id], &[]);
+    let still_there = sdk
+        .describe_network_interfaces()
+        .network_interface_ids(&foreign_eni_id)
+        .send()
+        .await;
+    assert!(still_there.is_ok(), "nothing was deleted");
+    client
+        .delete_network_interface(bearer(
+            pb::DeleteNetworkInterfaceRequest {
+                network_interface_id: created.network_interface_id.clone(),
+                dry_run: false,
+            },
+            SCOPED_TOKEN,
+        ))
+        .await
+        .expect("its own interface");
+
     // The roles file is read again when it changes: team-a, now a reader scoped to team=b,
     // sees team b's instances and may no longer launch.
     std::fs::write(

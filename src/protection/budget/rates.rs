@@ -24,7 +24,7 @@ impl Rate {
 
 /// EC2's request buckets (capacity, refill per second), for the paginated or filtered
 /// describes the gateway always makes, and its mutating actions.
-pub const EC2_REQUEST_RATES: [(&str, Rate); 11] = [
+pub const EC2_REQUEST_RATES: [(&str, Rate); 14] = [
     ("DescribeInstances", Rate::new(100.0, 20.0)),
     ("DescribeNetworkInterfaces", Rate::new(100.0, 20.0)),
     ("RunInstances", Rate::new(5.0, 2.0)),
@@ -35,6 +35,10 @@ pub const EC2_REQUEST_RATES: [(&str, Rate); 11] = [
     ("MonitorInstances", Rate::new(50.0, 5.0)),
     ("UnmonitorInstances", Rate::new(50.0, 5.0)),
     ("CreateNetworkInterface", Rate::new(100.0, 5.0)),
+    // EC2's default bucket of the mutating actions it lists no bucket of their own for.
+    ("AttachNetworkInterface", Rate::new(50.0, 5.0)),
+    ("DetachNetworkInterface", Rate::new(50.0, 5.0)),
+    ("DeleteNetworkInterface", Rate::new(50.0, 5.0)),
     ("CreateTags", Rate::new(100.0, 10.0)),
 ];
 

@@ -43,6 +43,9 @@ pub fn ec2_request_rates() -> HashMap<String, Rate> {
         ("MonitorInstances", Rate::new(50.0, 5.0)),
         ("UnmonitorInstances", Rate::new(50.0, 5.0)),
         ("CreateNetworkInterface", Rate::new(100.0, 5.0)),
+        ("AttachNetworkInterface", Rate::new(50.0, 5.0)),
+        ("DetachNetworkInterface", Rate::new(50.0, 5.0)),
+        ("DeleteNetworkInterface", Rate::new(50.0, 5.0)),
         ("CreateTags", Rate::new(100.0, 10.0)),
     ]
     .into_iter()
