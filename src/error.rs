@@ -386,7 +386,10 @@ impl Reason {
             "AuthFailure" => Reason::Ec2AuthFailure,
             "RequestLimitExceeded" | "Throttling" | "ThrottlingException" => Reason::Ec2Throttled,
             "IdempotentParameterMismatch" => Reason::Ec2IdempotentParameterMismatch,
-            "IncorrectInstanceState" | "IncorrectState" => Reason::Ec2IncorrectState,
+            // An attached interface cannot be deleted: a state, not a bad parameter.
+            "IncorrectInstanceState" | "IncorrectState" | "InvalidNetworkInterface.InUse" => {
+                Reason::Ec2IncorrectState
+            }
             "InsufficientInstanceCapacity"
             | "InsufficientCapacity"
             | "InsufficientHostCapacity"
@@ -551,6 +554,11 @@ mod tests {
             ("RequestLimitExceeded", 503, Code::Unavailable),
             ("IdempotentParameterMismatch", 400, Code::AlreadyExists),
             ("IncorrectInstanceState", 400, Code::FailedPrecondition),
+            (
+                "InvalidNetworkInterface.InUse",
+                400,
+                Code::FailedPrecondition,
+            ),
             ("InsufficientInstanceCapacity", 500, Code::ResourceExhausted),
             ("InternalError", 500, Code::Unavailable),
             ("SomethingNew", 503, Code::Unavailable),

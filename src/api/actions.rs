@@ -28,10 +28,10 @@ use tonic_types::StatusExt;
 pub const MAX_BATCH_SIZE: usize = 1000;
 
 /// How many selected instances a preview lists.
-const PREVIEW_SAMPLE: usize = 20;
+pub(super) const PREVIEW_SAMPLE: usize = 20;
 
 /// Page size for resolving a selection when the caller sets none.
-const DEFAULT_PAGE_SIZE: i32 = 1000;
+pub(super) const DEFAULT_PAGE_SIZE: i32 = 1000;
 
 /// An EC2 action on a batch of ids, with its own parameters.
 #[derive(Debug, Clone)]
@@ -384,7 +384,7 @@ impl Run {
 }
 
 /// A batch's error as the status its call would have had, flattened for the stream.
-fn batch_failure(error: Error) -> pb::BatchFailure {
+pub(super) fn batch_failure(error: Error) -> pb::BatchFailure {
     let status = Status::from(error);
     let info = status.get_details_error_info();
     let meta = |key: &str| {

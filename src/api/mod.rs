@@ -4,6 +4,7 @@
 
 pub mod actions;
 mod instances;
+mod interface_cleanup;
 mod interface_lifecycle;
 mod network_interfaces;
 pub mod stream;
@@ -299,6 +300,17 @@ impl Ec2Service for Gateway {
         let response =
             interface_lifecycle::delete_network_interface(&self.ec2, r, scope.as_ref()).await?;
         Ok(Response::new(response))
+    }
+
+    type DeleteNetworkInterfacesStream = MessageStream<pb::DeleteNetworkInterfacesResponse>;
+
+    async fn delete_network_interfaces(
+        &self,
+        request: Request<pb::DeleteNetworkInterfacesRequest>,
+    ) -> Result<Response<Self::DeleteNetworkInterfacesStream>, Status> {
+        let (r, scope) = scoped(request);
+        let stream = interface_cleanup::delete_network_interfaces(&self.ec2, r, scope).await?;
+        Ok(Response::new(stream))
     }
 
     type StartInstancesStream = MessageStream<pb::StartInstancesResponse>;

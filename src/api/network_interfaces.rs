@@ -115,14 +115,35 @@ pub fn describe_network_interfaces_stream(
     Ok(stream::stream(describe, start, limit))
 }
 
-/// DescribeNetworkInterfaces as a streamed describe.
-struct NetworkInterfaces {
+/// DescribeNetworkInterfaces as a streamed describe. Resolving a cleanup's selection pages
+/// through it too.
+pub(super) struct NetworkInterfaces {
     /// The EC2 seam.
     ec2: Ec2,
     /// What every page asks for; `fetch` adds the page size and token.
     template: DescribePage,
     /// The caller's tag scope: every interface of every page must carry its tag.
     scope: Option<TagScope>,
+}
+
+impl NetworkInterfaces {
+    /// Describes `ids` and/or `filters` (no managed resources, no dry run), within `scope`.
+    pub(super) fn new(
+        ec2: &Ec2,
+        ids: Vec<String>,
+        filters: &[pb::Filter],
+        scope: Option<TagScope>,
+    ) -> Self {
+        NetworkInterfaces {
+            ec2: ec2.clone(),
+            template: DescribePage {
+                filters: scoped_filters(&ids, filters, scope.as_ref()),
+                ids,
+                ..DescribePage::default()
+            },
+            scope,
+        }
+    }
 }
 
 /// PERMISSION_DENIED naming every described interface outside `scope`.

@@ -172,6 +172,7 @@ mod tests {
             "AttachNetworkInterface",
             "DetachNetworkInterface",
             "DeleteNetworkInterface",
+            "DeleteNetworkInterfaces",
         ] {
             assert!(
                 !authz.permits("bot", rpc) && authz.permits("boss", rpc),

@@ -388,6 +388,56 @@ pub fn detach_network_interface(r: &pb::DetachNetworkInterfaceRequest) -> Result
     v.into_result()
 }
 
+/// Validates a `DeleteNetworkInterfacesRequest`: ids and/or filters, or the explicit
+/// `all_network_interfaces` alone.
+pub fn delete_network_interfaces(r: &pb::DeleteNetworkInterfacesRequest) -> Result<(), Error> {
+    let mut v = Violations::default();
+    let empty = pb::NetworkInterfaceSelection::default();
+    let s = r.selection.as_ref().unwrap_or(&empty);
+    let criteria = !s.network_interface_ids.is_empty() || !s.filters.is_empty();
+    v.check(criteria || s.all_network_interfaces, "selection", || {
+        "select interfaces by network_interface_ids or filters (for example status=available \
+         and a tag), or set all_network_interfaces to delete every interface of the account \
+         and region"
+            .into()
+    });
+    v.check(
+        !(criteria && s.all_network_interfaces),
+        "selection.all_network_interfaces",
+        || {
+            "all_network_interfaces selects every interface: drop it, or drop the ids and filters"
+                .into()
+        },
+    );
+    for (i, id) in s.network_interface_ids.iter().enumerate() {
+        check_id(
+            &mut v,
+            &format!("selection.network_interface_ids[{i}]"),
+            id,
+            "eni-",
+        );
+    }
+    check_filters(&mut v, "selection.filters", &s.filters);
+    if let Some(limit) = s.limit {
+        v.check(limit >= 1, "selection.limit", || {
+            format!("must be at least 1 when set, got {limit}")
+        });
+    }
+    if let Some(size) = s.page_size {
+        v.check(
+            MAX_RESULTS_RANGE.contains(&size),
+            "selection.page_size",
+            || format!("must be between 5 and 1000, got {size}"),
+        );
+        v.check(
+            s.network_interface_ids.is_empty(),
+            "selection.page_size",
+            || "cannot be combined with selection.network_interface_ids".into(),
+        );
+    }
+    v.into_result()
+}
+
 /// Validates a `DeleteNetworkInterfaceRequest`.
 pub fn delete_network_interface(r: &pb::DeleteNetworkInterfaceRequest) -> Result<(), Error> {
     let mut v = Violations::default();

@@ -345,6 +345,37 @@ async fn a_scoped_principal_sees_and_acts_only_on_its_tagged_resources() {
         .expect_err("another's interface");
     assert_out_of_scope(&refused, &[&foreign_eni_id], &[]);
 
+    // A cleanup of every interface, as the scoped principal, selects its own only.
+    let mut preview = client
+        .delete_network_interfaces(bearer(
+            pb::DeleteNetworkInterfacesRequest {
+                selection: Some(pb::NetworkInterfaceSelection {
+                    all_network_interfaces: true,
+                    ..Default::default()
+                }),
+                preview: true,
+                dry_run: false,
+            },
+            SCOPED_TOKEN,
+        ))
+        .await
+        .expect("scoped cleanup preview")
+        .into_inner();
+    let Some(pb::delete_network_interfaces_response::Event::Preview(preview)) = preview
+        .message()
+        .await
+        .expect("preview")
+        .and_then(|m| m.event)
+    else {
+        panic!("a preview");
+    };
+    let sampled: Vec<&str> = preview
+        .sample
+        .iter()
+        .map(|s| s.network_interface_id.as_str())
+        .collect();
+    assert_eq!(sampled, [created.network_interface_id.as_str()]);
+
     // It may delete its own interface, not another's (which stays).
     let refused = client
         .delete_network_interface(bearer(

@@ -3,7 +3,9 @@
 //! It speaks the EC2 query protocol that aws-sdk-ec2 uses (form-encoded POST in, EC2 XML out,
 //! EC2 XML error documents) for the actions the gateway calls, and adds what moto, the
 //! fidelity reference, lacks: fault injection, EC2's throttling buckets, idempotent client
-//! tokens, Monitor/UnmonitorInstances, paging of network interfaces, and speed at scale.
+//! tokens, Monitor/UnmonitorInstances, paging of network interfaces, attaching, detaching and
+//! deleting them (refusing to delete an attached one), EC2's state transitions, and speed at
+//! scale.
 //!
 //! # Layout
 //!

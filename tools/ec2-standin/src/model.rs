@@ -285,6 +285,18 @@ impl Account {
         }
     }
 
+    /// Removes a network interface.
+    pub fn remove_eni(&mut self, id: &str) -> bool {
+        let Some(index) = self.eni_index.remove(id) else {
+            return false;
+        };
+        self.enis.remove(index);
+        for (i, eni) in self.enis.iter().enumerate().skip(index) {
+            self.eni_index.insert(eni.id.clone(), i);
+        }
+        true
+    }
+
     /// Removes an instance, as EC2 does about an hour after it terminated (tests use it to
     /// change the account behind the gateway's back).
     pub fn remove_instance(&mut self, id: &str) -> bool {

@@ -138,6 +138,9 @@ pub fn apply(
         }
         "MonitorInstances" | "UnmonitorInstances" => monitor(account, query, dry_run),
         "CreateTags" => create_tags(account, query, dry_run),
+        "AttachNetworkInterface" => attach_network_interface(account, query, dry_run),
+        "DetachNetworkInterface" => detach_network_interface(account, query, dry_run),
+        "DeleteNetworkInterface" => delete_network_interface(account, query, dry_run),
         other => Err(Ec2Error::client(
             "InvalidAction",
             format!("The action {other} is not valid for this web service."),
@@ -435,6 +438,96 @@ fn monitor(account: &mut Account, query: &Query, dry_run: bool) -> Result<String
     }
     body.push_str("</instancesSet>");
     Ok(body)
+}
+
+/// The network interface `NetworkInterfaceId` names.
+fn named_eni(account: &Account, query: &Query) -> Result<usize, Ec2Error> {
+    let id = query.get("NetworkInterfaceId").ok_or_else(|| {
+        Ec2Error::client(
+            "MissingParameter",
+            "The request must contain the parameter NetworkInterfaceId",
+        )
+    })?;
+    Ok(lookup(
+        &account.eni_index,
+        &[id.to_owned()],
+        "eni-",
+        "NetworkInterface",
+    )?[0])
+}
+
+/// Attaches an available interface to an instance; the attachment id is `eni-attach-` and the
+/// interface's own suffix (as the stand-in renders attachments).
+fn attach_network_interface(
+    account: &mut Account,
+    query: &Query,
+    dry_run: bool,
+) -> Result<String, Ec2Error> {
+    let eni = named_eni(account, query)?;
+    let instance = query.get("InstanceId").unwrap_or_default().to_owned();
+    lookup(
+        &account.instance_index,
+        std::slice::from_ref(&instance),
+        "i-",
+        "Instance",
+    )?;
+    if account.enis[eni].attached_to.is_some() {
+        return Err(Ec2Error::client(
+            "InvalidParameterValue",
+            format!("Interface: {} is already attached", account.enis[eni].id),
+        ));
+    }
+    guard_dry_run(dry_run)?;
+    let interface = &mut account.enis[eni];
+    interface.attached_to = Some(instance);
+    interface.status = "in-use";
+    Ok(format!(
+        "<attachmentId>eni-attach-{}</attachmentId><networkCardIndex>0</networkCardIndex>",
+        &interface.id[4..]
+    ))
+}
+
+/// Detaches the interface whose attachment is `AttachmentId`.
+fn detach_network_interface(
+    account: &mut Account,
+    query: &Query,
+    dry_run: bool,
+) -> Result<String, Ec2Error> {
+    let attachment = query.get("AttachmentId").unwrap_or_default();
+    let eni = attachment
+        .strip_prefix("eni-attach-")
+        .and_then(|suffix| account.eni_index.get(&format!("eni-{suffix}")).copied())
+        .filter(|&i| account.enis[i].attached_to.is_some())
+        .ok_or_else(|| {
+            Ec2Error::client(
+                "InvalidAttachmentID.NotFound",
+                format!("The attachment ID '{attachment}' does not exist"),
+            )
+        })?;
+    guard_dry_run(dry_run)?;
+    let interface = &mut account.enis[eni];
+    interface.attached_to = None;
+    interface.status = "available";
+    Ok("<return>true</return>".to_owned())
+}
+
+/// Deletes a detached interface; an attached one is refused as EC2 refuses it.
+fn delete_network_interface(
+    account: &mut Account,
+    query: &Query,
+    dry_run: bool,
+) -> Result<String, Ec2Error> {
+    let eni = named_eni(account, query)?;
+    if account.enis[eni].attached_to.is_some() {
+        return Err(Ec2Error::client(
+            "InvalidNetworkInterface.InUse",
+            format!("Interface: [{}] in use.", account.enis[eni].id),
+        ));
+    }
+    guard_dry_run(dry_run)?;
+    let id = account.enis[eni].id.clone();
+    account.remove_eni(&id);
+    Ok("<return>true</return>".to_owned())
 }
 
 /// Tags instances and network interfaces (which must exist); other resource ids are accepted
