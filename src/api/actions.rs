@@ -10,14 +10,15 @@
 //! outside it is refused before anything is acted on (see `auth::scope`).
 
 use super::instances::Instances;
-use super::stream::{Describe, MessageStream};
+use super::selection::{Selection, resolve as resolve_selection};
+use super::stream::MessageStream;
 use crate::auth::scope::TagScope;
 use crate::call::{self, Call};
 use crate::convert::instance;
 use crate::ec2::Ec2;
 use crate::error::Error;
 use crate::inventory::Inventory;
-use crate::{pb, validate};
+use crate::pb;
 use aws_sdk_ec2::types::Tag;
 use futures_util::stream;
 use std::collections::HashSet;
@@ -29,9 +30,6 @@ pub const MAX_BATCH_SIZE: usize = 1000;
 
 /// How many selected instances a preview lists.
 pub(super) const PREVIEW_SAMPLE: usize = 20;
-
-/// Page size for resolving a selection when the caller sets none.
-pub(super) const DEFAULT_PAGE_SIZE: i32 = 1000;
 
 /// An EC2 action on a batch of ids, with its own parameters.
 #[derive(Debug, Clone)]
@@ -278,51 +276,26 @@ async fn resolve(
     selection: &pb::InstanceSelection,
     scope: Option<TagScope>,
 ) -> Result<Vec<pb::SelectedInstance>, Error> {
-    let limit = selection
-        .limit
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(usize::MAX);
-    // EC2 takes at most 1000 ids per describe, and no page size with ids.
-    let id_chunks: Vec<Option<Vec<String>>> = if selection.instance_ids.is_empty() {
-        vec![None]
-    } else {
-        selection
-            .instance_ids
-            .chunks(validate::MAX_IDS)
-            .map(|c| Some(c.to_vec()))
-            .collect()
+    let named = Selection {
+        ids: &selection.instance_ids,
+        page_size: selection.page_size,
+        limit: selection.limit,
     };
-    let mut seen = HashSet::new();
-    let mut selected = Vec::new();
-    for ids in id_chunks {
-        let page_size = ids
-            .is_none()
-            .then(|| selection.page_size.unwrap_or(DEFAULT_PAGE_SIZE));
-        let ids = ids.unwrap_or_default();
-        let describe = Instances::new(ec2, ids, &selection.filters, scope.clone());
-        let mut token = None;
-        loop {
-            let page = describe.fetch(token, page_size).await?;
-            for reservation in page.items {
-                for found in reservation.instances {
-                    if seen.insert(found.instance_id.clone()) {
-                        selected.push(pb::SelectedInstance {
-                            instance_id: found.instance_id,
-                            state: found.state,
-                        });
-                        if selected.len() >= limit {
-                            return Ok(selected);
-                        }
-                    }
-                }
-            }
-            token = page.next_token.filter(|t| !t.is_empty());
-            if token.is_none() {
-                break;
-            }
-        }
-    }
-    Ok(selected)
+    let describe = |ids| Instances::new(ec2, ids, &selection.filters, scope.clone());
+    resolve_selection(named, describe, |reservation: pb::Reservation| {
+        reservation
+            .instances
+            .into_iter()
+            .map(|found| {
+                let selected = pb::SelectedInstance {
+                    instance_id: found.instance_id.clone(),
+                    state: found.state,
+                };
+                (found.instance_id, selected)
+            })
+            .collect()
+    })
+    .await
 }
 
 /// The acting phase of one action stream.

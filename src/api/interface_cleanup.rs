@@ -4,9 +4,10 @@
 //! deleted by its own EC2 call (EC2 has no batch delete), each within the EC2 budget, one
 //! message per interface and a closing summary. A refusal never stops the others.
 
-use super::actions::{DEFAULT_PAGE_SIZE, PREVIEW_SAMPLE, batch_failure};
+use super::actions::{PREVIEW_SAMPLE, batch_failure};
 use super::network_interfaces::NetworkInterfaces;
-use super::stream::{Describe, MessageStream};
+use super::selection::{Selection, resolve as resolve_selection};
+use super::stream::MessageStream;
 use crate::auth::scope::TagScope;
 use crate::call::{self, Call};
 use crate::ec2::Ec2;
@@ -14,7 +15,6 @@ use crate::error::Error;
 use crate::pb::delete_network_interfaces_response::Event;
 use crate::{pb, validate};
 use futures_util::stream;
-use std::collections::HashSet;
 use tonic::Status;
 
 /// Validates `request`, resolves its selection within `scope`, then answers the preview or a
@@ -66,52 +66,20 @@ async fn resolve(
     selection: &pb::NetworkInterfaceSelection,
     scope: Option<TagScope>,
 ) -> Result<Vec<pb::SelectedNetworkInterface>, Error> {
-    let limit = selection
-        .limit
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(usize::MAX);
-    let id_chunks: Vec<Option<Vec<String>>> = if selection.network_interface_ids.is_empty() {
-        vec![None]
-    } else {
-        selection
-            .network_interface_ids
-            .chunks(validate::MAX_IDS)
-            .map(|c| Some(c.to_vec()))
-            .collect()
+    let named = Selection {
+        ids: &selection.network_interface_ids,
+        page_size: selection.page_size,
+        limit: selection.limit,
     };
-    let mut seen = HashSet::new();
-    let mut selected = Vec::new();
-    for ids in id_chunks {
-        let page_size = ids
-            .is_none()
-            .then(|| selection.page_size.unwrap_or(DEFAULT_PAGE_SIZE));
-        let describe = NetworkInterfaces::new(
-            ec2,
-            ids.unwrap_or_default(),
-            &selection.filters,
-            scope.clone(),
-        );
-        let mut token = None;
-        loop {
-            let page = describe.fetch(token, page_size).await?;
-            for found in page.items {
-                if seen.insert(found.network_interface_id.clone()) {
-                    selected.push(pb::SelectedNetworkInterface {
-                        network_interface_id: found.network_interface_id,
-                        status: found.status,
-                    });
-                    if selected.len() >= limit {
-                        return Ok(selected);
-                    }
-                }
-            }
-            token = page.next_token.filter(|t| !t.is_empty());
-            if token.is_none() {
-                break;
-            }
-        }
-    }
-    Ok(selected)
+    let describe = |ids| NetworkInterfaces::new(ec2, ids, &selection.filters, scope.clone());
+    resolve_selection(named, describe, |found: pb::NetworkInterface| {
+        let selected = pb::SelectedNetworkInterface {
+            network_interface_id: found.network_interface_id.clone(),
+            status: found.status,
+        };
+        vec![(found.network_interface_id, selected)]
+    })
+    .await
 }
 
 /// The deleting phase of one cleanup stream.

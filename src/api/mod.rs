@@ -7,6 +7,7 @@ mod instances;
 mod interface_cleanup;
 mod interface_lifecycle;
 mod network_interfaces;
+mod selection;
 pub mod stream;
 mod view_reads;
 mod wait;

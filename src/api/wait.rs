@@ -44,7 +44,6 @@ pub fn wait_instances(
         inventory: inventory.clone(),
         updates: inventory.subscribe(),
         selector,
-        scope,
         named,
         target: WaitTarget::try_from(request.target).unwrap_or_default(),
         deadline: Call::deadline(),
@@ -64,8 +63,6 @@ struct Waiter {
     /// Tells of every update of the view.
     updates: watch::Receiver<u64>,
     selector: Selector,
-    /// The caller's scope, to refuse named instances outside it.
-    scope: Option<TagScope>,
     /// The named ids, each once, in the order given.
     named: Vec<String>,
     target: WaitTarget,
@@ -144,14 +141,7 @@ impl Waiter {
                 .map(|e| (e.id().to_owned(), Some(&**e)))
                 .collect()
         } else {
-            if let Some(scope) = &self.scope {
-                scope.check(
-                    self.named
-                        .iter()
-                        .filter_map(|id| view.get(id))
-                        .map(|e| (e.id(), e.facts().tags.as_slice())),
-                )?;
-            }
+            self.selector.check_named(view, &self.named)?;
             self.named
                 .iter()
                 .map(|id| {
@@ -228,15 +218,7 @@ mod tests {
     use futures_util::StreamExt;
 
     fn entry(id: &str, state: &str) -> Entry {
-        let instance = pb::Instance {
-            instance_id: id.into(),
-            state: Some(pb::InstanceState {
-                code: None,
-                name: state.into(),
-            }),
-            ..Default::default()
-        };
-        Entry::new(&pb::Reservation::default(), instance)
+        Entry::for_test(id, state, &[])
     }
 
     fn waiting(ids: &[&str], target: WaitTarget) -> pb::WaitInstancesRequest {

@@ -50,7 +50,6 @@ pub fn watch_instances(
         inventory: inventory.clone(),
         updates: inventory.subscribe(),
         selector,
-        scope,
         named: request.instance_ids,
         resume,
         delivered: None,
@@ -76,8 +75,6 @@ struct Watcher {
     /// Tells of every update of the view.
     updates: watch::Receiver<u64>,
     selector: Selector,
-    /// The caller's scope, to refuse named instances outside it.
-    scope: Option<TagScope>,
     /// The ids the request named.
     named: Vec<String>,
     /// The revision to resume from, until the watch has started.
@@ -145,14 +142,7 @@ impl Watcher {
     async fn start(&mut self) -> Result<(), Error> {
         self.inventory.ready().await;
         let (listing, revision) = self.inventory.read(|view| -> Result<_, Error> {
-            if let Some(scope) = &self.scope {
-                scope.check(
-                    self.named
-                        .iter()
-                        .filter_map(|id| view.get(id))
-                        .map(|e| (e.id(), e.facts().tags.as_slice())),
-                )?;
-            }
+            self.selector.check_named(view, &self.named)?;
             if let Some(from) = self.resume {
                 view.changes_after(from)
                     .map(drop)
@@ -254,23 +244,7 @@ mod tests {
     use futures_util::StreamExt;
 
     fn entry(id: &str, state: &str, team: &str) -> Entry {
-        let reservation = pb::Reservation {
-            reservation_id: format!("r-{id}"),
-            ..Default::default()
-        };
-        let instance = pb::Instance {
-            instance_id: id.into(),
-            state: Some(pb::InstanceState {
-                code: None,
-                name: state.into(),
-            }),
-            tags: vec![pb::Tag {
-                key: "team".into(),
-                value: team.into(),
-            }],
-            ..Default::default()
-        };
-        Entry::new(&reservation, instance)
+        Entry::for_test(id, state, &[("team", team)])
     }
 
     fn kinds(messages: &[pb::WatchInstancesResponse]) -> Vec<(WatchEventType, String)> {

@@ -9,7 +9,7 @@
 //! reservation-id, ...) is left to EC2. A watch or wait using another name is
 //! INVALID_ARGUMENT listing them; a `max_staleness` read using one is answered by EC2.
 
-use super::view::Entry;
+use super::view::{Entry, View};
 use crate::auth::scope::TagScope;
 use crate::error::Error;
 use crate::pb;
@@ -223,6 +223,20 @@ impl Selector {
     /// The named ids, if the selection names any.
     pub fn ids(&self) -> Option<&HashSet<String>> {
         self.ids.as_ref()
+    }
+
+    /// PERMISSION_DENIED naming the instances of `ids` that `view` holds outside the
+    /// selector's scope: naming another's instance is refused, as a describe by id is, rather
+    /// than hidden.
+    pub fn check_named(&self, view: &View, ids: &[String]) -> Result<(), Error> {
+        let Some(scope) = &self.scope else {
+            return Ok(());
+        };
+        scope.check(
+            ids.iter()
+                .filter_map(|id| view.get(id))
+                .map(|e| (e.id(), e.facts().tags.as_slice())),
+        )
     }
 
     /// Whether `entry` is selected.

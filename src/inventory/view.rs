@@ -134,6 +134,33 @@ impl Entry {
     }
 }
 
+#[cfg(test)]
+impl Entry {
+    /// An instance with an id, a state and tags only (reservation `r-ID`), for unit tests.
+    pub(crate) fn for_test(id: &str, state: &str, tags: &[(&str, &str)]) -> Entry {
+        let reservation = pb::Reservation {
+            reservation_id: format!("r-{id}"),
+            ..Default::default()
+        };
+        let instance = pb::Instance {
+            instance_id: id.into(),
+            state: Some(pb::InstanceState {
+                code: None,
+                name: state.into(),
+            }),
+            tags: tags
+                .iter()
+                .map(|(key, value)| pb::Tag {
+                    key: (*key).into(),
+                    value: (*value).into(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        Entry::new(&reservation, instance)
+    }
+}
+
 /// One change of the view: the instance before and after (absent before: it appeared; absent
 /// after: it is gone).
 #[derive(Debug, Clone)]
@@ -356,15 +383,7 @@ mod tests {
     use std::time::Duration;
 
     fn entry(id: &str, state: &str) -> Entry {
-        let instance = pb::Instance {
-            instance_id: id.into(),
-            state: Some(pb::InstanceState {
-                code: None,
-                name: state.into(),
-            }),
-            ..Default::default()
-        };
-        Entry::new(&pb::Reservation::default(), instance)
+        Entry::for_test(id, state, &[])
     }
 
     fn revisions(view: &View, after: u64) -> Vec<u64> {

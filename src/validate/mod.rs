@@ -122,21 +122,40 @@ fn check_selection(v: &mut Violations, s: Option<&pb::InstanceSelection>, may_be
             "must not be empty".into()
         });
     }
-    check_filters(v, "selection.filters", &s.filters);
-    if let Some(limit) = s.limit {
+    check_selection_paging(
+        v,
+        s.limit,
+        s.page_size,
+        "instance_ids",
+        &s.instance_ids,
+        &s.filters,
+    );
+}
+
+/// What every selection shares (an instance action's, a cleanup's): its filters, `limit` at
+/// least 1, and `page_size` 5 to 1000, never with the ids named by `ids_field`.
+fn check_selection_paging(
+    v: &mut Violations,
+    limit: Option<i32>,
+    page_size: Option<i32>,
+    ids_field: &str,
+    ids: &[String],
+    filters: &[pb::Filter],
+) {
+    check_filters(v, "selection.filters", filters);
+    if let Some(limit) = limit {
         v.check(limit >= 1, "selection.limit", || {
             format!("must be at least 1 when set, got {limit}")
         });
     }
-    if let Some(size) = s.page_size {
+    if let Some(size) = page_size {
         v.check(
             MAX_RESULTS_RANGE.contains(&size),
             "selection.page_size",
             || format!("must be between 5 and 1000, got {size}"),
         );
-        v.check(s.instance_ids.is_empty(), "selection.page_size", || {
-            "cannot be combined with selection.instance_ids: EC2 pages only describes without ids"
-                .into()
+        v.check(ids.is_empty(), "selection.page_size", || {
+            format!("cannot be combined with selection.{ids_field}: EC2 pages only describes without ids")
         });
     }
 }
@@ -417,24 +436,14 @@ pub fn delete_network_interfaces(r: &pb::DeleteNetworkInterfacesRequest) -> Resu
             "eni-",
         );
     }
-    check_filters(&mut v, "selection.filters", &s.filters);
-    if let Some(limit) = s.limit {
-        v.check(limit >= 1, "selection.limit", || {
-            format!("must be at least 1 when set, got {limit}")
-        });
-    }
-    if let Some(size) = s.page_size {
-        v.check(
-            MAX_RESULTS_RANGE.contains(&size),
-            "selection.page_size",
-            || format!("must be between 5 and 1000, got {size}"),
-        );
-        v.check(
-            s.network_interface_ids.is_empty(),
-            "selection.page_size",
-            || "cannot be combined with selection.network_interface_ids".into(),
-        );
-    }
+    check_selection_paging(
+        &mut v,
+        s.limit,
+        s.page_size,
+        "network_interface_ids",
+        &s.network_interface_ids,
+        &s.filters,
+    );
     v.into_result()
 }
 

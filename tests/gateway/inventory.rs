@@ -147,23 +147,56 @@ fn standin_ids(standin: &Standin) -> Vec<String> {
     standin.with_account(|a| a.instances.iter().map(|i| i.id.clone()).collect())
 }
 
-#[tokio::test]
-async fn a_watch_sees_changes_made_through_the_gateway_and_behind_its_back() {
+/// The stand-in with `instances` seeded (never throttling; pending, stopping and
+/// shutting-down lasting `transition`) and the gateway over it with the inventory on.
+struct Fixture {
+    standin: Standin,
+    /// Kept alive for the test: dropping it shuts the gateway down.
+    gateway: support::Gateway,
+    client: Ec2ServiceClient<Channel>,
+    /// The stand-in's instance ids, in launch order.
+    ids: Vec<String>,
+}
+
+async fn fixture(
+    instances: usize,
+    transition: Duration,
+    resync: Duration,
+    history: usize,
+) -> Fixture {
     let standin = Standin::builder()
         .without_throttling()
-        .transition(Duration::from_millis(300))
-        .seed(12, 0)
+        .transition(transition)
+        .seed(instances, 0)
         .start()
         .await
         .expect("stand-in");
-    let gateway = support::inventory_gateway(
-        &standin.endpoint(),
-        settings(Duration::from_secs(1), 10_000),
-        roomy(),
+    let gateway =
+        support::inventory_gateway(&standin.endpoint(), settings(resync, history), roomy()).await;
+    let client = gateway.client.clone();
+    let ids = standin_ids(&standin);
+    Fixture {
+        standin,
+        gateway,
+        client,
+        ids,
+    }
+}
+
+#[tokio::test]
+async fn a_watch_sees_changes_made_through_the_gateway_and_behind_its_back() {
+    let Fixture {
+        standin,
+        gateway: _gateway,
+        mut client,
+        ids,
+    } = fixture(
+        12,
+        Duration::from_millis(300),
+        Duration::from_secs(1),
+        10_000,
     )
     .await;
-    let mut client = gateway.client.clone();
-    let ids = standin_ids(&standin);
 
     let mut all = watch(&mut client, pb::WatchInstancesRequest::default()).await;
     let mut running = watch(
@@ -269,20 +302,12 @@ async fn a_watch_sees_changes_made_through_the_gateway_and_behind_its_back() {
 
 #[tokio::test]
 async fn resuming_replays_each_change_once_and_an_expired_revision_means_list_again() {
-    let standin = Standin::builder()
-        .without_throttling()
-        .seed(8, 0)
-        .start()
-        .await
-        .expect("stand-in");
-    let gateway = support::inventory_gateway(
-        &standin.endpoint(),
-        settings(Duration::from_secs(3600), 6),
-        roomy(),
-    )
-    .await;
-    let mut client = gateway.client.clone();
-    let ids = standin_ids(&standin);
+    let Fixture {
+        standin: _standin,
+        gateway: _gateway,
+        mut client,
+        ids,
+    } = fixture(8, Duration::ZERO, Duration::from_secs(3600), 6).await;
 
     // A watch that stays, and one that stops reading after the initial list.
     let mut steady = watch(&mut client, pb::WatchInstancesRequest::default()).await;
@@ -425,21 +450,12 @@ async fn wait(
 
 #[tokio::test]
 async fn waits_end_when_instances_get_there_fail_when_they_cannot_and_stop_at_the_deadline() {
-    let standin = Standin::builder()
-        .without_throttling()
-        .transition(Duration::from_secs(1))
-        .seed(4, 0)
-        .start()
-        .await
-        .expect("stand-in");
-    let gateway = support::inventory_gateway(
-        &standin.endpoint(),
-        settings(Duration::from_secs(1), 10_000),
-        roomy(),
-    )
-    .await;
-    let mut client = gateway.client.clone();
-    let ids = standin_ids(&standin);
+    let Fixture {
+        standin,
+        gateway: _gateway,
+        mut client,
+        ids,
+    } = fixture(4, Duration::from_secs(1), Duration::from_secs(1), 10_000).await;
 
     // running: a launch of 3 is pending, then running; the stream ends OK with `done`.
     let launched: Vec<String> = client
@@ -581,19 +597,12 @@ async fn waits_end_when_instances_get_there_fail_when_they_cannot_and_stop_at_th
 
 #[tokio::test]
 async fn max_staleness_reads_come_from_the_view_without_an_ec2_call() {
-    let standin = Standin::builder()
-        .without_throttling()
-        .seed(2_500, 0)
-        .start()
-        .await
-        .expect("stand-in");
-    let gateway = support::inventory_gateway(
-        &standin.endpoint(),
-        settings(Duration::from_secs(3600), 10_000),
-        roomy(),
-    )
-    .await;
-    let mut client = gateway.client.clone();
+    let Fixture {
+        standin,
+        gateway: _gateway,
+        mut client,
+        ..
+    } = fixture(2_500, Duration::ZERO, Duration::from_secs(3600), 10_000).await;
     // The first list is in once a watch says so.
     initial_list(&mut watch(&mut client, pb::WatchInstancesRequest::default()).await).await;
     let calls = || standin.counters("DescribeInstances").calls;
@@ -877,19 +886,12 @@ async fn the_views_filters_select_what_moto_selects() {
 
 #[tokio::test]
 async fn a_thousand_watchers_and_a_thousand_waiters_cost_ec2_only_the_views_refreshes() {
-    let standin = Standin::builder()
-        .without_throttling()
-        .seed(10_000, 0)
-        .start()
-        .await
-        .expect("stand-in");
-    let gateway = support::inventory_gateway(
-        &standin.endpoint(),
-        settings(Duration::from_secs(3600), 10_000),
-        roomy(),
-    )
-    .await;
-    let ids = standin_ids(&standin);
+    let Fixture {
+        standin,
+        gateway,
+        ids,
+        ..
+    } = fixture(10_000, Duration::ZERO, Duration::from_secs(3600), 10_000).await;
     // HTTP/2 lets one connection carry 256 streams: 2,000 calls over 10 connections.
     let mut clients = Vec::new();
     for _ in 0..10 {
