@@ -167,11 +167,20 @@ pub struct NetworkInterface {
 }
 
 impl NetworkInterface {
+    /// Its attachment's id, `eni-attach-` and its own suffix, when attached.
+    pub fn attachment_id(&self) -> Option<String> {
+        self.attached_to
+            .as_ref()
+            .map(|_| format!("eni-attach-{}", &self.id[4..]))
+    }
+
     /// Whether every filter matches. `Err` names an unknown filter.
     pub fn matches(&self, filters: &[Filter]) -> Result<bool, String> {
+        let attachment_id = self.attachment_id();
         for filter in filters {
             let value: Option<&str> = match filter.name.as_str() {
                 "network-interface-id" => Some(&self.id),
+                "attachment.attachment-id" => attachment_id.as_deref(),
                 "subnet-id" => Some(&self.subnet_id),
                 "vpc-id" => Some(&self.vpc_id),
                 "status" => Some(self.status),
@@ -508,6 +517,13 @@ mod tests {
         assert_eq!(account.instances[0].state, State::Stopping);
         account.settle(Instant::now() + Duration::from_secs(3601));
         assert_eq!(account.instances[0].state, State::Stopped);
+        let primary = &account.enis[0];
+        let by_attachment = [Filter {
+            name: "attachment.attachment-id".into(),
+            values: vec![primary.attachment_id().expect("the primary is attached")],
+        }];
+        assert!(primary.matches(&by_attachment).unwrap());
+        assert!(!account.enis[1].matches(&by_attachment).unwrap());
         let gone = account.instances[0].id.clone();
         assert!(account.remove_instance(&gone));
         assert_eq!(account.instances.len(), 1);

@@ -482,8 +482,8 @@ fn attach_network_interface(
     interface.attached_to = Some(instance);
     interface.status = "in-use";
     Ok(format!(
-        "<attachmentId>eni-attach-{}</attachmentId><networkCardIndex>0</networkCardIndex>",
-        &interface.id[4..]
+        "<attachmentId>{}</attachmentId><networkCardIndex>0</networkCardIndex>",
+        interface.attachment_id().unwrap_or_default()
     ))
 }
 
