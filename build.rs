@@ -5,7 +5,10 @@
 use prost::Message;
 use std::path::PathBuf;
 
-const PROTOS: &[&str] = &["proto/ec2/v1/ec2_service.proto"];
+const PROTOS: &[&str] = &[
+    "proto/ec2/v1/ec2_service.proto",
+    "proto/ec2/v1/error_reason.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");

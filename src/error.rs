@@ -234,98 +234,16 @@ fn own_error(err: &(dyn std::error::Error + 'static)) -> Option<Error> {
     None
 }
 
-/// Every `ErrorInfo.reason` the service sends: a closed set, each with its gRPC code and
-/// whether retrying later can help (the README's error table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// The request failed validation here; no EC2 call was made.
-    InvalidRequest,
-    /// EC2's `UnauthorizedOperation`.
-    Ec2UnauthorizedOperation,
-    /// EC2's `AuthFailure`: EC2 rejected the gateway's own AWS credentials.
-    Ec2AuthFailure,
-    /// EC2 throttled the call.
-    Ec2Throttled,
-    /// The client token was used with other parameters.
-    Ec2IdempotentParameterMismatch,
-    /// The resource is in a state that does not allow the action.
-    Ec2IncorrectState,
-    /// EC2 has no capacity, or an account limit is reached.
-    Ec2InsufficientCapacity,
-    /// EC2 had an internal error or is unavailable.
-    Ec2Unavailable,
-    /// EC2 refused a parameter.
-    Ec2InvalidParameter,
-    /// A resource EC2 does not know.
-    Ec2NotFound,
-    /// Any other EC2 client error.
-    Ec2Error,
-    /// The EC2 call timed out, or the caller's deadline passed during it.
-    Ec2Timeout,
-    /// EC2 could not be reached.
-    Ec2Unreachable,
-    /// EC2 answered something that is not an EC2 response.
-    Ec2UnreadableResponse,
-    /// No EC2 budget slot before the caller's deadline.
-    Ec2BudgetExhausted,
-    /// The caller used up its own quota.
-    CallerQuotaExceeded,
-    /// The service is at its concurrency limit.
-    Overloaded,
-    /// No or invalid credentials.
-    Unauthenticated,
-    /// The principal lacks the RPC's permission.
-    MissingPermission,
-    /// A scoped principal reached outside its tag.
-    OutOfScope,
-    /// A watch's revision is no longer (or was never) kept by this replica: list again.
-    RevisionExpired,
-    /// A waited-for instance can no longer reach the target.
-    WaitTargetUnreachable,
-    /// The deadline passed before the wait was over.
-    WaitDeadlineExceeded,
-    /// The instance view is older than the read accepts.
-    ViewStale,
-    /// The instance inventory is off.
-    InventoryOff,
-    /// The replica is shutting down.
-    ShuttingDown,
-    /// A bug or an impossible state inside the service.
-    Internal,
-}
+/// Every `ErrorInfo.reason` the service sends: the contract's closed set
+/// (`proto/ec2/v1/error_reason.proto`, which documents each), with its gRPC code and whether
+/// retrying later can help (the README's error table).
+pub use crate::pb::ErrorReason as Reason;
 
 impl Reason {
-    /// The reason as `ErrorInfo.reason` spells it.
+    /// The reason as `ErrorInfo.reason` spells it: the contract's name without its prefix.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::InvalidRequest => "INVALID_REQUEST",
-            Reason::Ec2UnauthorizedOperation => "EC2_UNAUTHORIZED_OPERATION",
-            Reason::Ec2AuthFailure => "EC2_AUTH_FAILURE",
-            Reason::Ec2Throttled => "EC2_THROTTLED",
-            Reason::Ec2IdempotentParameterMismatch => "EC2_IDEMPOTENT_PARAMETER_MISMATCH",
-            Reason::Ec2IncorrectState => "EC2_INCORRECT_STATE",
-            Reason::Ec2InsufficientCapacity => "EC2_INSUFFICIENT_CAPACITY",
-            Reason::Ec2Unavailable => "EC2_UNAVAILABLE",
-            Reason::Ec2InvalidParameter => "EC2_INVALID_PARAMETER",
-            Reason::Ec2NotFound => "EC2_NOT_FOUND",
-            Reason::Ec2Error => "EC2_ERROR",
-            Reason::Ec2Timeout => "EC2_TIMEOUT",
-            Reason::Ec2Unreachable => "EC2_UNREACHABLE",
-            Reason::Ec2UnreadableResponse => "EC2_UNREADABLE_RESPONSE",
-            Reason::Ec2BudgetExhausted => "EC2_BUDGET_EXHAUSTED",
-            Reason::CallerQuotaExceeded => "CALLER_QUOTA_EXCEEDED",
-            Reason::Overloaded => "OVERLOADED",
-            Reason::Unauthenticated => "UNAUTHENTICATED",
-            Reason::MissingPermission => "MISSING_PERMISSION",
-            Reason::OutOfScope => "OUT_OF_SCOPE",
-            Reason::RevisionExpired => "REVISION_EXPIRED",
-            Reason::WaitTargetUnreachable => "WAIT_TARGET_UNREACHABLE",
-            Reason::WaitDeadlineExceeded => "WAIT_DEADLINE_EXCEEDED",
-            Reason::ViewStale => "VIEW_STALE",
-            Reason::InventoryOff => "INVENTORY_OFF",
-            Reason::ShuttingDown => "SHUTTING_DOWN",
-            Reason::Internal => "INTERNAL",
-        }
+        let name = self.as_str_name();
+        name.strip_prefix("ERROR_REASON_").unwrap_or(name)
     }
 
     /// The gRPC code answered for this reason.
@@ -352,7 +270,9 @@ impl Reason {
             Reason::Ec2NotFound => Code::NotFound,
             Reason::Ec2Timeout => Code::DeadlineExceeded,
             Reason::Unauthenticated => Code::Unauthenticated,
-            Reason::Ec2UnreadableResponse | Reason::Internal => Code::Internal,
+            Reason::Ec2UnreadableResponse | Reason::Internal | Reason::Unspecified => {
+                Code::Internal
+            }
             // As etcd answers a watch from a compacted revision.
             Reason::RevisionExpired => Code::OutOfRange,
             Reason::WaitTargetUnreachable | Reason::InventoryOff => Code::FailedPrecondition,
@@ -529,6 +449,27 @@ impl From<Error> for Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_reason_of_the_contract_is_sent_as_its_short_name_and_documented() {
+        let readme = include_str!("../README.md");
+        let mut n = 1;
+        while let Ok(reason) = Reason::try_from(n) {
+            let short = reason.as_str();
+            assert!(!short.starts_with("ERROR_REASON_"), "{short}");
+            assert_eq!(
+                Reason::from_str_name(&format!("ERROR_REASON_{short}")),
+                Some(reason)
+            );
+            assert!(
+                readme.contains(&format!("`{short}`")),
+                "README lacks {short}"
+            );
+            n += 1;
+        }
+        assert_eq!(Reason::Ec2Throttled.as_str(), "EC2_THROTTLED");
+        assert!(n > 20, "the contract lists every reason");
+    }
 
     fn ec2(code: &str, http_status: u16) -> Status {
         Error::Ec2 {
