@@ -11,7 +11,7 @@
 
 use super::instances::Instances;
 use super::selection::{Selection, resolve as resolve_selection};
-use super::stream::MessageStream;
+use super::stream::{MessageStream, single};
 use crate::auth::scope::TagScope;
 use crate::call::{self, Call};
 use crate::convert::instance;
@@ -244,7 +244,7 @@ pub async fn run<R: From<ActionEvent> + Send + 'static>(
             sample: selected.into_iter().take(PREVIEW_SAMPLE).collect(),
         };
         let event = R::from(ActionEvent::Preview(preview));
-        return Ok(Box::pin(stream::once(async { Ok(event) })));
+        return Ok(single(event));
     }
 
     let run = Run {

@@ -7,7 +7,7 @@
 use super::actions::{PREVIEW_SAMPLE, batch_failure};
 use super::network_interfaces::NetworkInterfaces;
 use super::selection::{Selection, resolve as resolve_selection};
-use super::stream::MessageStream;
+use super::stream::{MessageStream, single};
 use crate::auth::scope::TagScope;
 use crate::call::{self, Call};
 use crate::ec2::Ec2;
@@ -34,7 +34,7 @@ pub async fn delete_network_interfaces(
             sample: selected.into_iter().take(PREVIEW_SAMPLE).collect(),
         };
         let message = response(Event::Preview(preview));
-        return Ok(Box::pin(stream::once(async { Ok(message) })));
+        return Ok(single(message));
     }
     let cleanup = Cleanup {
         client: ec2.client.clone(),

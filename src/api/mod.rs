@@ -470,9 +470,7 @@ impl Ec2Service for Gateway {
                 dry_run_succeeded: true,
                 ..Default::default()
             };
-            return Ok(Response::new(Box::pin(futures_util::stream::once(async {
-                Ok::<_, Status>(answer)
-            }))));
+            return Ok(Response::new(stream::single(answer)));
         }
         let stream = watch::watch_instances(self.inventory()?, r, scope)?;
         Ok(Response::new(stream))
@@ -492,9 +490,7 @@ impl Ec2Service for Gateway {
                 dry_run_succeeded: true,
                 ..Default::default()
             };
-            return Ok(Response::new(Box::pin(futures_util::stream::once(async {
-                Ok::<_, Status>(answer)
-            }))));
+            return Ok(Response::new(stream::single(answer)));
         }
         let stream = wait::wait_instances(self.inventory()?, r, scope)?;
         Ok(Response::new(stream))

@@ -54,6 +54,11 @@ pub fn fingerprint(request: &impl Message, scope_tag: Option<&str>) -> Fingerpri
 /// A stream of messages, as tonic's server-streaming RPCs return it.
 pub type MessageStream<M> = Pin<Box<dyn Stream<Item = Result<M, Status>> + Send>>;
 
+/// A stream of exactly `message` (a preview, the answer to a dry run).
+pub fn single<M: Send + 'static>(message: M) -> MessageStream<M> {
+    Box::pin(stream::once(async { Ok(message) }))
+}
+
 /// One page as EC2 answered it.
 pub struct Page<I> {
     /// The page's items, in EC2's order.

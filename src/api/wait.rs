@@ -87,8 +87,8 @@ impl Waiter {
 
     /// The next progress that differs from the last one sent.
     async fn advance(&mut self) -> Result<pb::WaitInstancesResponse, Error> {
-        let inventory = self.inventory.clone();
-        self.until_deadline(inventory.ready()).await?;
+        let late = self.late();
+        until(&self.inventory, self.deadline, late, self.inventory.ready()).await?;
         loop {
             self.updates.mark_unchanged();
             let progress = self.inventory.read(|view| self.progress(view))?;
@@ -101,33 +101,22 @@ impl Waiter {
                 self.last = Some(progress.clone());
                 return Ok(progress);
             }
-            let mut updates = self.updates.clone();
-            let changed = self.until_deadline(updates.changed()).await?;
+            let late = self.late();
+            let changed =
+                until(&self.inventory, self.deadline, late, self.updates.changed()).await?;
             if changed.is_err() {
                 return Err(Error::Internal("the instance view stopped".into()));
             }
-            self.updates = updates;
         }
     }
 
-    /// `future`, or DEADLINE_EXCEEDED at the caller's deadline, or UNAVAILABLE when the
-    /// replica shuts down.
-    async fn until_deadline<F: Future>(&self, future: F) -> Result<F::Output, Error> {
-        let deadline = async {
-            match self.deadline {
-                Some(deadline) => sleep_until(deadline).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            output = future => Ok(output),
-            () = self.inventory.closed() => Err(Error::ShuttingDown),
-            () = deadline => Err(Error::WaitDeadlineExceeded {
-                not_ready: self.last.as_ref().map_or(self.named.len(), |last| {
-                    usize::try_from(last.selected - last.ready).unwrap_or_default()
-                }),
-                target: target_name(self.target).to_owned(),
+    /// The error of a wait whose deadline passes now.
+    fn late(&self) -> Error {
+        Error::WaitDeadlineExceeded {
+            not_ready: self.last.as_ref().map_or(self.named.len(), |last| {
+                usize::try_from(last.selected - last.ready).unwrap_or_default()
             }),
+            target: target_name(self.target).to_owned(),
         }
     }
 
@@ -187,6 +176,26 @@ impl Waiter {
             revision: self.inventory.revision_token(view.revision()),
             dry_run_succeeded: false,
         })
+    }
+}
+
+/// `future`, or `late` at `deadline`, or UNAVAILABLE when the replica shuts down.
+async fn until<F: Future>(
+    inventory: &Inventory,
+    deadline: Option<Instant>,
+    late: Error,
+    future: F,
+) -> Result<F::Output, Error> {
+    let deadline = async {
+        match deadline {
+            Some(deadline) => sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        output = future => Ok(output),
+        () = inventory.closed() => Err(Error::ShuttingDown),
+        () = deadline => Err(late),
     }
 }
 

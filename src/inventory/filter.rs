@@ -98,7 +98,7 @@ impl Field {
 
 /// One piece of a filter value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
+pub enum Piece {
     /// `*`: any run of characters.
     Any,
     /// `?`: one character.
@@ -109,7 +109,13 @@ enum Piece {
 
 /// A filter value with EC2's wildcards.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pattern(Vec<Piece>);
+pub enum Pattern {
+    /// No wildcard (escapes resolved): the value must equal it. Most filter values are ids,
+    /// states and tag values; comparing them is the hot path of every watch.
+    Exact(String),
+    /// With `*` or `?`.
+    Glob(Vec<Piece>),
+}
 
 impl Pattern {
     /// Parses `value`: `*`, `?`, and `\` escaping the character after it.
@@ -124,13 +130,26 @@ impl Pattern {
                 c => Piece::Char(c),
             });
         }
-        Pattern(pieces)
+        let exact: Option<String> = pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Char(c) => Some(*c),
+                Piece::Any | Piece::One => None,
+            })
+            .collect();
+        match exact {
+            Some(exact) => Pattern::Exact(exact),
+            None => Pattern::Glob(pieces),
+        }
     }
 
     /// Whether `value` matches: the classic linear glob walk, going back to the last `*`.
     pub fn matches(&self, value: &str) -> bool {
+        let pattern = match self {
+            Pattern::Exact(exact) => return exact == value,
+            Pattern::Glob(pieces) => pieces,
+        };
         let text: Vec<char> = value.chars().collect();
-        let pattern = &self.0;
         let (mut p, mut t) = (0, 0);
         let mut star: Option<(usize, usize)> = None;
         while t < text.len() {

@@ -104,57 +104,75 @@ fn check_filters(v: &mut Violations, field: &str, filters: &[pb::Filter]) {
 fn check_selection(v: &mut Violations, s: Option<&pb::InstanceSelection>, may_be_empty: bool) {
     let empty = pb::InstanceSelection::default();
     let s = s.unwrap_or(&empty);
-    let criteria = !s.instance_ids.is_empty() || !s.filters.is_empty();
-    if !criteria && !s.all_instances {
-        v.check(may_be_empty, "selection", || {
-            "select instances by instance_ids or filters, or set all_instances to act on every \
-             instance of the account and region"
-                .into()
-        });
-    }
-    v.check(
-        !(criteria && s.all_instances),
-        "selection.all_instances",
-        || "all_instances selects every instance: drop it, or drop the ids and filters".into(),
-    );
     if let Some(i) = s.instance_ids.iter().position(|id| id.trim().is_empty()) {
         v.check(false, &format!("selection.instance_ids[{i}]"), || {
             "must not be empty".into()
         });
     }
-    check_selection_paging(
-        v,
-        s.limit,
-        s.page_size,
-        "instance_ids",
-        &s.instance_ids,
-        &s.filters,
-    );
+    let parts = SelectionParts {
+        thing: "instance",
+        every: "act on every instance",
+        ids_field: "instance_ids",
+        ids: &s.instance_ids,
+        filters: &s.filters,
+        all_field: "all_instances",
+        all: s.all_instances,
+        limit: s.limit,
+        page_size: s.page_size,
+    };
+    check_selection_parts(v, &parts, may_be_empty);
 }
 
-/// What every selection shares (an instance action's, a cleanup's): its filters, `limit` at
-/// least 1, and `page_size` 5 to 1000, never with the ids named by `ids_field`.
-fn check_selection_paging(
-    v: &mut Violations,
+/// What every selection has (an instance action's, a network interface cleanup's).
+struct SelectionParts<'a> {
+    /// What it selects, singular: `instance`.
+    thing: &'a str,
+    /// What selecting everything does: `act on every instance`.
+    every: &'a str,
+    /// `instance_ids`, `network_interface_ids`.
+    ids_field: &'a str,
+    ids: &'a [String],
+    filters: &'a [pb::Filter],
+    /// `all_instances`, `all_network_interfaces`.
+    all_field: &'a str,
+    all: bool,
     limit: Option<i32>,
     page_size: Option<i32>,
-    ids_field: &str,
-    ids: &[String],
-    filters: &[pb::Filter],
-) {
-    check_filters(v, "selection.filters", filters);
-    if let Some(limit) = limit {
+}
+
+/// Ids and/or filters, or the explicit opt-in to everything alone (an empty selection only
+/// when `may_be_empty`); the filters; `limit` at least 1; `page_size` 5 to 1000, never with
+/// ids.
+fn check_selection_parts(v: &mut Violations, s: &SelectionParts<'_>, may_be_empty: bool) {
+    let (thing, ids_field, all_field) = (s.thing, s.ids_field, s.all_field);
+    let criteria = !s.ids.is_empty() || !s.filters.is_empty();
+    if !criteria && !s.all {
+        v.check(may_be_empty, "selection", || {
+            format!(
+                "select {thing}s by {ids_field} or filters, or set {all_field} to {} of the \
+                 account and region",
+                s.every
+            )
+        });
+    }
+    v.check(
+        !(criteria && s.all),
+        &format!("selection.{all_field}"),
+        || format!("{all_field} selects every {thing}: drop it, or drop the ids and filters"),
+    );
+    check_filters(v, "selection.filters", s.filters);
+    if let Some(limit) = s.limit {
         v.check(limit >= 1, "selection.limit", || {
             format!("must be at least 1 when set, got {limit}")
         });
     }
-    if let Some(size) = page_size {
+    if let Some(size) = s.page_size {
         v.check(
             MAX_RESULTS_RANGE.contains(&size),
             "selection.page_size",
             || format!("must be between 5 and 1000, got {size}"),
         );
-        v.check(ids.is_empty(), "selection.page_size", || {
+        v.check(s.ids.is_empty(), "selection.page_size", || {
             format!("cannot be combined with selection.{ids_field}: EC2 pages only describes without ids")
         });
     }
@@ -413,37 +431,22 @@ pub fn delete_network_interfaces(r: &pb::DeleteNetworkInterfacesRequest) -> Resu
     let mut v = Violations::default();
     let empty = pb::NetworkInterfaceSelection::default();
     let s = r.selection.as_ref().unwrap_or(&empty);
-    let criteria = !s.network_interface_ids.is_empty() || !s.filters.is_empty();
-    v.check(criteria || s.all_network_interfaces, "selection", || {
-        "select interfaces by network_interface_ids or filters (for example status=available \
-         and a tag), or set all_network_interfaces to delete every interface of the account \
-         and region"
-            .into()
-    });
-    v.check(
-        !(criteria && s.all_network_interfaces),
-        "selection.all_network_interfaces",
-        || {
-            "all_network_interfaces selects every interface: drop it, or drop the ids and filters"
-                .into()
-        },
-    );
     for (i, id) in s.network_interface_ids.iter().enumerate() {
-        check_id(
-            &mut v,
-            &format!("selection.network_interface_ids[{i}]"),
-            id,
-            "eni-",
-        );
+        let field = format!("selection.network_interface_ids[{i}]");
+        check_id(&mut v, &field, id, "eni-");
     }
-    check_selection_paging(
-        &mut v,
-        s.limit,
-        s.page_size,
-        "network_interface_ids",
-        &s.network_interface_ids,
-        &s.filters,
-    );
+    let parts = SelectionParts {
+        thing: "interface",
+        every: "delete every interface",
+        ids_field: "network_interface_ids",
+        ids: &s.network_interface_ids,
+        filters: &s.filters,
+        all_field: "all_network_interfaces",
+        all: s.all_network_interfaces,
+        limit: s.limit,
+        page_size: s.page_size,
+    };
+    check_selection_parts(&mut v, &parts, false);
     v.into_result()
 }
 

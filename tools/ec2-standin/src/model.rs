@@ -296,28 +296,14 @@ impl Account {
 
     /// Removes a network interface.
     pub fn remove_eni(&mut self, id: &str) -> bool {
-        let Some(index) = self.eni_index.remove(id) else {
-            return false;
-        };
-        self.enis.remove(index);
-        for (i, eni) in self.enis.iter().enumerate().skip(index) {
-            self.eni_index.insert(eni.id.clone(), i);
-        }
-        true
+        remove_indexed(&mut self.enis, &mut self.eni_index, id, |e| &e.id)
     }
 
     /// Removes an instance, as EC2 does about an hour after it terminated (tests use it to
     /// change the account behind the gateway's back).
     pub fn remove_instance(&mut self, id: &str) -> bool {
-        let Some(index) = self.instance_index.remove(id) else {
-            return false;
-        };
-        self.instances.remove(index);
         self.settling.retain(|(settling, _, _)| settling != id);
-        for (i, instance) in self.instances.iter().enumerate().skip(index) {
-            self.instance_index.insert(instance.id.clone(), i);
-        }
-        true
+        remove_indexed(&mut self.instances, &mut self.instance_index, id, |i| &i.id)
     }
 
     /// A fresh id with `prefix`, 17 hex digits like EC2's.
@@ -454,6 +440,23 @@ impl Account {
             self.create_eni(subnet, &format!("seed eni {i}"), Vec::new(), 1, Vec::new());
         }
     }
+}
+
+/// Removes item `id` from `items` and `index`, and moves the index of the items after it.
+fn remove_indexed<T>(
+    items: &mut Vec<T>,
+    index: &mut HashMap<String, usize>,
+    id: &str,
+    id_of: impl Fn(&T) -> &String,
+) -> bool {
+    let Some(at) = index.remove(id) else {
+        return false;
+    };
+    items.remove(at);
+    for (i, item) in items.iter().enumerate().skip(at) {
+        index.insert(id_of(item).clone(), i);
+    }
+    true
 }
 
 /// A locally administered MAC address unique to `n`.
