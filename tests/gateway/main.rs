@@ -10,6 +10,7 @@
 
 mod actions;
 mod auth;
+mod client_kits;
 mod describe;
 mod interface_lifecycle;
 mod inventory;

@@ -1,6 +1,6 @@
-"""The polyglot promise, checked: a Python client generated from proto/ with grpcio-tools calls
-the gateway's four operations and one stream, and what it reads agrees with boto3 reading the
-same EC2 endpoint directly.
+"""The polyglot promise, checked: the Python client kit (clients/python, generated from proto/)
+calls the gateway's four operations and one stream, and what it reads agrees with boto3 reading
+the same EC2 endpoint directly.
 
 Run by tests/gateway.rs (`python_client_generated_from_proto_agrees_with_boto3`), which starts
 moto and the gateway binary and passes their addresses:
@@ -14,40 +14,32 @@ the threshold, or any call fails.
 import argparse
 import base64
 import datetime
-import glob
-import os
-import sys
-import tempfile
 import types
 
 import boto3
 import botocore
 import grpc
 from google.protobuf import json_format
-from grpc_tools import protoc
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 THRESHOLD = 0.95
 USER_DATA = b"#!/bin/sh\necho hello from ec2-grpc\n"
 
 
-def generate_stubs():
-    """Compiles proto/ec2/v1/*.proto into a temporary package; answers (messages, grpc)."""
-    out = tempfile.mkdtemp(prefix="ec2grpc-py-")
-    include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
-    protos = sorted(glob.glob(os.path.join(REPO, "proto", "ec2", "v1", "*.proto")))
-    args = ["protoc", f"-I{REPO}/proto", f"-I{include}", f"--python_out={out}",
-            f"--grpc_python_out={out}", *protos]
-    if protoc.main(args) != 0:
-        sys.exit("grpc_tools.protoc failed")
-    sys.path.insert(0, out)
+def contract():
+    """The Python kit's generated modules (clients/python, installed into .venv by
+    scripts/build-clients.sh) as one namespace of messages, and the stub's module."""
     import importlib
+    import pkgutil
+
+    import ec2.v1
+    from ec2.v1 import ec2_service_pb2_grpc
+
     messages = types.SimpleNamespace()
-    for proto in protos:
-        module = importlib.import_module("ec2.v1." + os.path.basename(proto)[:-6] + "_pb2")
-        messages.__dict__.update(
-            {k: v for k, v in vars(module).items() if not k.startswith("_")})
-    return messages, importlib.import_module("ec2.v1.ec2_service_pb2_grpc")
+    for module in sorted(m.name for m in pkgutil.iter_modules(ec2.v1.__path__)):
+        if module.endswith("_pb2"):
+            messages.__dict__.update({k: v for k, v in vars(
+                importlib.import_module(f"ec2.v1.{module}")).items() if not k.startswith("_")})
+    return messages, ec2_service_pb2_grpc
 
 
 def leaves(value, path=""):
@@ -101,7 +93,7 @@ def main():
     parser.add_argument("--ec2", required=True)
     args = parser.parse_args()
 
-    pb, pb_grpc = generate_stubs()
+    pb, pb_grpc = contract()
     stub = pb_grpc.Ec2ServiceStub(grpc.insecure_channel(args.gateway))
     ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=args.ec2,
                        aws_access_key_id="testing", aws_secret_access_key="testing")
