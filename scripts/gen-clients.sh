@@ -3,7 +3,7 @@
 # (grpcio-tools and mypy-protobuf in .venv, protoc-gen-es in clients/typescript/node_modules,
 # all installed by scripts/setup-tools.sh). The output is committed; running this twice
 # changes nothing.
-#   --check   regenerate, then fail if that changed anything under clients/ (CI).
+#   --check   regenerate, then fail if that changed any generated file (CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +16,10 @@ for package in clients/python/gen/ec2 clients/python/gen/ec2/v1; do
 done
 : > clients/python/gen/ec2/py.typed
 
+GENERATED=(clients/python/gen clients/typescript/src/gen)
 if [ "${1:-}" = "--check" ]; then
-  untracked=$(git ls-files --others --exclude-standard -- clients/)
-  if ! git diff --exit-code --stat -- clients/ || [ -n "$untracked" ]; then
+  untracked=$(git ls-files --others --exclude-standard -- "${GENERATED[@]}")
+  if ! git diff --exit-code --stat -- "${GENERATED[@]}" || [ -n "$untracked" ]; then
     [ -z "$untracked" ] || printf 'not committed: %s\n' $untracked >&2
     echo "gen-clients: the committed client code is not what proto/ generates; run scripts/gen-clients.sh and commit" >&2
     exit 1

@@ -3,7 +3,7 @@
 //! its own, and a caller quota tight enough that its burst is refused with RetryInfo and retried.
 //! `scripts/build-clients.sh` (run by the README's test command) installs and builds the kits.
 
-use crate::support::{self, GatewayProcess, Moto};
+use crate::support::{GatewayProcess, Moto};
 use std::path::PathBuf;
 
 const PYTHON_TOKEN: &str = "kit-python-token-0123456789";
@@ -56,6 +56,9 @@ fn assert_tour(language: &str, stdout: &str) {
         not_found.contains("aws_code InvalidInstanceID.NotFound"),
         "{not_found}"
     );
+    let refused = line("refused: ");
+    assert!(refused.contains("reason INVALID_REQUEST"), "{refused}");
+    assert!(refused.contains("fields max_results ("), "{refused}");
     let burst = line("6 describes answered");
     let retried: usize = burst
         .split(", ")

@@ -1,5 +1,5 @@
 """A tour of the Python kit against a running gateway: launch, describe, stream with a limit,
-a NOT_FOUND read as a typed error, and a burst of calls retried after the gateway's RetryInfo.
+a NOT_FOUND read as a typed error, a refused request's field violations, and a burst of calls retried after the gateway's RetryInfo.
 
     python examples/tour.py --gateway 127.0.0.1:50051 --image-id ami-... [--token TOKEN]
 
@@ -67,6 +67,18 @@ def main() -> None:
         assert error.reason == ErrorReason.ERROR_REASON_EC2_NOT_FOUND, error.reason_name
         print(f"python: {NO_SUCH_INSTANCE}: {error.code.name}, reason {error.reason_name}, "
               f"aws_code {error.aws_code}, request_id {error.request_id}")
+
+        # A request the gateway refuses before any EC2 call names each field it got wrong.
+        try:
+            call_with_retry(lambda: ec2.DescribeInstances(
+                pb.DescribeInstancesRequest(max_results=3)), on_retry=note_retry)
+        except GatewayError as refused:
+            fields = [f"{v.field} ({v.description})" for v in refused.violations]
+            assert refused.reason == ErrorReason.ERROR_REASON_INVALID_REQUEST and fields, refused
+            print(f"python: refused: {refused.code.name}, reason {refused.reason_name}, "
+                  f"fields {'; '.join(fields)}")
+        else:
+            raise SystemExit("max_results 3 (EC2 takes 5 to 1000) was accepted")
 
         # A burst: calls the gateway refuses with RetryInfo are tried again after its delay.
         for _ in range(args.burst):

@@ -1,5 +1,6 @@
 // A tour of the TypeScript kit against a running gateway: launch, describe, stream with a limit,
-// a NOT_FOUND read as a typed error, and a burst of calls retried after the gateway's RetryInfo.
+// a NOT_FOUND read as a typed error, a refused request's field violations, and a burst of calls
+// retried after the gateway's RetryInfo.
 //
 //   node examples/dist/tour.js --gateway http://127.0.0.1:50051 --image-id ami-... [--token T]
 //
@@ -79,6 +80,21 @@ if (error.reason !== ErrorReason.EC2_NOT_FOUND) {
 console.log(
   `typescript: ${NO_SUCH_INSTANCE}: code ${Code[error.code]}, reason ${error.reasonName}, ` +
     `aws_code ${error.awsCode}, request_id ${error.requestId}`,
+);
+
+// A request the gateway refuses before any EC2 call names each field it got wrong.
+const refused = await callWithRetry(() => ec2.describeInstances({ maxResults: 3 }), { onRetry }).then(
+  () => {
+    throw new Error("maxResults 3 (EC2 takes 5 to 1000) was accepted");
+  },
+  (thrown: unknown) => GatewayError.from(thrown),
+);
+if (refused.reason !== ErrorReason.INVALID_REQUEST || refused.violations.length === 0) {
+  throw new Error(`expected INVALID_REQUEST with field violations, got ${refused.message}`);
+}
+console.log(
+  `typescript: refused: code ${Code[refused.code]}, reason ${refused.reasonName}, fields ` +
+    refused.violations.map((v) => `${v.field} (${v.description})`).join("; "),
 );
 
 // A burst: calls the gateway refuses with RetryInfo are tried again after its delay.
