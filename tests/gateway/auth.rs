@@ -44,32 +44,25 @@ async fn credentials_and_permissions_are_enforced_and_never_logged() {
         .start()
         .await
         .expect("stand-in");
-    let dir = std::env::temp_dir().join(format!("ec2-grpc-auth-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let tokens = dir.join("tokens");
-    std::fs::write(
-        &tokens,
-        format!("# name token\ninventory {READER_TOKEN}\nci-bot {OPERATOR_TOKEN}\nplatform {ADMIN_TOKEN}\n"),
-    )
-    .expect("tokens file");
-    let roles = dir.join("roles.toml");
-    std::fs::write(
-        &roles,
+    let auth = support::AuthFiles::write(
+        "auth",
+        &format!(
+            "# name token\ninventory {READER_TOKEN}\nci-bot {OPERATOR_TOKEN}\nplatform {ADMIN_TOKEN}\n"
+        ),
         "[grants]\ninventory = [\"reader\"]\nci-bot = [\"operator\"]\nplatform = [\"admin\"]\n",
-    )
-    .expect("roles file");
+    );
     let process = GatewayProcess::start_with(
         &standin.endpoint(),
         &[
-            "--auth-tokens-file",
-            tokens.to_str().expect("path"),
-            "--auth-roles-file",
-            roles.to_str().expect("path"),
-            "--log-format",
-            "json",
-            "--log-level",
-            "debug,h2=info,hyper=info,tower=info,aws_smithy_runtime=info,aws_smithy_http_client=info",
-        ],
+            &auth.args()[..],
+            &[
+                "--log-format",
+                "json",
+                "--log-level",
+                "debug,h2=info,hyper=info,tower=info,aws_smithy_runtime=info,aws_smithy_http_client=info",
+            ],
+        ]
+        .concat(),
         &[],
     )
     .await;
@@ -173,7 +166,6 @@ async fn credentials_and_permissions_are_enforced_and_never_logged() {
             "a secret reached the logs: {secret}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn base64_of(bytes: &[u8]) -> String {

@@ -3,7 +3,7 @@
 //! its own, and a caller quota tight enough that its burst is refused with RetryInfo and retried.
 //! `scripts/build-clients.sh` (run by the README's test command) installs and builds the kits.
 
-use crate::support::{GatewayProcess, Moto};
+use crate::support::{AuthFiles, GatewayProcess, Moto};
 use std::path::PathBuf;
 
 const PYTHON_TOKEN: &str = "kit-python-token-0123456789";
@@ -88,35 +88,21 @@ async fn python_and_typescript_kits_run_their_tours_against_the_gateway() {
 
     let moto = Moto::start().await;
     let image_id = moto.image_id().await;
-    let dir = std::env::temp_dir().join(format!("ec2-grpc-kits-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let tokens = dir.join("tokens");
-    std::fs::write(
-        &tokens,
-        format!("kit-python {PYTHON_TOKEN}\nkit-typescript {TYPESCRIPT_TOKEN}\n"),
-    )
-    .expect("tokens file");
-    let roles = dir.join("roles.toml");
-    std::fs::write(
-        &roles,
+    let auth = AuthFiles::write(
+        "kits",
+        &format!("kit-python {PYTHON_TOKEN}\nkit-typescript {TYPESCRIPT_TOKEN}\n"),
         "[roles]\nkit = [\"RunInstances\", \"DescribeInstances\", \"DescribeInstancesStream\"]\n\n\
          [grants]\nkit-python = [\"kit\"]\nkit-typescript = [\"kit\"]\n",
-    )
-    .expect("roles file");
+    );
     // Each caller may burst 4 calls, then 5 a second: the tour's first four steps take the
     // burst, and its six back-to-back describes meet RESOURCE_EXHAUSTED with RetryInfo.
     let process = GatewayProcess::start_with(
         &moto.endpoint,
         &[
-            "--auth-tokens-file",
-            tokens.to_str().expect("path"),
-            "--auth-roles-file",
-            roles.to_str().expect("path"),
-            "--caller-rate",
-            "5",
-            "--caller-burst",
-            "4",
-        ],
+            &auth.args()[..],
+            &["--caller-rate", "5", "--caller-burst", "4"],
+        ]
+        .concat(),
         &[],
     )
     .await;

@@ -990,31 +990,22 @@ async fn the_binary_serves_watches_and_waits_within_roles_and_scopes_and_counts_
         })
     };
     let (ours, theirs) = (launch("a"), launch("b"));
-    let dir = std::env::temp_dir().join(format!("ec2-grpc-inventory-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let tokens = dir.join("tokens");
-    let roles = dir.join("roles.toml");
-    std::fs::write(
-        &tokens,
-        format!("team-a {SCOPED_TOKEN}\nauditor {AUDITOR_TOKEN}\n"),
-    )
-    .expect("tokens file");
-    std::fs::write(
-        &roles,
+    let auth = support::AuthFiles::write(
+        "inventory",
+        &format!("team-a {SCOPED_TOKEN}\nauditor {AUDITOR_TOKEN}\n"),
         "[roles]\nauditor = [\"DescribeInstances\"]\n[grants]\nteam-a = [\"reader\"]\n\
          auditor = [\"auditor\"]\n[scopes]\nteam-a = { key = \"team\", value = \"a\" }\n",
-    )
-    .expect("roles file");
+    );
     let args = [
-        "--auth-tokens-file",
-        tokens.to_str().expect("path"),
-        "--auth-roles-file",
-        roles.to_str().expect("path"),
-        "--inventory-resync-seconds",
-        "1",
-        "--metrics-listen",
-        "127.0.0.1:0",
-    ];
+        &auth.args()[..],
+        &[
+            "--inventory-resync-seconds",
+            "1",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ],
+    ]
+    .concat();
     let process = support::GatewayProcess::start_with(&standin.endpoint(), &args, &[]).await;
     let mut client = Ec2ServiceClient::new(support::channel(process.addr).await);
 

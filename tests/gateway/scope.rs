@@ -90,26 +90,12 @@ async fn a_scoped_principal_sees_and_acts_only_on_its_tagged_resources() {
     let image = moto.image_id().await;
     let ours = launch(&sdk, &image, 2, "a").await;
     let theirs = launch(&sdk, &image, 2, "b").await;
-    let dir = std::env::temp_dir().join(format!("ec2-grpc-scope-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let tokens = dir.join("tokens");
-    let roles = dir.join("roles.toml");
-    std::fs::write(
-        &tokens,
-        format!("team-a {SCOPED_TOKEN}\nplatform {ADMIN_TOKEN}\n"),
-    )
-    .expect("tokens file");
-    std::fs::write(
-        &roles,
+    let auth = support::AuthFiles::write(
+        "scope",
+        &format!("team-a {SCOPED_TOKEN}\nplatform {ADMIN_TOKEN}\n"),
         "[grants]\nteam-a = [\"admin\"]\nplatform = [\"admin\"]\n\n[scopes]\nteam-a = { key = \"team\", value = \"a\" }\n",
-    )
-    .expect("roles file");
-    let args = [
-        "--auth-tokens-file",
-        tokens.to_str().expect("path"),
-        "--auth-roles-file",
-        roles.to_str().expect("path"),
-    ];
+    );
+    let args = auth.args();
     let process = GatewayProcess::start_with(&moto.endpoint, &args, &[]).await;
     let mut client = Ec2ServiceClient::new(support::channel(process.addr).await);
     let everything = pb::DescribeInstancesRequest::default();
@@ -408,7 +394,7 @@ async fn a_scoped_principal_sees_and_acts_only_on_its_tagged_resources() {
     // The roles file is read again when it changes: team-a, now a reader scoped to team=b,
     // sees team b's instances and may no longer launch.
     std::fs::write(
-        &roles,
+        &auth.roles,
         "[grants]\nteam-a = [\"reader\"]\nplatform = [\"admin\"]\n\n[scopes]\nteam-a = { key = \"team\", value = \"b\" }\n",
     )
     .expect("new roles file");
@@ -442,5 +428,4 @@ async fn a_scoped_principal_sees_and_acts_only_on_its_tagged_resources() {
     assert_eq!(info.metadata["permission"], "RunInstances");
 
     assert_eq!(process.terminate().await.code(), Some(0));
-    let _ = std::fs::remove_dir_all(&dir);
 }

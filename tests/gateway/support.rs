@@ -39,6 +39,48 @@ pub fn tool(relative: &str) -> PathBuf {
     path
 }
 
+/// A tokens file and a roles file for the binary, written to a directory of the test's own
+/// (removed when this is dropped).
+pub struct AuthFiles {
+    dir: PathBuf,
+    /// `NAME TOKEN` lines (`--auth-tokens-file`).
+    pub tokens: PathBuf,
+    /// The roles file's TOML (`--auth-roles-file`).
+    pub roles: PathBuf,
+}
+
+impl AuthFiles {
+    /// Writes `tokens` and `roles` under a temporary directory named after `test`.
+    pub fn write(test: &str, tokens: &str, roles: &str) -> AuthFiles {
+        let dir = std::env::temp_dir().join(format!("ec2-grpc-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let files = AuthFiles {
+            tokens: dir.join("tokens"),
+            roles: dir.join("roles.toml"),
+            dir,
+        };
+        std::fs::write(&files.tokens, tokens).expect("tokens file");
+        std::fs::write(&files.roles, roles).expect("roles file");
+        files
+    }
+
+    /// The flags pointing the binary at both files.
+    pub fn args(&self) -> [&str; 4] {
+        [
+            "--auth-tokens-file",
+            self.tokens.to_str().expect("path"),
+            "--auth-roles-file",
+            self.roles.to_str().expect("path"),
+        ]
+    }
+}
+
+impl Drop for AuthFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Whether moto answers on `port`: its data endpoint says 200 over HTTP/1.
 async fn moto_answers(port: u16) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
