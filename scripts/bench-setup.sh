@@ -49,6 +49,11 @@ if ! pins_satisfied || [ ! -x .venv-bench/bin/aws ]; then
   fi
 fi
 
+# valgrind's callgrind for the profile of a call (benches/gateway/profile.rs).
+if ! command -v valgrind >/dev/null || ! command -v callgrind_annotate >/dev/null; then
+  echo "bench-setup: installing valgrind (Debian)" >&2
+  apt-get update -qq >&2 && apt-get install -y -qq valgrind >&2
+fi
 echo "bench-setup: $(.venv-bench/bin/python - "${PINS[@]}" <<'EOF'
 import importlib.metadata as metadata
 import sys

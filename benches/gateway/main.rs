@@ -12,12 +12,16 @@
 //! P1 added latency (`latency`), P2 streaming (`streaming`), P3 Python clients (`clients`),
 //! P4-P6 the protection under load (`protection`), P7 soak (`soak`, only with `--soak`), P8 the
 //! EC2 budget shared by three replicas through Redis (`shared_budget`), P9 the instance
-//! inventory: watchers, event latency, reads from the view (`inventory`).
+//! inventory: watchers, event latency, reads from the view (`inventory`); `profile`, where a
+//! call's CPU goes (callgrind). P1b (CPU per call) is measured with P1, P2's CPU per instance
+//! with P2, P6's CPU with P6.
 //! Timings live here and in BENCHMARKS.md, never in tests.
 
 mod clients;
+mod cpu;
 mod inventory;
 mod latency;
+mod profile;
 mod protection;
 mod shared_budget;
 mod soak;
@@ -72,6 +76,9 @@ fn machine() -> Value {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if cpu::run_helper(&args).await {
+        return;
+    }
     let out = value_of(&args, "--out").unwrap_or_else(|| "target/bench/results.json".into());
     let only = value_of(&args, "--only");
     let wanted = |scenario: &str| {
@@ -85,6 +92,7 @@ async fn main() {
         "p7": null,
         "p8": null,
         "p9": null,
+        "profile": null,
     });
     if wanted("p1") {
         results["p1"] = latency::run().await;
@@ -102,9 +110,17 @@ async fn main() {
         results["p5"] = protection::coalescing().await;
     }
     if wanted("p6") {
-        results["p6"] = protection::polling_fleet(10.0).await;
+        use protection::Reads;
+        results["p6"] = protection::polling_fleet(10.0, Reads::Fresh).await;
+        // The same fleet reading the instance view (answers up to 30 s old, what a 10 s resync keeps).
+        results["p6_view"] =
+            protection::polling_fleet(10.0, Reads::StaleOk(std::time::Duration::from_secs(30)))
+                .await;
         // The same fleet at a rate two cores can carry with the load generator beside it.
-        results["p6_scaled"] = protection::polling_fleet(4.0).await;
+        results["p6_scaled"] = protection::polling_fleet(4.0, Reads::Fresh).await;
+    }
+    if wanted("profile") {
+        results["profile"] = profile::run().await;
     }
     if wanted("p8") {
         results["p8"] = shared_budget::run().await;

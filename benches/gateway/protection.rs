@@ -202,10 +202,19 @@ pub async fn coalescing() -> Value {
 const FLEET: usize = 1000;
 const P6_SECONDS: f64 = 20.0;
 
+/// How the fleet reads: fresh from EC2 (merged describes), or from the gateway's instance view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// Every describe goes to EC2 (merged with others by id).
+    Fresh,
+    /// Every describe accepts the view's answer up to this old (`max_staleness`).
+    StaleOk(Duration),
+}
+
 /// P6: 1,000 clients, each on its own connection, describing its own instance by id
 /// `polls_per_sec` times a second (the issue asks for 10), spread evenly; the gateway with its
-/// default settings but the concurrency limit.
-pub async fn polling_fleet(polls_per_sec: f64) -> Value {
+/// default settings but the concurrency limit, reading fresh or from the instance view.
+pub async fn polling_fleet(polls_per_sec: f64, reads: Reads) -> Value {
     let standin = Standin::builder()
         .seed(FLEET, 0)
         .start()
@@ -232,17 +241,52 @@ pub async fn polling_fleet(polls_per_sec: f64) -> Value {
 
     // Default settings but one: calls in flight are the arrival rate times the wait for a
     // window (Little's law: 10,000/s x ~0.1 s), above the default limit of 1024 at once.
+    // Stale-ok reads need the view kept (a full list every 10 s); fresh reads run without it.
+    let (resync, name) = match reads {
+        Reads::Fresh => ("0", "p6"),
+        Reads::StaleOk(_) => ("10", "p6_view"),
+    };
     let gateway = GatewayProcess::start(
         &standin.endpoint(),
-        &["--max-concurrent-calls", "4096"],
-        "p6",
+        &[
+            "--max-concurrent-calls",
+            "4096",
+            "--inventory-resync-seconds",
+            resync,
+        ],
+        name,
     )
     .await;
+    let max_staleness = match reads {
+        Reads::Fresh => None,
+        Reads::StaleOk(age) => {
+            // Wait for the view's first list, so every read can be served from it.
+            let mut client = gateway.client().await;
+            let probe = pb::DescribeInstancesRequest {
+                max_staleness: Some(prost_types::Duration::try_from(age).expect("an age")),
+                ..Default::default()
+            };
+            let waiting_since = Instant::now();
+            while client
+                .describe_instances(probe.clone())
+                .await
+                .map_or(true, |r| r.into_inner().staleness.is_none())
+            {
+                assert!(
+                    waiting_since.elapsed() < Duration::from_secs(30),
+                    "the view did not list"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            probe.max_staleness
+        }
+    };
     let mut clients = Vec::with_capacity(FLEET);
     for _ in 0..FLEET {
         clients.push(gateway.client().await);
     }
     let before = standin.counters("DescribeInstances");
+    let cpu_before = gateway.cpu_seconds();
     let period = Duration::from_secs_f64(1.0 / polls_per_sec);
     let started = Instant::now();
     let until = started + Duration::from_secs_f64(P6_SECONDS);
@@ -266,6 +310,7 @@ pub async fn polling_fleet(polls_per_sec: f64) -> Value {
                     let mut client = client.clone();
                     let request = pb::DescribeInstancesRequest {
                         instance_ids: vec![id.clone()],
+                        max_staleness,
                         ..Default::default()
                     };
                     calls.push(tokio::spawn(async move {
@@ -296,6 +341,7 @@ pub async fn polling_fleet(polls_per_sec: f64) -> Value {
     }
     // Rates over the offering period (the last answers, drained after it, count in it).
     let seconds = P6_SECONDS;
+    let cpu_cores = (gateway.cpu_seconds() - cpu_before) / seconds;
     let after = standin.counters("DescribeInstances");
     let (ec2_calls, throttles) = (
         after.calls - before.calls,
@@ -310,7 +356,14 @@ pub async fn polling_fleet(polls_per_sec: f64) -> Value {
         percentile(&latencies, 99.0) / 1e3,
         ec2_calls as f64 / seconds
     );
+    eprintln!(
+        "p6 ({polls_per_sec}/s each, {reads:?}): gateway CPU {cpu_cores:.2} cores, {:.0} µs a served call",
+        cpu_cores * 1e6 / served
+    );
     json!({
+        "reads": match reads { Reads::Fresh => "fresh", Reads::StaleOk(_) => "max_staleness" },
+        "gateway_cpu_cores": cpu_cores,
+        "gateway_cpu_us_per_call": cpu_cores * 1e6 / served,
         "clients": FLEET,
         "rate_per_client": polls_per_sec,
         "seconds": seconds,

@@ -1,5 +1,6 @@
 //! P2, streaming: 100,000 instances streamed through the gateway to a Rust client vs the SDK's
-//! paginator directly, same stand-in: instances per second, and the gateway's peak RSS.
+//! paginator directly, same stand-in: instances per second, the gateway's peak RSS, and CPU
+//! per instance: the gateway's process against the paginator's in a process of its own.
 
 use crate::support::{self, GatewayProcess, LIFTED};
 use ec2_grpc::pb;
@@ -65,10 +66,25 @@ pub async fn run() -> Value {
     let start_rss = gateway.rss_mib();
     let sdk = support::sdk(&standin.endpoint());
     let (mut via_gateway, mut direct) = (Vec::new(), Vec::new());
+    let (mut gateway_cpu, mut direct_cpu, mut streamed, mut paged) = (0.0, 0.0, 0, 0);
     for _ in 0..RUNS {
         direct.push(directly(&sdk).await);
-        via_gateway.push(through_gateway(&gateway).await);
+        let before = gateway.cpu_seconds();
+        let run = through_gateway(&gateway).await;
+        gateway_cpu += gateway.cpu_seconds() - before;
+        streamed += run.1;
+        via_gateway.push(run);
+        let (instances, _, cpu) =
+            crate::cpu::paginate_in_a_process(&standin.endpoint(), PAGE).await;
+        direct_cpu += cpu;
+        paged += instances;
     }
+    let gateway_cpu_us = gateway_cpu * 1e6 / streamed as f64;
+    let direct_cpu_us = direct_cpu * 1e6 / paged as f64;
+    eprintln!(
+        "p2: CPU per instance: gateway {gateway_cpu_us:.2} µs, direct paginator {direct_cpu_us:.2} µs ({:.2}x)",
+        gateway_cpu_us / direct_cpu_us
+    );
     let peak_rss = gateway.peak_rss_mib();
     let (g, d) = (median_run(via_gateway), median_run(direct));
     assert_eq!(g.1, INSTANCES, "the gateway streamed every instance");
@@ -85,5 +101,6 @@ pub async fn run() -> Value {
             "peak_rss_mib": peak_rss, "start_rss_mib": start_rss, "progress": g.2,
         },
         "direct": {"seconds": d.0, "instances": d.1, "rate": d_rate, "progress": d.2},
+        "cpu_us_per_instance": {"gateway": gateway_cpu_us, "direct": direct_cpu_us},
     })
 }

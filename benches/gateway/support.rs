@@ -53,9 +53,26 @@ impl GatewayProcess {
     /// Starts the binary on `127.0.0.1:0` against `endpoint` with `args`; its log goes
     /// straight to `target/bench/NAME.log` (not through this process, which is measuring).
     pub async fn start(endpoint: &str, args: &[&str], name: &str) -> GatewayProcess {
+        GatewayProcess::start_under(&[], endpoint, args, name).await
+    }
+
+    /// `start`, with the binary run by `wrapper` (a profiler: `valgrind --tool=callgrind ...`).
+    pub async fn start_under(
+        wrapper: &[&str],
+        endpoint: &str,
+        args: &[&str],
+        name: &str,
+    ) -> GatewayProcess {
         let log = Path::new("target/bench").join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("the gateway's log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ec2-grpc"))
+        let binary = env!("CARGO_BIN_EXE_ec2-grpc");
+        let (program, before) = match wrapper {
+            [] => (binary, &[][..]),
+            [program, rest @ ..] => (*program, rest),
+        };
+        let mut child = Command::new(program)
+            .args(before)
+            .args((!wrapper.is_empty()).then_some(binary))
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .args(extra_flags())
@@ -88,17 +105,37 @@ impl GatewayProcess {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("the gateway exited ({status}) before listening:\n{text}");
             }
+            // A profiler slows the start up (valgrind: about fifty times).
+            let patience = Duration::from_secs(if wrapper.is_empty() { 30 } else { 600 });
             assert!(
-                waiting_since.elapsed() < Duration::from_secs(30),
-                "the gateway did not listen within 30 s:\n{text}"
+                waiting_since.elapsed() < patience,
+                "the gateway did not listen within {patience:?}:\n{text}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         GatewayProcess { child, addr, log }
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the gateway is running")
+    }
+
+    /// CPU time (user + system) the process has used so far, seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        crate::cpu::cpu_seconds(self.pid())
+    }
+
+    /// Ends it with SIGTERM (a clean exit: a profiler writes its data) and waits for the exit.
+    pub async fn terminate(mut self) {
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().await;
+        assert!(sent.is_ok_and(|s| s.success()), "SIGTERM to the gateway");
+        self.child.wait().await.expect("the gateway exits");
+    }
+
     fn status_kib(&self, field: &str) -> f64 {
-        let pid = self.child.id().expect("the gateway is running");
+        let pid = self.pid();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
         status
             .lines()

@@ -32,6 +32,9 @@ COLORS = {"echo": "#7f7f7f", "direct": "#1f77b4", "gateway": "#d62728",
 GOAL_P1 = "added p50 ≤ 1.5 × echo p50"
 GOAL_P2_RATE = "≥ 0.8 × direct rate"
 GOAL_P2_RSS = "peak RSS ≤ 64 MiB"
+GOAL_P1B = "gateway CPU a call ≤ 2 × echo's"
+GOAL_P2_CPU = "gateway CPU an instance ≤ 1.25 × the paginator's"
+GOAL_P6_CPU = "gateway CPU < 1 core"
 GOAL_P3 = "≥ 3 × faster than boto3"
 GOAL_P4_THROTTLES = "0 throttles at EC2"
 GOAL_P4_GOODPUT = "goodput ≥ 95 % of refill"
@@ -298,7 +301,14 @@ def section_p1(p1):
                          fmt_us(max(values))])
     throughput = [[f"{t['concurrency']:,}", fmt_s(t["seconds"]), fmt_rate(t["echo"]),
                    fmt_rate(t["direct"]), fmt_rate(t["gateway"]),
-                   num(ratio(t["gateway"], t["direct"]))] for t in p1["throughput"]]
+                   num(ratio(t["gateway"], t["direct"])),
+                   *cpu_cells(t.get("cpu_us_per_call"))] for t in p1["throughput"]]
+    cpu = p1.get("cpu_us_per_call")
+    if cpu:
+        cpu_ratio = ratio(cpu["gateway"], cpu["echo"])
+        summary.append(["P1b CPU per call", GOAL_P1B,
+                        f"gateway {fmt_us(cpu['gateway'])} vs echo {fmt_us(cpu['echo'])} a call "
+                        "(one at a time)", f"{num(cpu_ratio)} × echo", yes_no(cpu_ratio <= 2)])
     body = [
         "## P1: added latency and throughput",
         f"Calls one after another, up to {p1['calls']:,} of each kind (the table's *samples* "
@@ -314,14 +324,31 @@ def section_p1(p1):
         f"{fmt_us(allowance)} (ratio {num(r)}); added p99: "
         f"{fmt_us(percentile(lat['gateway'], 99) - percentile(lat['direct'], 99))}.",
         image("p1_latency.png", "P1 latency CDF"),
-        "Throughput, each caller issuing calls back to back:",
+        *([f"**P1b, CPU per call.** The gateway's process used **{fmt_us(cpu['gateway'])}** of "
+           f"CPU (user + system, from `/proc/<pid>/stat`) per DescribeInstances during the "
+           f"calls above, the echo server's process {fmt_us(cpu['echo'])} per health check: "
+           f"{num(ratio(cpu['gateway'], cpu['echo']))} × (goal ≤ 2 ×). The gateway's figure "
+           "includes its own EC2 call (the SDK's request, signing, HTTP/1 exchange and XML "
+           "decoding): aws-sdk-ec2 making the same calls one after another in a process of its "
+           f"own used {fmt_us(cpu['sdk'])} a call, so echo + SDK = "
+           f"{fmt_us(cpu['echo'] + cpu['sdk'])} is the floor of a gateway that calls EC2 "
+           "itself; see *Profile* for where the rest goes."] if cpu and "sdk" in cpu else []),
+        "Throughput, each caller issuing calls back to back (CPU a call: each server "
+        "process's CPU time over the run divided by the calls it answered):",
         table(["concurrency", "duration", "echo calls/s", "direct calls/s", "gateway calls/s",
-               "gateway / direct"], throughput),
+               "gateway / direct", "echo CPU a call", "gateway CPU a call"], throughput),
         image("p1_throughput.png", "P1 throughput by concurrency"),
     ]
     plot_p1_latency(p1)
     plot_p1_throughput(p1)
     return summary, body
+
+
+def cpu_cells(cpu):
+    """The echo's and the gateway's CPU a call, as two table cells."""
+    if not cpu:
+        return ["—", "—"]
+    return [fmt_us(cpu["echo"]), fmt_us(cpu["gateway"])]
 
 
 def section_p2(p2):
@@ -334,6 +361,13 @@ def section_p2(p2):
         ["P2 memory while streaming", GOAL_P2_RSS, f"peak {fmt_mib(gw['peak_rss_mib'])}",
          f"{num(gw['peak_rss_mib'] / 64)} of 64 MiB", yes_no(gw["peak_rss_mib"] <= 64)],
     ]
+    cpu = p2.get("cpu_us_per_instance")
+    if cpu:
+        cpu_ratio = ratio(cpu["gateway"], cpu["direct"])
+        summary.append(["P2 CPU per instance", GOAL_P2_CPU,
+                        f"gateway {num(cpu['gateway'])} µs vs paginator {num(cpu['direct'])} µs "
+                        "an instance", f"{num(cpu_ratio)} × the paginator's",
+                        yes_no(cpu_ratio <= 1.25)])
     rows = [["gateway (DescribeInstancesStream)", f"{gw['instances']:,}", fmt_s(gw["seconds"]),
              fmt_rate(gw["rate"]), f"{fmt_mib(gw['start_rss_mib'])} → "
              f"{fmt_mib(gw['peak_rss_mib'])}"],
@@ -346,6 +380,10 @@ def section_p2(p2):
         "The gateway's resident memory is sampled during the stream.",
         table(["path", "instances", "duration", "instances/s", "gateway RSS (start → peak)"],
               rows),
+        *([f"CPU per instance: the gateway's process **{num(cpu['gateway'])} µs** (reading "
+           "EC2's pages, converting, encoding, sending), aws-sdk-ec2's paginator in a process "
+           f"of its own {num(cpu['direct'])} µs (reading the same pages): "
+           f"{num(ratio(cpu['gateway'], cpu['direct']))} × (goal ≤ 1.25 ×)."] if cpu else []),
         image("p2_stream.png", "P2 instances streamed over time"),
     ]
     plot_p2_stream(p2)
@@ -466,6 +504,12 @@ def section_p6(p6, key="p6", label="P6 many clients"):
          f"p99 {fmt_us(p99)} (bound {fmt_us(bound)})", f"{num(ratio(p99, bound))} of bound",
          yes_no(p99 <= bound)],
     ]
+    if "gateway_cpu_cores" in p6:
+        summary.append(["P6 many clients: gateway CPU", GOAL_P6_CPU,
+                        f"{num(p6['gateway_cpu_cores'])} cores "
+                        f"({fmt_us(p6['gateway_cpu_us_per_call'])} a served call)",
+                        f"{num(p6['gateway_cpu_cores'])} of 1 core",
+                        yes_no(p6["gateway_cpu_cores"] < 1)])
     rows = [
         ["clients", f"{p6['clients']:,} at {fmt_rate(p6['rate_per_client'])} each, for "
                     f"{fmt_s(p6['seconds'])}"],
@@ -481,6 +525,10 @@ def section_p6(p6, key="p6", label="P6 many clients"):
                                                 f"{fmt_us(p6['ec2_round_trip_us'])} = "
                                                 f"{fmt_us(bound)}"],
     ]
+    if "gateway_cpu_cores" in p6:
+        rows.append(["gateway CPU (user + system)",
+                     f"{num(p6['gateway_cpu_cores'])} cores, "
+                     f"{fmt_us(p6['gateway_cpu_us_per_call'])} a served call"])
     if key == "p6":
         heading = "## P6: many clients, one EC2 budget"
         text = ("Many clients each describe their own instance by id at a steady rate, on their "
@@ -488,6 +536,13 @@ def section_p6(p6, key="p6", label="P6 many clients"):
                 "gateway should gather their requests into few EC2 calls, within EC2's refill "
                 "rate, and still answer every client within its batching window plus one EC2 "
                 "round trip.")
+    elif key == "p6_view":
+        heading = "## P6, from the view: the same fleet with `max_staleness`"
+        text = ("The same 1,000 clients at 10 describes a second each, accepting answers up to "
+                "30 s old (`max_staleness`): the gateway keeps a view of the account's "
+                "instances (a full list every 10 s here) and answers from it, so EC2 sees the "
+                "view's own lists and nothing else. The bound below is the fresh reads' bound, "
+                "kept for comparison.")
     else:
         heading = "## P6, scaled: the same fleet at a rate this machine can carry"
         text = ("The same measurement with each client polling less often, so that the offered "
@@ -502,6 +557,36 @@ def section_p6(p6, key="p6", label="P6 many clients"):
 
 def section_p6_scaled(p6):
     return section_p6(p6, "p6_scaled", "P6 scaled fleet")
+
+
+def section_p6_view(p6):
+    return section_p6(p6, "p6_view", "P6 from the view")
+
+
+def section_profile(profile):
+    per_call = profile["instructions_per_call"]
+    steps = [[s["step"], f"{s['instructions_per_call']:,.0f}", f"{100 * s['share']:.1f} %"]
+             for s in profile["steps"]]
+    own = [[f"`{f['function'][:110]}`", f"{f['instructions_per_call']:,.0f}", f["step"]]
+           for f in profile["top_functions_own"][:20]]
+    inclusive = [[f"`{f['function'][:110]}`", f"{f['instructions_per_call']:,.0f}"]
+                 for f in profile["gateway_functions_inclusive"][:15]]
+    body = [
+        "## Profile: where a call's CPU goes",
+        f"The gateway's release binary under valgrind's callgrind, serving "
+        f"{profile['calls']:,} DescribeInstances one at a time (1 instance each, as P1), counted "
+        "after a warm-up: instructions are exact and repeat from run to run, unlike times on "
+        "this shared machine. Each function's own instructions (not its callees') are summed "
+        "into the step of a call its name belongs to and divided by the calls; the kernel's "
+        f"work (syscalls) is not counted. **{per_call:,.0f} instructions a call** in all.",
+        table(["step", "instructions a call", "share"], steps),
+        "The functions with the most instructions of their own:",
+        table(["function", "instructions a call", "step"], own),
+        "The gateway's own functions with everything they call (inclusive; they nest, so the "
+        "rows do not add up):",
+        table(["function", "instructions a call"], inclusive),
+    ]
+    return [], body
 
 
 def section_p7(p7):
@@ -672,9 +757,9 @@ def machine(meta):
 
 
 SCENARIOS = [
-    ("p1", "P1: added latency and throughput", [GOAL_P1], section_p1,
+    ("p1", "P1: added latency and throughput", [GOAL_P1, GOAL_P1B], section_p1,
      ["p1_latency.png", "p1_throughput.png"]),
-    ("p2", "P2: streaming every instance", [GOAL_P2_RATE, GOAL_P2_RSS], section_p2,
+    ("p2", "P2: streaming every instance", [GOAL_P2_RATE, GOAL_P2_RSS, GOAL_P2_CPU], section_p2,
      ["p2_stream.png"]),
     ("p3", "P3: a Python program listing every instance", [GOAL_P3], section_p3,
      ["p3_clients.png"]),
@@ -682,16 +767,21 @@ SCENARIOS = [
      [GOAL_P4_THROTTLES, GOAL_P4_GOODPUT], section_p4, []),
     ("p5", "P5: EC2 calls saved", ["—"], section_p5, []),
     ("p6", "P6: many clients, one EC2 budget",
-     [GOAL_P6_CALLS, GOAL_P6_THROTTLES, GOAL_P6_SERVED, GOAL_P6_P99], section_p6,
+     [GOAL_P6_CALLS, GOAL_P6_THROTTLES, GOAL_P6_SERVED, GOAL_P6_P99, GOAL_P6_CPU], section_p6,
      ["p6_latency.png"]),
+    ("p6_view", "P6 from the view",
+     [GOAL_P6_CALLS, GOAL_P6_THROTTLES, GOAL_P6_SERVED, GOAL_P6_P99, GOAL_P6_CPU], section_p6_view,
+     ["p6_view_latency.png"]),
     ("p6_scaled", "P6 scaled fleet",
-     [GOAL_P6_CALLS, GOAL_P6_THROTTLES, GOAL_P6_SERVED, GOAL_P6_P99], section_p6_scaled,
+     [GOAL_P6_CALLS, GOAL_P6_THROTTLES, GOAL_P6_SERVED, GOAL_P6_P99, GOAL_P6_CPU],
+     section_p6_scaled,
      ["p6_scaled_latency.png"]),
     ("p7", "P7: soak", [GOAL_P7_RSS, GOAL_P7_ERRORS], section_p7, ["p7_rss.png"]),
     ("p8", "P8: one EC2 budget shared by three replicas through Redis",
      [GOAL_P8_THROTTLES, GOAL_P8_GOODPUT, "—", "—"], section_p8, []),
     ("p9", "P9: the instance inventory",
      [GOAL_P9_CALLS, "—", GOAL_P9_STREAM, GOAL_P9_RSS], section_p9, []),
+    ("profile", "Profile: where a call's CPU goes", [], section_profile, []),
 ]
 
 

@@ -116,7 +116,7 @@ impl ViewInstances {
         size: usize,
     ) -> Result<(Vec<Arc<Entry>>, Option<String>), Error> {
         let (entries, more) = self.inventory.read(|view| {
-            let mut selected = view.after(after).filter(|e| self.selector.matches(e));
+            let mut selected = self.selector.select(view, after);
             let entries: Vec<Arc<Entry>> = selected.by_ref().take(size).cloned().collect();
             (entries, selected.next().is_some())
         });

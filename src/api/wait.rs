@@ -125,8 +125,8 @@ impl Waiter {
     fn progress(&self, view: &View) -> Result<pb::WaitInstancesResponse, Error> {
         // Named ids: each one, listed or not. Filters only: what matches now.
         let selected: Vec<(String, Option<&Entry>)> = if self.named.is_empty() {
-            view.after(None)
-                .filter(|e| self.selector.matches(e))
+            self.selector
+                .select(view, None)
                 .map(|e| (e.id().to_owned(), Some(&**e)))
                 .collect()
         } else {

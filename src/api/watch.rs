@@ -156,11 +156,7 @@ impl Watcher {
                     })?;
                 return Ok((VecDeque::new(), from));
             }
-            let listing = view
-                .after(None)
-                .filter(|e| self.selector.matches(e))
-                .cloned()
-                .collect();
+            let listing = self.selector.select(view, None).cloned().collect();
             Ok((listing, view.revision()))
         })?;
         self.delivered = Some(revision);

@@ -13,7 +13,8 @@
 use crate::error::Error;
 use crate::protection::stats::Stats;
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
-use std::collections::HashSet;
+use aws_sdk_ec2::types::Reservation;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -185,6 +186,7 @@ async fn answer(client: aws_sdk_ec2::Client, batch: Vec<Pending>) {
             other => break other,
         }
     };
+    let index = output.as_ref().map(Index::of).unwrap_or_default();
     for pending in batch {
         let share = match &output {
             Err(e) => Err(e.clone()),
@@ -208,7 +210,7 @@ async fn answer(client: aws_sdk_ec2::Client, batch: Vec<Pending>) {
                         request_id: request_id.clone(),
                         http_status: *http_status,
                     }),
-                    _ => Ok(share_of(output, &pending.ids)),
+                    _ => Ok(index.share_of(output, &pending.ids)),
                 }
             }
         };
@@ -231,29 +233,69 @@ fn not_found_message(ids: &[&String]) -> String {
     }
 }
 
-/// The reservations of `output` cut down to `ids`.
-fn share_of(output: &DescribeInstancesOutput, ids: &[String]) -> DescribeInstancesOutput {
-    let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
-    let reservations = output
-        .reservations()
-        .iter()
-        .filter_map(|r| {
-            let instances: Vec<_> = r
-                .instances()
-                .iter()
-                .filter(|i| i.instance_id().is_some_and(|id| wanted.contains(id)))
-                .cloned()
-                .collect();
-            (!instances.is_empty()).then(|| {
-                let mut r = r.clone();
-                r.instances = Some(instances);
-                r
+/// Where each instance of a merged answer is, by id: built once per window, so each caller's
+/// share costs its own ids, not a walk through the whole answer (1,000 callers sharing a
+/// window of 1,000 instances would otherwise make a million comparisons).
+#[derive(Debug, Default)]
+struct Index {
+    /// Instance id -> (reservation, instance) positions in the answer.
+    positions: HashMap<String, (usize, usize)>,
+}
+
+impl Index {
+    fn of(output: &DescribeInstancesOutput) -> Index {
+        let positions = output
+            .reservations()
+            .iter()
+            .enumerate()
+            .flat_map(|(r, reservation)| {
+                reservation
+                    .instances()
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(i, instance)| {
+                        Some((instance.instance_id()?.to_owned(), (r, i)))
+                    })
             })
-        })
-        .collect();
-    DescribeInstancesOutput::builder()
-        .set_reservations(Some(reservations))
-        .build()
+            .collect();
+        Index { positions }
+    }
+
+    /// The reservations of `output` cut down to `ids`, in the answer's order.
+    fn share_of(
+        &self,
+        output: &DescribeInstancesOutput,
+        ids: &[String],
+    ) -> DescribeInstancesOutput {
+        let mut picks: Vec<(usize, usize)> = ids
+            .iter()
+            .filter_map(|id| self.positions.get(id).copied())
+            .collect();
+        picks.sort_unstable();
+        picks.dedup();
+        let all = output.reservations();
+        let reservations = picks
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|picked| {
+                let r = &all[picked[0].0];
+                Reservation::builder()
+                    .set_reservation_id(r.reservation_id.clone())
+                    .set_owner_id(r.owner_id.clone())
+                    .set_requester_id(r.requester_id.clone())
+                    .set_groups(r.groups.clone())
+                    .set_instances(Some(
+                        picked
+                            .iter()
+                            .map(|&(_, i)| r.instances()[i].clone())
+                            .collect(),
+                    ))
+                    .build()
+            })
+            .collect();
+        DescribeInstancesOutput::builder()
+            .set_reservations(Some(reservations))
+            .build()
+    }
 }
 
 #[cfg(test)]
@@ -272,6 +314,58 @@ mod tests {
             is_instance_id("i-0123abcd")
                 && !is_instance_id("i-xyz")
                 && !is_instance_id("eni-0123abcd")
+        );
+    }
+
+    #[test]
+    fn each_caller_gets_its_instances_with_their_reservations_in_the_answers_order() {
+        use aws_sdk_ec2::types::{GroupIdentifier, Instance};
+        let reservation = |id: &str, instances: &[&str]| {
+            Reservation::builder()
+                .reservation_id(id)
+                .owner_id("123456789012")
+                .groups(GroupIdentifier::builder().group_id("sg-1").build())
+                .set_instances(Some(
+                    instances
+                        .iter()
+                        .map(|i| Instance::builder().instance_id(*i).build())
+                        .collect(),
+                ))
+                .build()
+        };
+        let output = DescribeInstancesOutput::builder()
+            .reservations(reservation("r-1", &["i-1", "i-2", "i-3"]))
+            .reservations(reservation("r-2", &["i-4"]))
+            .reservations(reservation("r-3", &["i-5", "i-6"]))
+            .build();
+        let index = Index::of(&output);
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let share = index.share_of(&output, &ids(&["i-6", "i-1", "i-3", "i-9", "i-1"]));
+        let got: Vec<(&str, Vec<&str>)> = share
+            .reservations()
+            .iter()
+            .map(|r| {
+                let instances = r
+                    .instances()
+                    .iter()
+                    .filter_map(|i| i.instance_id())
+                    .collect();
+                (r.reservation_id().unwrap_or_default(), instances)
+            })
+            .collect();
+        assert_eq!(got, [("r-1", vec!["i-1", "i-3"]), ("r-3", vec!["i-6"])]);
+        let first = &share.reservations()[0];
+        assert_eq!(first.owner_id(), Some("123456789012"));
+        assert_eq!(
+            first.groups().len(),
+            1,
+            "the reservation's own fields are kept"
+        );
+        assert!(
+            index
+                .share_of(&output, &ids(&["i-9"]))
+                .reservations()
+                .is_empty()
         );
     }
 

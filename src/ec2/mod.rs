@@ -206,8 +206,13 @@ impl Ec2 {
             .set_next_token(page.next_token)
             .set_include_managed_resources(page.include_managed_resources)
             .dry_run(page.dry_run);
+        // Boxed: the SDK's future is tens of KiB, and every future holding it unboxed (this
+        // one, the single flight's task) would copy it whole on each move.
         self.instances
-            .run(key, async move { call.send().await.map_err(Error::from) })
+            .run(
+                key,
+                Box::pin(async move { call.send().await.map_err(Error::from) }),
+            )
             .await
     }
 
@@ -238,7 +243,10 @@ impl Ec2 {
             .set_include_managed_resources(page.include_managed_resources)
             .dry_run(page.dry_run);
         self.interfaces
-            .run(key, async move { call.send().await.map_err(Error::from) })
+            .run(
+                key,
+                Box::pin(async move { call.send().await.map_err(Error::from) }),
+            )
             .await
     }
 }

@@ -13,7 +13,9 @@ use super::view::{Entry, View};
 use crate::auth::scope::TagScope;
 use crate::error::Error;
 use crate::pb;
-use std::collections::HashSet;
+use std::collections::BTreeSet;
+use std::ops::Bound;
+use std::sync::Arc;
 
 /// The filter names the view evaluates (`tag:KEY` stands for every tag key).
 pub const SUPPORTED: &[&str] = &[
@@ -191,8 +193,8 @@ struct Compiled {
 /// scope (if it has one).
 #[derive(Debug, Clone, Default)]
 pub struct Selector {
-    /// The named ids; `None`: any id.
-    ids: Option<HashSet<String>>,
+    /// The named ids, in id order; `None`: any id.
+    ids: Option<BTreeSet<String>>,
     /// Every filter must match.
     filters: Vec<Compiled>,
     /// The caller's scope: only instances with its tag.
@@ -240,8 +242,29 @@ impl Selector {
     }
 
     /// The named ids, if the selection names any.
-    pub fn ids(&self) -> Option<&HashSet<String>> {
+    pub fn ids(&self) -> Option<&BTreeSet<String>> {
         self.ids.as_ref()
+    }
+
+    /// The selected instances of `view` in id order, after `after` (from the first when
+    /// `None`). A selection by ids looks each one up rather than going through the view, so a
+    /// describe of a few ids costs the same in a view of 100 instances or of 100,000.
+    pub fn select<'a>(
+        &'a self,
+        view: &'a View,
+        after: Option<&str>,
+    ) -> Box<dyn Iterator<Item = &'a Arc<Entry>> + 'a> {
+        match &self.ids {
+            Some(ids) => {
+                let start = after.map_or(Bound::Unbounded, |id| Bound::Excluded(id.to_owned()));
+                Box::new(
+                    ids.range::<String, _>((start, Bound::Unbounded))
+                        .filter_map(|id| view.get(id))
+                        .filter(|e| self.matches(e)),
+                )
+            }
+            None => Box::new(view.after(after).filter(|e| self.matches(e))),
+        }
     }
 
     /// PERMISSION_DENIED naming the instances of `ids` that `view` holds outside the
@@ -278,6 +301,7 @@ impl Selector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::time::Instant;
 
     fn entry(id: &str, state: &str, tags: &[(&str, &str)]) -> Entry {
         let instance = pb::Instance {
@@ -304,6 +328,31 @@ mod tests {
             name: name.into(),
             values: values.iter().map(|v| v.to_string()).collect(),
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_selection_by_ids_visits_the_named_ids_in_order() {
+        let mut view = View::new(100);
+        let entries = ["i-1", "i-2", "i-3", "i-4", "i-5"]
+            .map(|id| entry(id, if id == "i-4" { "stopped" } else { "running" }, &[]));
+        view.apply_list(entries.to_vec(), Instant::now());
+        let ids = |s: &Selector, after| -> Vec<String> {
+            s.select(&view, after).map(|e| e.id().to_owned()).collect()
+        };
+        let named = |names: &[&str], filters: &[pb::Filter]| {
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            Selector::new(&names, filters, None).unwrap()
+        };
+        let by_ids = named(&["i-4", "i-2", "i-9"], &[]);
+        assert_eq!(
+            ids(&by_ids, None),
+            ["i-2", "i-4"],
+            "in id order; unknown ids skipped"
+        );
+        assert_eq!(ids(&by_ids, Some("i-2")), ["i-4"]);
+        let running = [filter("instance-state-name", &["running"])];
+        assert_eq!(ids(&named(&["i-4", "i-2"], &running), None), ["i-2"]);
+        assert_eq!(ids(&named(&[], &running), Some("i-2")), ["i-3", "i-5"]);
     }
 
     #[test]
