@@ -49,14 +49,7 @@ pub async fn run() -> Value {
         let client = client.clone();
         move || {
             let mut client = client.clone();
-            async move {
-                let answer = client
-                    .describe_instances(pb::DescribeInstancesRequest::default())
-                    .await
-                    .expect("describe through the gateway")
-                    .into_inner();
-                assert_eq!(support::instances_in(&answer.reservations), 1);
-            }
+            async move { support::describe_the_one_instance(&mut client).await }
         }
     };
     let by_id_call = {

@@ -8,7 +8,6 @@
 //! are not offered, so SigV4's SHA-256 runs its portable code and counts more than natively.
 
 use crate::support::{self, GatewayProcess, LIFTED};
-use ec2_grpc::pb;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tokio::process::Command;
@@ -181,14 +180,7 @@ pub async fn run() -> Value {
     )
     .await;
     let mut client = gateway.client().await;
-    let mut call = async || {
-        let answer = client
-            .describe_instances(pb::DescribeInstancesRequest::default())
-            .await
-            .expect("describe through the gateway")
-            .into_inner();
-        assert_eq!(support::instances_in(&answer.reservations), 1);
-    };
+    let mut call = async || support::describe_the_one_instance(&mut client).await;
     for _ in 0..WARM_UP {
         call().await;
     }

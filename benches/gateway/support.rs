@@ -322,6 +322,17 @@ pub fn thinned(values: &[f64], max: usize) -> Vec<f64> {
         .collect()
 }
 
+/// One DescribeInstances through the gateway, expecting the stand-in's one instance (P1's
+/// gateway call and the profiled call).
+pub async fn describe_the_one_instance(client: &mut Ec2ServiceClient<Channel>) {
+    let answer = client
+        .describe_instances(ec2_grpc::pb::DescribeInstancesRequest::default())
+        .await
+        .expect("describe through the gateway")
+        .into_inner();
+    assert_eq!(instances_in(&answer.reservations), 1);
+}
+
 /// The instances of a page of reservations.
 pub fn instances_in(reservations: &[ec2_grpc::pb::Reservation]) -> usize {
     reservations.iter().map(|r| r.instances.len()).sum()

@@ -578,7 +578,9 @@ def section_profile(profile):
         "after a warm-up: instructions are exact and repeat from run to run, unlike times on "
         "this shared machine. Each function's own instructions (not its callees') are summed "
         "into the step of a call its name belongs to and divided by the calls; the kernel's "
-        f"work (syscalls) is not counted. **{per_call:,.0f} instructions a call** in all.",
+        "work (syscalls) is not counted, and a function the compiler inlined counts in the one "
+        "it was inlined into (some of the gateway's layers sit inside tower's and tokio's "
+        f"generic code). **{per_call:,.0f} instructions a call** in all.",
         table(["step", "instructions a call", "share"], steps),
         "The functions with the most instructions of their own:",
         table(["function", "instructions a call", "step"], own),
