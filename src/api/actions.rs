@@ -86,12 +86,20 @@ impl Action {
         dry_run: bool,
     ) -> Result<Answer, Error> {
         let ids = Some(ids);
-        let changes = |v: &[aws_sdk_ec2::types::InstanceStateChange]| Answer {
-            state_changes: v.iter().map(instance::instance_state_change).collect(),
+        let changes = |v: Option<Vec<aws_sdk_ec2::types::InstanceStateChange>>| Answer {
+            state_changes: v
+                .into_iter()
+                .flatten()
+                .map(instance::instance_state_change)
+                .collect(),
             ..Answer::default()
         };
-        let monitorings = |v: &[aws_sdk_ec2::types::InstanceMonitoring]| Answer {
-            instance_monitorings: v.iter().map(instance::instance_monitoring).collect(),
+        let monitorings = |v: Option<Vec<aws_sdk_ec2::types::InstanceMonitoring>>| Answer {
+            instance_monitorings: v
+                .into_iter()
+                .flatten()
+                .map(instance::instance_monitoring)
+                .collect(),
             ..Answer::default()
         };
         Ok(match self {
@@ -103,7 +111,7 @@ impl Action {
                     .dry_run(dry_run)
                     .send()
                     .await?;
-                changes(out.starting_instances())
+                changes(out.starting_instances)
             }
             Action::Stop {
                 hibernate,
@@ -119,7 +127,7 @@ impl Action {
                     .dry_run(dry_run)
                     .send()
                     .await?;
-                changes(out.stopping_instances())
+                changes(out.stopping_instances)
             }
             Action::Reboot => {
                 let call = ec2.reboot_instances().set_instance_ids(ids);
@@ -138,15 +146,15 @@ impl Action {
                     .dry_run(dry_run)
                     .send()
                     .await?;
-                changes(out.terminating_instances())
+                changes(out.terminating_instances)
             }
             Action::Monitor => {
                 let call = ec2.monitor_instances().set_instance_ids(ids);
-                monitorings(call.dry_run(dry_run).send().await?.instance_monitorings())
+                monitorings(call.dry_run(dry_run).send().await?.instance_monitorings)
             }
             Action::Unmonitor => {
                 let call = ec2.unmonitor_instances().set_instance_ids(ids);
-                monitorings(call.dry_run(dry_run).send().await?.instance_monitorings())
+                monitorings(call.dry_run(dry_run).send().await?.instance_monitorings)
             }
             Action::CreateTags { tags } => {
                 let call = ec2

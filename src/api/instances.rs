@@ -36,7 +36,7 @@ pub async fn run_instances(
         .client_token(client_token(&request.client_token))
         .send()
         .await
-        .map(|output| instance::run_instances_output(&output))
+        .map(instance::run_instances_output)
         .map_err(Error::from);
     if let (Ok(launched), Some(inventory)) = (&result, inventory) {
         inventory.launched(&pb::Reservation {
@@ -93,11 +93,12 @@ pub async fn describe_instances(
         .await
         .map(|output| pb::DescribeInstancesResponse {
             reservations: output
-                .reservations()
-                .iter()
+                .reservations
+                .into_iter()
+                .flatten()
                 .map(instance::reservation)
                 .collect(),
-            next_token: output.next_token().unwrap_or_default().to_owned(),
+            next_token: output.next_token.unwrap_or_default(),
             dry_run_succeeded: false,
             staleness: None,
         })
@@ -216,9 +217,11 @@ impl Describe for Instances {
             ..self.template.clone()
         };
         let output = self.ec2.describe_instances(page).await?;
+        let next_token = output.next_token;
         let items = output
-            .reservations()
-            .iter()
+            .reservations
+            .into_iter()
+            .flatten()
             .flat_map(|r| {
                 let mut header = instance::reservation(r);
                 let instances = std::mem::take(&mut header.instances);
@@ -229,10 +232,7 @@ impl Describe for Instances {
             })
             .collect::<Vec<_>>();
         check_scope(self.scope.as_ref(), &items)?;
-        Ok(Page {
-            items,
-            next_token: output.next_token().map(str::to_owned),
-        })
+        Ok(Page { items, next_token })
     }
 
     fn message(&self, items: Vec<pb::Reservation>, next_token: String) -> Self::Message {

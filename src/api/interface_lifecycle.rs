@@ -32,8 +32,9 @@ pub async fn attach_network_interface(
         };
         let output = ec2.describe_instances(page).await?;
         let reservations: Vec<pb::Reservation> = output
-            .reservations()
-            .iter()
+            .reservations
+            .into_iter()
+            .flatten()
             .map(instance::reservation)
             .collect();
         check_instances(scope, &reservations)?;
@@ -127,8 +128,9 @@ fn by_id(network_interface_id: &str) -> DescribePage {
 async fn interfaces(ec2: &Ec2, page: DescribePage) -> Result<Vec<pb::NetworkInterface>, Error> {
     let output = ec2.describe_network_interfaces(page).await?;
     Ok(output
-        .network_interfaces()
-        .iter()
+        .network_interfaces
+        .into_iter()
+        .flatten()
         .map(network_interface::network_interface)
         .collect())
 }

@@ -26,9 +26,9 @@ pub async fn create_network_interface(
         .await
         .map(|output| pb::CreateNetworkInterfaceResponse {
             network_interface: output
-                .network_interface()
+                .network_interface
                 .map(network_interface::network_interface),
-            client_token: output.client_token().unwrap_or_default().to_owned(),
+            client_token: output.client_token.unwrap_or_default(),
             dry_run_succeeded: false,
         })
         .map_err(Error::from);
@@ -57,11 +57,12 @@ pub async fn describe_network_interfaces(
     let result = ec2.describe_network_interfaces(page).await.map(|output| {
         pb::DescribeNetworkInterfacesResponse {
             network_interfaces: output
-                .network_interfaces()
-                .iter()
+                .network_interfaces
+                .into_iter()
+                .flatten()
                 .map(network_interface::network_interface)
                 .collect(),
-            next_token: output.next_token().unwrap_or_default().to_owned(),
+            next_token: output.next_token.unwrap_or_default(),
             dry_run_succeeded: false,
         }
     });
@@ -177,14 +178,15 @@ impl Describe for NetworkInterfaces {
         };
         let output = self.ec2.describe_network_interfaces(page).await?;
         let items: Vec<_> = output
-            .network_interfaces()
-            .iter()
+            .network_interfaces
+            .into_iter()
+            .flatten()
             .map(network_interface::network_interface)
             .collect();
         check_scope(self.scope.as_ref(), &items)?;
         Ok(Page {
             items,
-            next_token: output.next_token().map(str::to_owned),
+            next_token: output.next_token,
         })
     }
 

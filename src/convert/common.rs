@@ -5,18 +5,18 @@ use crate::pb;
 use aws_sdk_ec2::types;
 
 /// EC2 `Tag` -> `ec2.v1.Tag`.
-pub fn tag(v: &types::Tag) -> pb::Tag {
+pub fn tag(v: types::Tag) -> pb::Tag {
     pb::Tag {
-        key: text(&v.key),
-        value: text(&v.value),
+        key: text(v.key),
+        value: text(v.value),
     }
 }
 
 /// EC2 `GroupIdentifier` -> `ec2.v1.GroupIdentifier`.
-pub fn group_identifier(v: &types::GroupIdentifier) -> pb::GroupIdentifier {
+pub fn group_identifier(v: types::GroupIdentifier) -> pb::GroupIdentifier {
     pb::GroupIdentifier {
-        group_id: text(&v.group_id),
-        group_name: text(&v.group_name),
+        group_id: text(v.group_id),
+        group_name: text(v.group_name),
     }
 }
 

@@ -3,252 +3,235 @@
 //! `completeness.rs` fail when the SDK grows one this file lacks).
 
 use super::common::{group_identifier, tag};
-use super::{list, text, timestamp};
+use super::{enum_text, list, text, timestamp};
 use crate::pb;
 use aws_sdk_ec2::operation::run_instances::RunInstancesOutput;
 use aws_sdk_ec2::types;
 
 /// EC2 `RunInstances` output (the launch's reservation) -> `ec2.v1.RunInstancesResponse`.
-pub fn run_instances_output(v: &RunInstancesOutput) -> pb::RunInstancesResponse {
+pub fn run_instances_output(v: RunInstancesOutput) -> pb::RunInstancesResponse {
     pb::RunInstancesResponse {
-        reservation_id: text(&v.reservation_id),
-        owner_id: text(&v.owner_id),
-        requester_id: text(&v.requester_id),
-        groups: list(&v.groups, group_identifier),
-        instances: list(&v.instances, instance),
+        reservation_id: text(v.reservation_id),
+        owner_id: text(v.owner_id),
+        requester_id: text(v.requester_id),
+        groups: list(v.groups, group_identifier),
+        instances: list(v.instances, instance),
         dry_run_succeeded: false,
     }
 }
 
 /// EC2 `Reservation` -> `ec2.v1.Reservation`.
-pub fn reservation(v: &types::Reservation) -> pb::Reservation {
+pub fn reservation(v: types::Reservation) -> pb::Reservation {
     pb::Reservation {
-        reservation_id: text(&v.reservation_id),
-        owner_id: text(&v.owner_id),
-        requester_id: text(&v.requester_id),
-        groups: list(&v.groups, group_identifier),
-        instances: list(&v.instances, instance),
+        reservation_id: text(v.reservation_id),
+        owner_id: text(v.owner_id),
+        requester_id: text(v.requester_id),
+        groups: list(v.groups, group_identifier),
+        instances: list(v.instances, instance),
     }
 }
 
 /// EC2 `Instance` -> `ec2.v1.Instance`.
-pub fn instance(v: &types::Instance) -> pb::Instance {
+pub fn instance(v: types::Instance) -> pb::Instance {
     pb::Instance {
-        instance_id: text(&v.instance_id),
-        image_id: text(&v.image_id),
-        state: v.state.as_ref().map(instance_state),
-        private_dns_name: text(&v.private_dns_name),
-        public_dns_name: text(&v.public_dns_name),
-        state_transition_reason: text(&v.state_transition_reason),
-        key_name: text(&v.key_name),
+        instance_id: text(v.instance_id),
+        image_id: text(v.image_id),
+        state: v.state.map(instance_state),
+        private_dns_name: text(v.private_dns_name),
+        public_dns_name: text(v.public_dns_name),
+        state_transition_reason: text(v.state_transition_reason),
+        key_name: text(v.key_name),
         ami_launch_index: v.ami_launch_index,
-        product_codes: list(&v.product_codes, product_code),
-        instance_type: text(&v.instance_type),
-        launch_time: timestamp(&v.launch_time),
-        placement: v.placement.as_ref().map(placement),
-        kernel_id: text(&v.kernel_id),
-        ramdisk_id: text(&v.ramdisk_id),
-        platform: text(&v.platform),
-        monitoring: v.monitoring.as_ref().map(monitoring),
-        subnet_id: text(&v.subnet_id),
-        vpc_id: text(&v.vpc_id),
-        private_ip_address: text(&v.private_ip_address),
-        public_ip_address: text(&v.public_ip_address),
-        architecture: text(&v.architecture),
-        block_device_mappings: list(&v.block_device_mappings, instance_block_device_mapping),
-        client_token: text(&v.client_token),
+        product_codes: list(v.product_codes, product_code),
+        instance_type: enum_text(v.instance_type),
+        launch_time: timestamp(v.launch_time),
+        placement: v.placement.map(placement),
+        kernel_id: text(v.kernel_id),
+        ramdisk_id: text(v.ramdisk_id),
+        platform: enum_text(v.platform),
+        monitoring: v.monitoring.map(monitoring),
+        subnet_id: text(v.subnet_id),
+        vpc_id: text(v.vpc_id),
+        private_ip_address: text(v.private_ip_address),
+        public_ip_address: text(v.public_ip_address),
+        architecture: enum_text(v.architecture),
+        block_device_mappings: list(v.block_device_mappings, instance_block_device_mapping),
+        client_token: text(v.client_token),
         ebs_optimized: v.ebs_optimized,
         ena_support: v.ena_support,
-        hypervisor: text(&v.hypervisor),
-        iam_instance_profile: v.iam_instance_profile.as_ref().map(iam_instance_profile),
-        instance_lifecycle: text(&v.instance_lifecycle),
-        elastic_gpu_associations: list(&v.elastic_gpu_associations, elastic_gpu_association),
+        hypervisor: enum_text(v.hypervisor),
+        iam_instance_profile: v.iam_instance_profile.map(iam_instance_profile),
+        instance_lifecycle: enum_text(v.instance_lifecycle),
+        elastic_gpu_associations: list(v.elastic_gpu_associations, elastic_gpu_association),
         elastic_inference_accelerator_associations: list(
-            &v.elastic_inference_accelerator_associations,
+            v.elastic_inference_accelerator_associations,
             elastic_inference_accelerator_association,
         ),
-        network_interfaces: list(&v.network_interfaces, instance_network_interface),
-        outpost_arn: text(&v.outpost_arn),
-        root_device_name: text(&v.root_device_name),
-        root_device_type: text(&v.root_device_type),
-        security_groups: list(&v.security_groups, group_identifier),
+        network_interfaces: list(v.network_interfaces, instance_network_interface),
+        outpost_arn: text(v.outpost_arn),
+        root_device_name: text(v.root_device_name),
+        root_device_type: enum_text(v.root_device_type),
+        security_groups: list(v.security_groups, group_identifier),
         source_dest_check: v.source_dest_check,
-        spot_instance_request_id: text(&v.spot_instance_request_id),
-        sriov_net_support: text(&v.sriov_net_support),
-        state_reason: v.state_reason.as_ref().map(state_reason),
-        tags: list(&v.tags, tag),
-        virtualization_type: text(&v.virtualization_type),
-        cpu_options: v.cpu_options.as_ref().map(cpu_options),
-        capacity_block_id: text(&v.capacity_block_id),
-        capacity_reservation_id: text(&v.capacity_reservation_id),
+        spot_instance_request_id: text(v.spot_instance_request_id),
+        sriov_net_support: text(v.sriov_net_support),
+        state_reason: v.state_reason.map(state_reason),
+        tags: list(v.tags, tag),
+        virtualization_type: enum_text(v.virtualization_type),
+        cpu_options: v.cpu_options.map(cpu_options),
+        capacity_block_id: text(v.capacity_block_id),
+        capacity_reservation_id: text(v.capacity_reservation_id),
         capacity_reservation_specification: v
             .capacity_reservation_specification
-            .as_ref()
             .map(capacity_reservation_specification_response),
-        hibernation_options: v.hibernation_options.as_ref().map(hibernation_options),
-        licenses: list(&v.licenses, license_configuration),
-        metadata_options: v
-            .metadata_options
-            .as_ref()
-            .map(instance_metadata_options_response),
-        enclave_options: v.enclave_options.as_ref().map(enclave_options),
-        boot_mode: text(&v.boot_mode),
-        platform_details: text(&v.platform_details),
-        usage_operation: text(&v.usage_operation),
-        usage_operation_update_time: timestamp(&v.usage_operation_update_time),
+        hibernation_options: v.hibernation_options.map(hibernation_options),
+        licenses: list(v.licenses, license_configuration),
+        metadata_options: v.metadata_options.map(instance_metadata_options_response),
+        enclave_options: v.enclave_options.map(enclave_options),
+        boot_mode: enum_text(v.boot_mode),
+        platform_details: text(v.platform_details),
+        usage_operation: text(v.usage_operation),
+        usage_operation_update_time: timestamp(v.usage_operation_update_time),
         private_dns_name_options: v
             .private_dns_name_options
-            .as_ref()
             .map(private_dns_name_options_response),
-        ipv6_address: text(&v.ipv6_address),
-        tpm_support: text(&v.tpm_support),
-        maintenance_options: v
-            .maintenance_options
-            .as_ref()
-            .map(instance_maintenance_options),
-        current_instance_boot_mode: text(&v.current_instance_boot_mode),
+        ipv6_address: text(v.ipv6_address),
+        tpm_support: text(v.tpm_support),
+        maintenance_options: v.maintenance_options.map(instance_maintenance_options),
+        current_instance_boot_mode: enum_text(v.current_instance_boot_mode),
         network_performance_options: v
             .network_performance_options
-            .as_ref()
             .map(instance_network_performance_options),
-        operator: v.operator.as_ref().map(operator_response),
-        secondary_interfaces: list(&v.secondary_interfaces, instance_secondary_interface),
+        operator: v.operator.map(operator_response),
+        secondary_interfaces: list(v.secondary_interfaces, instance_secondary_interface),
     }
 }
 
 /// EC2 `InstanceBlockDeviceMapping` -> `ec2.v1.InstanceBlockDeviceMapping`.
 pub fn instance_block_device_mapping(
-    v: &types::InstanceBlockDeviceMapping,
+    v: types::InstanceBlockDeviceMapping,
 ) -> pb::InstanceBlockDeviceMapping {
     pb::InstanceBlockDeviceMapping {
-        device_name: text(&v.device_name),
-        ebs: v.ebs.as_ref().map(ebs_instance_block_device),
+        device_name: text(v.device_name),
+        ebs: v.ebs.map(ebs_instance_block_device),
     }
 }
 
 /// EC2 `EbsInstanceBlockDevice` -> `ec2.v1.EbsInstanceBlockDevice`.
-pub fn ebs_instance_block_device(v: &types::EbsInstanceBlockDevice) -> pb::EbsInstanceBlockDevice {
+pub fn ebs_instance_block_device(v: types::EbsInstanceBlockDevice) -> pb::EbsInstanceBlockDevice {
     pb::EbsInstanceBlockDevice {
-        attach_time: timestamp(&v.attach_time),
+        attach_time: timestamp(v.attach_time),
         delete_on_termination: v.delete_on_termination,
-        status: text(&v.status),
-        volume_id: text(&v.volume_id),
-        associated_resource: text(&v.associated_resource),
-        volume_owner_id: text(&v.volume_owner_id),
-        operator: v.operator.as_ref().map(operator_response),
+        status: enum_text(v.status),
+        volume_id: text(v.volume_id),
+        associated_resource: text(v.associated_resource),
+        volume_owner_id: text(v.volume_owner_id),
+        operator: v.operator.map(operator_response),
         ebs_card_index: v.ebs_card_index,
     }
 }
 
 /// EC2 `OperatorResponse` -> `ec2.v1.OperatorResponse`.
-pub fn operator_response(v: &types::OperatorResponse) -> pb::OperatorResponse {
+pub fn operator_response(v: types::OperatorResponse) -> pb::OperatorResponse {
     pb::OperatorResponse {
         managed: v.managed,
-        principal: text(&v.principal),
+        principal: text(v.principal),
         hidden_by_default: v.hidden_by_default,
     }
 }
 
 /// EC2 `IamInstanceProfile` -> `ec2.v1.IamInstanceProfile`.
-pub fn iam_instance_profile(v: &types::IamInstanceProfile) -> pb::IamInstanceProfile {
+pub fn iam_instance_profile(v: types::IamInstanceProfile) -> pb::IamInstanceProfile {
     pb::IamInstanceProfile {
-        arn: text(&v.arn),
-        id: text(&v.id),
+        arn: text(v.arn),
+        id: text(v.id),
     }
 }
 
 /// EC2 `ElasticGpuAssociation` -> `ec2.v1.ElasticGpuAssociation`.
-pub fn elastic_gpu_association(v: &types::ElasticGpuAssociation) -> pb::ElasticGpuAssociation {
+pub fn elastic_gpu_association(v: types::ElasticGpuAssociation) -> pb::ElasticGpuAssociation {
     pb::ElasticGpuAssociation {
-        elastic_gpu_id: text(&v.elastic_gpu_id),
-        elastic_gpu_association_id: text(&v.elastic_gpu_association_id),
-        elastic_gpu_association_state: text(&v.elastic_gpu_association_state),
-        elastic_gpu_association_time: text(&v.elastic_gpu_association_time),
+        elastic_gpu_id: text(v.elastic_gpu_id),
+        elastic_gpu_association_id: text(v.elastic_gpu_association_id),
+        elastic_gpu_association_state: text(v.elastic_gpu_association_state),
+        elastic_gpu_association_time: text(v.elastic_gpu_association_time),
     }
 }
 
 /// EC2 `ElasticInferenceAcceleratorAssociation` -> `ec2.v1.ElasticInferenceAcceleratorAssociation`.
 pub fn elastic_inference_accelerator_association(
-    v: &types::ElasticInferenceAcceleratorAssociation,
+    v: types::ElasticInferenceAcceleratorAssociation,
 ) -> pb::ElasticInferenceAcceleratorAssociation {
     pb::ElasticInferenceAcceleratorAssociation {
-        elastic_inference_accelerator_arn: text(&v.elastic_inference_accelerator_arn),
+        elastic_inference_accelerator_arn: text(v.elastic_inference_accelerator_arn),
         elastic_inference_accelerator_association_id: text(
-            &v.elastic_inference_accelerator_association_id,
+            v.elastic_inference_accelerator_association_id,
         ),
         elastic_inference_accelerator_association_state: text(
-            &v.elastic_inference_accelerator_association_state,
+            v.elastic_inference_accelerator_association_state,
         ),
         elastic_inference_accelerator_association_time: timestamp(
-            &v.elastic_inference_accelerator_association_time,
+            v.elastic_inference_accelerator_association_time,
         ),
     }
 }
 
 /// EC2 `InstanceNetworkInterface` -> `ec2.v1.InstanceNetworkInterface`.
 pub fn instance_network_interface(
-    v: &types::InstanceNetworkInterface,
+    v: types::InstanceNetworkInterface,
 ) -> pb::InstanceNetworkInterface {
     pb::InstanceNetworkInterface {
-        association: v
-            .association
-            .as_ref()
-            .map(instance_network_interface_association),
-        attachment: v
-            .attachment
-            .as_ref()
-            .map(instance_network_interface_attachment),
-        description: text(&v.description),
-        groups: list(&v.groups, group_identifier),
-        ipv6_addresses: list(&v.ipv6_addresses, instance_ipv6_address),
-        mac_address: text(&v.mac_address),
-        network_interface_id: text(&v.network_interface_id),
-        owner_id: text(&v.owner_id),
-        private_dns_name: text(&v.private_dns_name),
-        private_ip_address: text(&v.private_ip_address),
-        private_ip_addresses: list(&v.private_ip_addresses, instance_private_ip_address),
+        association: v.association.map(instance_network_interface_association),
+        attachment: v.attachment.map(instance_network_interface_attachment),
+        description: text(v.description),
+        groups: list(v.groups, group_identifier),
+        ipv6_addresses: list(v.ipv6_addresses, instance_ipv6_address),
+        mac_address: text(v.mac_address),
+        network_interface_id: text(v.network_interface_id),
+        owner_id: text(v.owner_id),
+        private_dns_name: text(v.private_dns_name),
+        private_ip_address: text(v.private_ip_address),
+        private_ip_addresses: list(v.private_ip_addresses, instance_private_ip_address),
         source_dest_check: v.source_dest_check,
-        status: text(&v.status),
-        subnet_id: text(&v.subnet_id),
-        vpc_id: text(&v.vpc_id),
-        interface_type: text(&v.interface_type),
-        ipv4_prefixes: list(&v.ipv4_prefixes, instance_ipv4_prefix),
-        ipv6_prefixes: list(&v.ipv6_prefixes, instance_ipv6_prefix),
+        status: enum_text(v.status),
+        subnet_id: text(v.subnet_id),
+        vpc_id: text(v.vpc_id),
+        interface_type: text(v.interface_type),
+        ipv4_prefixes: list(v.ipv4_prefixes, instance_ipv4_prefix),
+        ipv6_prefixes: list(v.ipv6_prefixes, instance_ipv6_prefix),
         connection_tracking_configuration: v
             .connection_tracking_configuration
-            .as_ref()
             .map(connection_tracking_specification_response),
-        operator: v.operator.as_ref().map(operator_response),
+        operator: v.operator.map(operator_response),
     }
 }
 
 /// EC2 `InstanceNetworkInterfaceAssociation` -> `ec2.v1.InstanceNetworkInterfaceAssociation`.
 pub fn instance_network_interface_association(
-    v: &types::InstanceNetworkInterfaceAssociation,
+    v: types::InstanceNetworkInterfaceAssociation,
 ) -> pb::InstanceNetworkInterfaceAssociation {
     pb::InstanceNetworkInterfaceAssociation {
-        carrier_ip: text(&v.carrier_ip),
-        customer_owned_ip: text(&v.customer_owned_ip),
-        ip_owner_id: text(&v.ip_owner_id),
-        public_dns_name: text(&v.public_dns_name),
-        public_ip: text(&v.public_ip),
+        carrier_ip: text(v.carrier_ip),
+        customer_owned_ip: text(v.customer_owned_ip),
+        ip_owner_id: text(v.ip_owner_id),
+        public_dns_name: text(v.public_dns_name),
+        public_ip: text(v.public_ip),
     }
 }
 
 /// EC2 `InstanceNetworkInterfaceAttachment` -> `ec2.v1.InstanceNetworkInterfaceAttachment`.
 pub fn instance_network_interface_attachment(
-    v: &types::InstanceNetworkInterfaceAttachment,
+    v: types::InstanceNetworkInterfaceAttachment,
 ) -> pb::InstanceNetworkInterfaceAttachment {
     pb::InstanceNetworkInterfaceAttachment {
-        attach_time: timestamp(&v.attach_time),
-        attachment_id: text(&v.attachment_id),
+        attach_time: timestamp(v.attach_time),
+        attachment_id: text(v.attachment_id),
         delete_on_termination: v.delete_on_termination,
         device_index: v.device_index,
-        status: text(&v.status),
+        status: enum_text(v.status),
         network_card_index: v.network_card_index,
         ena_srd_specification: v
             .ena_srd_specification
-            .as_ref()
             .map(instance_attachment_ena_srd_specification),
         ena_queue_count: v.ena_queue_count,
     }
@@ -256,20 +239,19 @@ pub fn instance_network_interface_attachment(
 
 /// EC2 `InstanceAttachmentEnaSrdSpecification` -> `ec2.v1.InstanceAttachmentEnaSrdSpecification`.
 pub fn instance_attachment_ena_srd_specification(
-    v: &types::InstanceAttachmentEnaSrdSpecification,
+    v: types::InstanceAttachmentEnaSrdSpecification,
 ) -> pb::InstanceAttachmentEnaSrdSpecification {
     pb::InstanceAttachmentEnaSrdSpecification {
         ena_srd_enabled: v.ena_srd_enabled,
         ena_srd_udp_specification: v
             .ena_srd_udp_specification
-            .as_ref()
             .map(instance_attachment_ena_srd_udp_specification),
     }
 }
 
 /// EC2 `InstanceAttachmentEnaSrdUdpSpecification` -> `ec2.v1.InstanceAttachmentEnaSrdUdpSpecification`.
 pub fn instance_attachment_ena_srd_udp_specification(
-    v: &types::InstanceAttachmentEnaSrdUdpSpecification,
+    v: types::InstanceAttachmentEnaSrdUdpSpecification,
 ) -> pb::InstanceAttachmentEnaSrdUdpSpecification {
     pb::InstanceAttachmentEnaSrdUdpSpecification {
         ena_srd_udp_enabled: v.ena_srd_udp_enabled,
@@ -277,45 +259,42 @@ pub fn instance_attachment_ena_srd_udp_specification(
 }
 
 /// EC2 `InstanceIpv6Address` -> `ec2.v1.InstanceIpv6Address`.
-pub fn instance_ipv6_address(v: &types::InstanceIpv6Address) -> pb::InstanceIpv6Address {
+pub fn instance_ipv6_address(v: types::InstanceIpv6Address) -> pb::InstanceIpv6Address {
     pb::InstanceIpv6Address {
-        ipv6_address: text(&v.ipv6_address),
+        ipv6_address: text(v.ipv6_address),
         is_primary_ipv6: v.is_primary_ipv6,
     }
 }
 
 /// EC2 `InstancePrivateIpAddress` -> `ec2.v1.InstancePrivateIpAddress`.
 pub fn instance_private_ip_address(
-    v: &types::InstancePrivateIpAddress,
+    v: types::InstancePrivateIpAddress,
 ) -> pb::InstancePrivateIpAddress {
     pb::InstancePrivateIpAddress {
-        association: v
-            .association
-            .as_ref()
-            .map(instance_network_interface_association),
+        association: v.association.map(instance_network_interface_association),
         primary: v.primary,
-        private_dns_name: text(&v.private_dns_name),
-        private_ip_address: text(&v.private_ip_address),
+        private_dns_name: text(v.private_dns_name),
+        private_ip_address: text(v.private_ip_address),
     }
 }
 
 /// EC2 `InstanceIpv4Prefix` -> `ec2.v1.InstanceIpv4Prefix`.
-pub fn instance_ipv4_prefix(v: &types::InstanceIpv4Prefix) -> pb::InstanceIpv4Prefix {
+pub fn instance_ipv4_prefix(v: types::InstanceIpv4Prefix) -> pb::InstanceIpv4Prefix {
     pb::InstanceIpv4Prefix {
-        ipv4_prefix: text(&v.ipv4_prefix),
+        ipv4_prefix: text(v.ipv4_prefix),
     }
 }
 
 /// EC2 `InstanceIpv6Prefix` -> `ec2.v1.InstanceIpv6Prefix`.
-pub fn instance_ipv6_prefix(v: &types::InstanceIpv6Prefix) -> pb::InstanceIpv6Prefix {
+pub fn instance_ipv6_prefix(v: types::InstanceIpv6Prefix) -> pb::InstanceIpv6Prefix {
     pb::InstanceIpv6Prefix {
-        ipv6_prefix: text(&v.ipv6_prefix),
+        ipv6_prefix: text(v.ipv6_prefix),
     }
 }
 
 /// EC2 `ConnectionTrackingSpecificationResponse` -> `ec2.v1.ConnectionTrackingSpecificationResponse`.
 pub fn connection_tracking_specification_response(
-    v: &types::ConnectionTrackingSpecificationResponse,
+    v: types::ConnectionTrackingSpecificationResponse,
 ) -> pb::ConnectionTrackingSpecificationResponse {
     pb::ConnectionTrackingSpecificationResponse {
         tcp_established_timeout: v.tcp_established_timeout,
@@ -325,85 +304,84 @@ pub fn connection_tracking_specification_response(
 }
 
 /// EC2 `StateReason` -> `ec2.v1.StateReason`.
-pub fn state_reason(v: &types::StateReason) -> pb::StateReason {
+pub fn state_reason(v: types::StateReason) -> pb::StateReason {
     pb::StateReason {
-        code: text(&v.code),
-        message: text(&v.message),
+        code: text(v.code),
+        message: text(v.message),
     }
 }
 
 /// EC2 `CpuOptions` -> `ec2.v1.CpuOptions`.
-pub fn cpu_options(v: &types::CpuOptions) -> pb::CpuOptions {
+pub fn cpu_options(v: types::CpuOptions) -> pb::CpuOptions {
     pb::CpuOptions {
         core_count: v.core_count,
         threads_per_core: v.threads_per_core,
-        amd_sev_snp: text(&v.amd_sev_snp),
-        nested_virtualization: text(&v.nested_virtualization),
+        amd_sev_snp: enum_text(v.amd_sev_snp),
+        nested_virtualization: enum_text(v.nested_virtualization),
     }
 }
 
 /// EC2 `CapacityReservationSpecificationResponse` -> `ec2.v1.CapacityReservationSpecificationResponse`.
 pub fn capacity_reservation_specification_response(
-    v: &types::CapacityReservationSpecificationResponse,
+    v: types::CapacityReservationSpecificationResponse,
 ) -> pb::CapacityReservationSpecificationResponse {
     pb::CapacityReservationSpecificationResponse {
-        capacity_reservation_preference: text(&v.capacity_reservation_preference),
+        capacity_reservation_preference: enum_text(v.capacity_reservation_preference),
         capacity_reservation_target: v
             .capacity_reservation_target
-            .as_ref()
             .map(capacity_reservation_target_response),
     }
 }
 
 /// EC2 `CapacityReservationTargetResponse` -> `ec2.v1.CapacityReservationTargetResponse`.
 pub fn capacity_reservation_target_response(
-    v: &types::CapacityReservationTargetResponse,
+    v: types::CapacityReservationTargetResponse,
 ) -> pb::CapacityReservationTargetResponse {
     pb::CapacityReservationTargetResponse {
-        capacity_reservation_id: text(&v.capacity_reservation_id),
-        capacity_reservation_resource_group_arn: text(&v.capacity_reservation_resource_group_arn),
+        capacity_reservation_id: text(v.capacity_reservation_id),
+        capacity_reservation_resource_group_arn: text(v.capacity_reservation_resource_group_arn),
     }
 }
 
 /// EC2 `HibernationOptions` -> `ec2.v1.HibernationOptions`.
-pub fn hibernation_options(v: &types::HibernationOptions) -> pb::HibernationOptions {
+pub fn hibernation_options(v: types::HibernationOptions) -> pb::HibernationOptions {
     pb::HibernationOptions {
         configured: v.configured,
     }
 }
 
 /// EC2 `LicenseConfiguration` -> `ec2.v1.LicenseConfiguration`.
-pub fn license_configuration(v: &types::LicenseConfiguration) -> pb::LicenseConfiguration {
+pub fn license_configuration(v: types::LicenseConfiguration) -> pb::LicenseConfiguration {
     pb::LicenseConfiguration {
-        license_configuration_arn: text(&v.license_configuration_arn),
+        license_configuration_arn: text(v.license_configuration_arn),
     }
 }
 
 /// EC2 `InstanceMetadataOptionsResponse` -> `ec2.v1.InstanceMetadataOptionsResponse`.
 pub fn instance_metadata_options_response(
-    v: &types::InstanceMetadataOptionsResponse,
+    v: types::InstanceMetadataOptionsResponse,
 ) -> pb::InstanceMetadataOptionsResponse {
     pb::InstanceMetadataOptionsResponse {
-        state: text(&v.state),
-        http_tokens: text(&v.http_tokens),
+        state: enum_text(v.state),
+        http_tokens: enum_text(v.http_tokens),
         http_put_response_hop_limit: v.http_put_response_hop_limit,
-        http_endpoint: text(&v.http_endpoint),
-        http_protocol_ipv6: text(&v.http_protocol_ipv6),
-        instance_metadata_tags: text(&v.instance_metadata_tags),
+        http_endpoint: enum_text(v.http_endpoint),
+        http_protocol_ipv6: enum_text(v.http_protocol_ipv6),
+        instance_metadata_tags: enum_text(v.instance_metadata_tags),
     }
 }
 
 /// EC2 `EnclaveOptions` -> `ec2.v1.EnclaveOptions`.
-pub fn enclave_options(v: &types::EnclaveOptions) -> pb::EnclaveOptions {
+pub fn enclave_options(v: types::EnclaveOptions) -> pb::EnclaveOptions {
     pb::EnclaveOptions { enabled: v.enabled }
 }
 
 /// EC2 `PrivateDnsNameOptionsResponse` -> `ec2.v1.PrivateDnsNameOptionsResponse`.
 pub fn private_dns_name_options_response(
-    v: &types::PrivateDnsNameOptionsResponse,
+    v: types::PrivateDnsNameOptionsResponse,
 ) -> pb::PrivateDnsNameOptionsResponse {
     pb::PrivateDnsNameOptionsResponse {
-        hostname_type: text(&v.hostname_type),
+        hostname_type: enum_text(v.hostname_type),
         enable_resource_name_dns_a_record: v.enable_resource_name_dns_a_record,
         enable_resource_name_dns_aaaa_record: v.enable_resource_name_dns_aaaa_record,
     }
@@ -411,124 +389,121 @@ pub fn private_dns_name_options_response(
 
 /// EC2 `InstanceMaintenanceOptions` -> `ec2.v1.InstanceMaintenanceOptions`.
 pub fn instance_maintenance_options(
-    v: &types::InstanceMaintenanceOptions,
+    v: types::InstanceMaintenanceOptions,
 ) -> pb::InstanceMaintenanceOptions {
     pb::InstanceMaintenanceOptions {
-        auto_recovery: text(&v.auto_recovery),
-        reboot_migration: text(&v.reboot_migration),
+        auto_recovery: enum_text(v.auto_recovery),
+        reboot_migration: enum_text(v.reboot_migration),
     }
 }
 
 /// EC2 `InstanceNetworkPerformanceOptions` -> `ec2.v1.InstanceNetworkPerformanceOptions`.
 pub fn instance_network_performance_options(
-    v: &types::InstanceNetworkPerformanceOptions,
+    v: types::InstanceNetworkPerformanceOptions,
 ) -> pb::InstanceNetworkPerformanceOptions {
     pb::InstanceNetworkPerformanceOptions {
-        bandwidth_weighting: text(&v.bandwidth_weighting),
+        bandwidth_weighting: enum_text(v.bandwidth_weighting),
     }
 }
 
 /// EC2 `InstanceSecondaryInterface` -> `ec2.v1.InstanceSecondaryInterface`.
 pub fn instance_secondary_interface(
-    v: &types::InstanceSecondaryInterface,
+    v: types::InstanceSecondaryInterface,
 ) -> pb::InstanceSecondaryInterface {
     pb::InstanceSecondaryInterface {
-        attachment: v
-            .attachment
-            .as_ref()
-            .map(instance_secondary_interface_attachment),
-        mac_address: text(&v.mac_address),
-        secondary_interface_id: text(&v.secondary_interface_id),
-        owner_id: text(&v.owner_id),
+        attachment: v.attachment.map(instance_secondary_interface_attachment),
+        mac_address: text(v.mac_address),
+        secondary_interface_id: text(v.secondary_interface_id),
+        owner_id: text(v.owner_id),
         private_ip_addresses: list(
-            &v.private_ip_addresses,
+            v.private_ip_addresses,
             instance_secondary_interface_private_ip_address,
         ),
         source_dest_check: v.source_dest_check,
-        status: text(&v.status),
-        secondary_subnet_id: text(&v.secondary_subnet_id),
-        secondary_network_id: text(&v.secondary_network_id),
-        interface_type: text(&v.interface_type),
+        status: enum_text(v.status),
+        secondary_subnet_id: text(v.secondary_subnet_id),
+        secondary_network_id: text(v.secondary_network_id),
+        interface_type: enum_text(v.interface_type),
     }
 }
 
 /// EC2 `InstanceSecondaryInterfaceAttachment` -> `ec2.v1.InstanceSecondaryInterfaceAttachment`.
 pub fn instance_secondary_interface_attachment(
-    v: &types::InstanceSecondaryInterfaceAttachment,
+    v: types::InstanceSecondaryInterfaceAttachment,
 ) -> pb::InstanceSecondaryInterfaceAttachment {
     pb::InstanceSecondaryInterfaceAttachment {
-        attach_time: timestamp(&v.attach_time),
-        attachment_id: text(&v.attachment_id),
+        attach_time: timestamp(v.attach_time),
+        attachment_id: text(v.attachment_id),
         delete_on_termination: v.delete_on_termination,
         device_index: v.device_index,
-        status: text(&v.status),
+        status: enum_text(v.status),
         network_card_index: v.network_card_index,
     }
 }
 
 /// EC2 `InstanceSecondaryInterfacePrivateIpAddress` -> `ec2.v1.InstanceSecondaryInterfacePrivateIpAddress`.
 pub fn instance_secondary_interface_private_ip_address(
-    v: &types::InstanceSecondaryInterfacePrivateIpAddress,
+    v: types::InstanceSecondaryInterfacePrivateIpAddress,
 ) -> pb::InstanceSecondaryInterfacePrivateIpAddress {
     pb::InstanceSecondaryInterfacePrivateIpAddress {
-        private_ip_address: text(&v.private_ip_address),
+        private_ip_address: text(v.private_ip_address),
     }
 }
 
 /// EC2 `InstanceState` -> `ec2.v1.InstanceState`.
-pub fn instance_state(v: &types::InstanceState) -> pb::InstanceState {
+pub fn instance_state(v: types::InstanceState) -> pb::InstanceState {
     pb::InstanceState {
         code: v.code,
-        name: text(&v.name),
+        name: enum_text(v.name),
     }
 }
 
 /// EC2 `ProductCode` -> `ec2.v1.ProductCode`.
-pub fn product_code(v: &types::ProductCode) -> pb::ProductCode {
+pub fn product_code(v: types::ProductCode) -> pb::ProductCode {
     pb::ProductCode {
-        product_code_id: text(&v.product_code_id),
-        product_code_type: text(&v.product_code_type),
+        product_code_id: text(v.product_code_id),
+        product_code_type: enum_text(v.product_code_type),
     }
 }
 
 /// EC2 `Placement` -> `ec2.v1.Placement`.
-pub fn placement(v: &types::Placement) -> pb::Placement {
+pub fn placement(v: types::Placement) -> pb::Placement {
     pb::Placement {
-        availability_zone_id: text(&v.availability_zone_id),
-        affinity: text(&v.affinity),
-        group_name: text(&v.group_name),
+        availability_zone_id: text(v.availability_zone_id),
+        affinity: text(v.affinity),
+        group_name: text(v.group_name),
         partition_number: v.partition_number,
-        host_id: text(&v.host_id),
-        tenancy: text(&v.tenancy),
-        spread_domain: text(&v.spread_domain),
-        host_resource_group_arn: text(&v.host_resource_group_arn),
-        group_id: text(&v.group_id),
-        availability_zone: text(&v.availability_zone),
+        host_id: text(v.host_id),
+        tenancy: enum_text(v.tenancy),
+        spread_domain: text(v.spread_domain),
+        host_resource_group_arn: text(v.host_resource_group_arn),
+        group_id: text(v.group_id),
+        availability_zone: text(v.availability_zone),
     }
 }
 
 /// EC2 `Monitoring` -> `ec2.v1.Monitoring`.
-pub fn monitoring(v: &types::Monitoring) -> pb::Monitoring {
+pub fn monitoring(v: types::Monitoring) -> pb::Monitoring {
     pb::Monitoring {
-        state: text(&v.state),
+        state: enum_text(v.state),
     }
 }
 
 /// EC2 `InstanceStateChange` (what start, stop and terminate answer) ->
 /// `ec2.v1.InstanceStateChange`.
-pub fn instance_state_change(v: &types::InstanceStateChange) -> pb::InstanceStateChange {
+pub fn instance_state_change(v: types::InstanceStateChange) -> pb::InstanceStateChange {
     pb::InstanceStateChange {
-        instance_id: text(&v.instance_id),
-        current_state: v.current_state.as_ref().map(instance_state),
-        previous_state: v.previous_state.as_ref().map(instance_state),
+        instance_id: text(v.instance_id),
+        current_state: v.current_state.map(instance_state),
+        previous_state: v.previous_state.map(instance_state),
     }
 }
 
 /// EC2 `InstanceMonitoring` (what monitor and unmonitor answer) -> `ec2.v1.InstanceMonitoring`.
-pub fn instance_monitoring(v: &types::InstanceMonitoring) -> pb::InstanceMonitoring {
+pub fn instance_monitoring(v: types::InstanceMonitoring) -> pb::InstanceMonitoring {
     pb::InstanceMonitoring {
-        instance_id: text(&v.instance_id),
-        monitoring: v.monitoring.as_ref().map(monitoring),
+        instance_id: text(v.instance_id),
+        monitoring: v.monitoring.map(monitoring),
     }
 }
 
@@ -575,7 +550,7 @@ mod tests {
                     .build(),
             )
             .build();
-        let pb = instance(&sdk);
+        let pb = instance(sdk);
         assert_eq!(pb.instance_id, "i-0abc");
         assert_eq!(pb.instance_type, "t3.micro");
         let state = pb.state.expect("state");
@@ -601,6 +576,6 @@ mod tests {
         let sdk = types::Instance::builder()
             .instance_type(types::InstanceType::from("z99.metal"))
             .build();
-        assert_eq!(instance(&sdk).instance_type, "z99.metal");
+        assert_eq!(instance(sdk).instance_type, "z99.metal");
     }
 }

@@ -1,8 +1,9 @@
 //! Conversions between aws-sdk-ec2 types and the `ec2.v1` protobuf messages: one function per
 //! EC2 shape, named after the shape, so a reader finds each by name.
 //!
-//! Responses (EC2 -> protobuf) copy every member the SDK knows; EC2 enumerations become their
-//! wire strings, so values AWS adds later pass through unchanged. Requests (protobuf -> EC2)
+//! Responses (EC2 -> protobuf) carry every member the SDK knows, taking the SDK's values by
+//! value so its strings move instead of being copied; EC2 enumerations become their wire
+//! strings, so values AWS adds later pass through unchanged. Requests (protobuf -> EC2)
 //! are built from already-validated messages.
 
 pub mod common;
@@ -15,31 +16,25 @@ mod completeness;
 
 use aws_sdk_ec2::primitives::DateTime;
 
-/// An optional EC2 string or enumeration as its wire string ("" when EC2 omitted it).
-fn text<T: AsRef<str>>(value: &Option<T>) -> String {
-    value
-        .as_ref()
-        .map(|v| v.as_ref().to_owned())
-        .unwrap_or_default()
+/// An optional EC2 string ("" when EC2 omitted it), moved rather than copied: a page of
+/// instances holds thousands of strings.
+fn text(value: Option<String>) -> String {
+    value.unwrap_or_default()
 }
 
-/// An optional list of EC2 strings or enumerations as wire strings.
-fn texts<T: AsRef<str>>(values: &Option<Vec<T>>) -> Vec<String> {
-    values
-        .iter()
-        .flatten()
-        .map(|v| v.as_ref().to_owned())
-        .collect()
+/// An optional EC2 enumeration as its wire string ("" when EC2 omitted it).
+fn enum_text<T: AsRef<str>>(value: Option<T>) -> String {
+    value.map(|v| v.as_ref().to_owned()).unwrap_or_default()
 }
 
 /// An optional list of EC2 shapes, each converted by `convert`.
-fn list<T, U>(values: &Option<Vec<T>>, convert: fn(&T) -> U) -> Vec<U> {
-    values.iter().flatten().map(convert).collect()
+fn list<T, U>(values: Option<Vec<T>>, convert: fn(T) -> U) -> Vec<U> {
+    values.into_iter().flatten().map(convert).collect()
 }
 
 /// An EC2 timestamp as a `google.protobuf.Timestamp`.
-fn timestamp(value: &Option<DateTime>) -> Option<prost_types::Timestamp> {
-    value.as_ref().map(|t| prost_types::Timestamp {
+fn timestamp(value: Option<DateTime>) -> Option<prost_types::Timestamp> {
+    value.map(|t| prost_types::Timestamp {
         seconds: t.secs(),
         // Always below 1e9, so it fits an i32.
         nanos: t.subsec_nanos() as i32,

@@ -53,14 +53,19 @@ impl<V: Clone + Send + 'static> SingleFlight<V> {
             let this = self.clone();
             tokio::spawn(call::within(Call::current(), async move {
                 let answer = call.await;
-                let waiters = this
+                let mut waiters = this
                     .inflight
                     .lock()
                     .expect("single-flight lock")
                     .remove(&key)
                     .unwrap_or_default();
-                for waiter in waiters {
-                    let _ = waiter.send(answer.clone());
+                // Everyone but the last gets a copy; the last gets the answer itself (a lone
+                // caller, the usual case, copies nothing: a page can hold 1,000 instances).
+                if let Some(last) = waiters.pop() {
+                    for waiter in waiters {
+                        let _ = waiter.send(answer.clone());
+                    }
+                    let _ = last.send(answer);
                 }
             }));
         } else {

@@ -100,14 +100,12 @@ async fn list_all(ec2: &Ec2) -> Result<Vec<Entry>, Error> {
         let output = ec2.describe_instances(page).await?;
         entries.extend(
             output
-                .reservations()
-                .iter()
+                .reservations
+                .into_iter()
+                .flatten()
                 .flat_map(|r| Entry::of_reservation(instance::reservation(r))),
         );
-        token = output
-            .next_token()
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned);
+        token = output.next_token.filter(|t| !t.is_empty());
         if token.is_none() {
             return Ok(entries);
         }
@@ -135,8 +133,9 @@ async fn refresh_acted_on(inventory: &Inventory, ec2: &Ec2) {
         };
         let found: Vec<Entry> = match ec2.describe_instances(page).await {
             Ok(output) => output
-                .reservations()
-                .iter()
+                .reservations
+                .into_iter()
+                .flatten()
                 .flat_map(|r| Entry::of_reservation(instance::reservation(r)))
                 .collect(),
             Err(e) => {

@@ -152,7 +152,12 @@ async fn describe_instances_returns_what_the_sdk_reads_directly() {
     }
 
     // And every field: the gateway's answer equals the direct read, converted.
-    let expected: Vec<pb::Reservation> = direct.reservations().iter().map(reservation).collect();
+    let expected: Vec<pb::Reservation> = direct
+        .reservations()
+        .iter()
+        .cloned()
+        .map(reservation)
+        .collect();
     assert_eq!(through_gateway.reservations, expected);
 
     gateway.shutdown();

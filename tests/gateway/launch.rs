@@ -303,6 +303,7 @@ async fn a_network_interface_created_through_the_gateway_reads_back_complete() {
     let expected: Vec<_> = direct
         .network_interfaces()
         .iter()
+        .cloned()
         .map(network_interface)
         .collect();
     assert_eq!(by_id.network_interfaces, expected);
