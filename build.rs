@@ -23,6 +23,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Written by hand (src/wire.rs) so the instance view's encoded reservations are sent
         // as they are.
         .extern_path(
+            ".ec2.v1.DescribeInstancesResponse",
+            "crate::wire::DescribeInstancesResponse",
+        )
+        .extern_path(
             ".ec2.v1.DescribeInstancesStreamResponse",
             "crate::wire::DescribeInstancesStreamResponse",
         )

@@ -57,7 +57,7 @@ pub mod wire;
 #[allow(clippy::all, missing_docs)]
 pub mod pb {
     tonic::include_proto!("ec2.v1");
-    pub use crate::wire::DescribeInstancesStreamResponse;
+    pub use crate::wire::{DescribeInstancesResponse, DescribeInstancesStreamResponse};
 
     /// The encoded descriptor set of `ec2.v1`, served by gRPC reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("ec2_v1_descriptor");

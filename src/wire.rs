@@ -7,12 +7,13 @@ use prost::bytes::{Buf, BufMut, Bytes};
 use prost::encoding::{self, DecodeContext, WireType};
 use prost::{DecodeError, Message};
 
-/// `ec2.v1.DescribeInstancesStreamResponse` (see `ec2_service.proto`): the generated shape,
-/// plus `encoded_reservations`, reservations already encoded (the instance view keeps them
-/// so), which go on the wire as they are, as more entries of field 1 (`reservations`). A
-/// decoded message has them all in `reservations`.
+/// `ec2.v1.DescribeInstancesResponse` and `ec2.v1.DescribeInstancesStreamResponse` (see
+/// `ec2_service.proto`; the same fields under the same numbers): the generated shape, plus
+/// `encoded_reservations`, reservations already encoded (the instance view keeps them so),
+/// which go on the wire as they are, as more entries of field 1 (`reservations`). A decoded
+/// message has them all in `reservations`.
 #[derive(Clone, PartialEq, Default, Debug)]
-pub struct DescribeInstancesStreamResponse {
+pub struct ReservationPage {
     /// Reservations with their instances (field 1).
     pub reservations: Vec<pb::Reservation>,
     /// Further reservations, each already an encoded `Reservation` (sent as field 1 too).
@@ -25,7 +26,7 @@ pub struct DescribeInstancesStreamResponse {
     pub staleness: Option<prost_types::Duration>,
 }
 
-impl Message for DescribeInstancesStreamResponse {
+impl Message for ReservationPage {
     fn encode_raw(&self, buf: &mut impl BufMut) {
         for reservation in &self.reservations {
             encoding::message::encode(1, reservation, buf);
@@ -86,9 +87,15 @@ impl Message for DescribeInstancesStreamResponse {
     }
 
     fn clear(&mut self) {
-        *self = DescribeInstancesStreamResponse::default();
+        *self = ReservationPage::default();
     }
 }
+
+/// `ec2.v1.DescribeInstancesResponse`, a `ReservationPage`.
+pub type DescribeInstancesResponse = ReservationPage;
+
+/// `ec2.v1.DescribeInstancesStreamResponse`, a `ReservationPage`.
+pub type DescribeInstancesStreamResponse = ReservationPage;
 
 #[cfg(test)]
 mod tests {

@@ -99,8 +99,7 @@ pub async fn describe_instances(
                 .map(instance::reservation)
                 .collect(),
             next_token: output.next_token.unwrap_or_default(),
-            dry_run_succeeded: false,
-            staleness: None,
+            ..Default::default()
         })
         .and_then(|response| {
             check_scope(scope, &response.reservations)?;

@@ -18,6 +18,7 @@ use crate::pb;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use prost::bytes::Bytes;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -140,9 +141,23 @@ impl ViewInstances {
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(DEFAULT_PAGE_SIZE);
         let (entries, last) = self.page(after.as_deref(), size)?;
-        let items = entries.iter().map(|e| e.reservation()).collect();
+        // Each entry is its instance's reservation, encoded. Sent as they are when no two
+        // share a reservation (a describe of a few ids, the polling fleet's): no decode, no
+        // re-encode. Otherwise decoded and grouped, as EC2 groups instances launched together.
+        let mut reservation_ids = HashSet::with_capacity(entries.len());
+        let distinct = entries
+            .iter()
+            .all(|e| reservation_ids.insert(e.facts().reservation_id.as_str()));
+        let (reservations, encoded_reservations) = if distinct {
+            let encoded = entries.iter().map(|e| e.encoded_reservation().clone());
+            (Vec::new(), encoded.collect())
+        } else {
+            let decoded = entries.iter().map(|e| e.reservation()).collect();
+            (group_reservations(decoded), Vec::new())
+        };
         Ok(pb::DescribeInstancesResponse {
-            reservations: group_reservations(items),
+            reservations,
+            encoded_reservations,
             next_token: last.map_or_else(String::new, |id| unary_token(request, &id)),
             dry_run_succeeded: false,
             staleness: Some(self.staleness()),

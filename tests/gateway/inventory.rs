@@ -690,6 +690,18 @@ async fn max_staleness_reads_come_from_the_view_without_an_ec2_call() {
     };
     assert!(!ids(&team3).is_empty());
     assert_eq!(ids(&team3), ids(&direct));
+    // Field for field too, grouped by reservation as EC2 groups them.
+    let by_reservation = |r: pb::DescribeInstancesResponse| -> Vec<pb::Reservation> {
+        let mut reservations = r.reservations;
+        reservations.sort_by(|a, b| a.reservation_id.cmp(&b.reservation_id));
+        for reservation in &mut reservations {
+            reservation
+                .instances
+                .sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+        }
+        reservations
+    };
+    assert_eq!(by_reservation(team3), by_reservation(direct));
 
     // A filter the view does not evaluate goes to EC2.
     client
@@ -701,6 +713,61 @@ async fn max_staleness_reads_come_from_the_view_without_an_ec2_call() {
         .await
         .expect_err("the stand-in does not know dns-name either");
     assert_eq!(calls(), listed + 2);
+
+    // By ids, the view answers what EC2 answers, field for field: instances of different
+    // reservations (sent as the view keeps them, encoded), and instances launched together
+    // (decoded and grouped into their reservation, as EC2 groups them).
+    let (apart, together): (Vec<String>, Vec<String>) = standin.with_account(|a| {
+        let apart = a
+            .instances
+            .iter()
+            .step_by(997)
+            .map(|i| i.id.clone())
+            .collect();
+        // Reservations are contiguous runs of instances: the first run of two or more.
+        let shared = a
+            .instances
+            .windows(2)
+            .find(|w| w[0].reservation_id == w[1].reservation_id)
+            .map(|w| w[0].reservation_id.clone())
+            .unwrap_or_default();
+        let together = a
+            .instances
+            .iter()
+            .filter(|i| i.reservation_id == shared)
+            .map(|i| i.id.clone())
+            .collect();
+        (apart, together)
+    });
+    assert!(
+        together.len() > 1,
+        "the stand-in launches reservations of several instances"
+    );
+    for (ids, reservations) in [(apart, 3), (together, 1)] {
+        let by_ids = |max_staleness| pb::DescribeInstancesRequest {
+            instance_ids: ids.clone(),
+            max_staleness,
+            ..Default::default()
+        };
+        let from_view = client
+            .describe_instances(by_ids(fresh_enough))
+            .await
+            .expect("by ids from the view")
+            .into_inner();
+        assert!(from_view.staleness.is_some());
+        assert_eq!(from_view.reservations.len(), reservations);
+        let from_ec2 = client
+            .describe_instances(by_ids(None))
+            .await
+            .expect("by ids from EC2")
+            .into_inner();
+        assert_eq!(by_reservation(from_view), by_reservation(from_ec2));
+    }
+    assert_eq!(
+        calls(),
+        listed + 4,
+        "the view's answers cost nothing, EC2's one call each"
+    );
     println!(
         "max_staleness: 3 unary pages, 1 filtered read and a 2,500-instance stream from the \
          view with 0 EC2 calls; 2 reads without it cost 2"
