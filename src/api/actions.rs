@@ -14,7 +14,7 @@ use super::selection::{Selection, resolve as resolve_selection};
 use super::stream::{MessageStream, single};
 use crate::auth::scope::TagScope;
 use crate::call::{self, Call};
-use crate::convert::instance;
+use crate::convert::{instance, list};
 use crate::ec2::Ec2;
 use crate::error::Error;
 use crate::inventory::Inventory;
@@ -86,20 +86,12 @@ impl Action {
         dry_run: bool,
     ) -> Result<Answer, Error> {
         let ids = Some(ids);
-        let changes = |v: Option<Vec<aws_sdk_ec2::types::InstanceStateChange>>| Answer {
-            state_changes: v
-                .into_iter()
-                .flatten()
-                .map(instance::instance_state_change)
-                .collect(),
+        let changes = |v| Answer {
+            state_changes: list(v, instance::instance_state_change),
             ..Answer::default()
         };
-        let monitorings = |v: Option<Vec<aws_sdk_ec2::types::InstanceMonitoring>>| Answer {
-            instance_monitorings: v
-                .into_iter()
-                .flatten()
-                .map(instance::instance_monitoring)
-                .collect(),
+        let monitorings = |v| Answer {
+            instance_monitorings: list(v, instance::instance_monitoring),
             ..Answer::default()
         };
         Ok(match self {

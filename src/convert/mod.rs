@@ -28,7 +28,7 @@ fn enum_text<T: AsRef<str>>(value: Option<T>) -> String {
 }
 
 /// An optional list of EC2 shapes, each converted by `convert`.
-fn list<T, U>(values: Option<Vec<T>>, convert: fn(T) -> U) -> Vec<U> {
+pub(crate) fn list<T, U>(values: Option<Vec<T>>, convert: fn(T) -> U) -> Vec<U> {
     values.into_iter().flatten().map(convert).collect()
 }
 
