@@ -113,20 +113,7 @@ async fn paginate(endpoint: &str, page: i32) -> Value {
     let sdk = support::sdk(endpoint);
     let cpu_before = cpu_seconds(std::process::id());
     let started = Instant::now();
-    let mut pages = sdk
-        .describe_instances()
-        .max_results(page)
-        .into_paginator()
-        .send();
-    let mut instances = 0usize;
-    while let Some(page) = pages.next().await {
-        let page = page.expect("a page");
-        instances += page
-            .reservations()
-            .iter()
-            .map(|r| r.instances().len())
-            .sum::<usize>();
-    }
+    let instances = support::paginate(&sdk, page, |_| {}).await;
     json!({
         "instances": instances,
         "seconds": started.elapsed().as_secs_f64(),

@@ -37,21 +37,11 @@ async fn through_gateway(gateway: &GatewayProcess) -> Run {
 
 async fn directly(sdk: &aws_sdk_ec2::Client) -> Run {
     let started = Instant::now();
-    let mut pages = sdk
-        .describe_instances()
-        .max_results(PAGE)
-        .into_paginator()
-        .send();
-    let (mut count, mut progress) = (0, Vec::new());
-    while let Some(page) = pages.next().await {
-        let page = page.expect("a page");
-        count += page
-            .reservations()
-            .iter()
-            .map(|r| r.instances().len())
-            .sum::<usize>();
+    let mut progress = Vec::new();
+    let count = support::paginate(sdk, PAGE, |count| {
         progress.push([started.elapsed().as_secs_f64(), count as f64]);
-    }
+    })
+    .await;
     (started.elapsed().as_secs_f64(), count, progress)
 }
 

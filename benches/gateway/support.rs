@@ -333,6 +333,31 @@ pub async fn describe_the_one_instance(client: &mut Ec2ServiceClient<Channel>) {
     assert_eq!(instances_in(&answer.reservations), 1);
 }
 
+/// Reads every instance with aws-sdk-ec2's paginator, `page` a page, as a service calling EC2
+/// directly would; `after_each_page` sees the count so far. Answers the count.
+pub async fn paginate(
+    sdk: &aws_sdk_ec2::Client,
+    page: i32,
+    mut after_each_page: impl FnMut(usize),
+) -> usize {
+    let mut pages = sdk
+        .describe_instances()
+        .max_results(page)
+        .into_paginator()
+        .send();
+    let mut count = 0;
+    while let Some(page) = pages.next().await {
+        let page = page.expect("a page");
+        count += page
+            .reservations()
+            .iter()
+            .map(|r| r.instances().len())
+            .sum::<usize>();
+        after_each_page(count);
+    }
+    count
+}
+
 /// The instances of a page of reservations.
 pub fn instances_in(reservations: &[ec2_grpc::pb::Reservation]) -> usize {
     reservations.iter().map(|r| r.instances.len()).sum()

@@ -3,7 +3,7 @@
 //! its own, and a caller quota tight enough that its burst is refused with RetryInfo and retried.
 //! `scripts/build-clients.sh` (run by the README's test command) installs and builds the kits.
 
-use crate::support::{AuthFiles, GatewayProcess, Moto};
+use crate::support::{self, AuthFiles, GatewayProcess, Moto};
 use std::path::PathBuf;
 
 const PYTHON_TOKEN: &str = "kit-python-token-0123456789";
@@ -11,13 +11,7 @@ const TYPESCRIPT_TOKEN: &str = "kit-typescript-token-0123456789";
 
 /// An example the kits' build left in place; fails naming the script that builds it.
 fn built(relative: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative);
-    assert!(
-        path.exists(),
-        "{} is missing: run `bash scripts/build-clients.sh` (the README's test command runs it)",
-        path.display()
-    );
-    path
+    support::made_by(relative, "scripts/build-clients.sh")
 }
 
 /// Runs one example to its end; answers what it printed, and fails with all of it if it failed.

@@ -30,10 +30,15 @@ use tonic::transport::Channel;
 
 /// A tool the project's setup script installs under the repository.
 pub fn tool(relative: &str) -> PathBuf {
+    made_by(relative, "scripts/setup-tools.sh")
+}
+
+/// The checkout's file at `relative`, which `script` makes; fails loudly when it is missing.
+pub fn made_by(relative: &str, script: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative);
     assert!(
         path.exists(),
-        "{} is missing: run `bash scripts/setup-tools.sh` (the README's test command runs it)",
+        "{} is missing: run `bash {script}` (the README's test command runs it)",
         path.display()
     );
     path
