@@ -290,6 +290,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub inventory_history: u64,
 
+    /// The accounts and regions served besides the home account's configured region (TOML:
+    /// aliases, account ids, the IAM role to assume, allowed regions, budget and inventory
+    /// overrides; see the README), read again when it changes. Unset: the home account in
+    /// its configured region only.
+    #[arg(long, env = "EC2_GRPC_ACCOUNTS_FILE")]
+    pub accounts_file: Option<std::path::PathBuf>,
+
     /// On SIGTERM or SIGINT, how long in-flight calls may take to finish before the server
     /// exits anyway (seconds).
     #[arg(long, env = "EC2_GRPC_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
@@ -381,6 +388,7 @@ impl Config {
             auth: self.auth(),
             tls: self.tls(),
             inventory: self.inventory(),
+            accounts_file: self.accounts_file.clone(),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
         }
     }

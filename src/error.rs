@@ -151,8 +151,41 @@ pub enum Error {
     ShuttingDown,
 
     /// An RPC served from the instance view while the inventory is off.
-    #[error("the instance inventory is off on this gateway (--inventory-resync-seconds 0)")]
+    #[error(
+        "the instance inventory is off for this target (--inventory-resync-seconds 0, or `inventory = false` in the accounts file)"
+    )]
     InventoryOff,
+
+    /// The caller's roles do not grant the account or region the call names.
+    #[error("{principal} may not reach account {account} in {region}: its roles grant {granted}")]
+    TargetNotGranted {
+        /// Who called.
+        principal: String,
+        /// The account named (its alias).
+        account: String,
+        /// The region named.
+        region: String,
+        /// What the roles grant, for the message.
+        granted: String,
+    },
+
+    /// STS did not let the gateway assume the target account's role.
+    #[error("cannot assume {role_arn} for account {account}: {}{message}", code.as_ref().map(|c| format!("STS {c}: ")).unwrap_or_default())]
+    AssumeRoleFailed {
+        /// The account (its alias).
+        account: String,
+        /// The role that could not be assumed.
+        role_arn: String,
+        /// STS's error code, when STS answered.
+        code: Option<String>,
+        /// STS's message, or why STS was not reached.
+        message: String,
+        /// STS's request id, for CloudTrail and support cases.
+        request_id: Option<String>,
+        /// True when retrying later can help (STS throttled, failed or was not reached);
+        /// false when STS refused (the trust policy, the external id).
+        unavailable: bool,
+    },
 
     /// A bug or an impossible state inside the service.
     #[error("internal error: {0}")]
@@ -253,6 +286,8 @@ impl Reason {
             Reason::Ec2UnauthorizedOperation
             | Reason::MissingPermission
             | Reason::OutOfScope
+            | Reason::TargetNotGranted
+            | Reason::AssumeRoleFailed
             // AuthFailure means EC2 rejected the gateway's own AWS credentials, not the
             // caller's: UNAUTHENTICATED would tell the caller to fix credentials it does not
             // hold.
@@ -360,6 +395,8 @@ impl Error {
             Error::ViewStale { .. } => Reason::ViewStale,
             Error::InventoryOff => Reason::InventoryOff,
             Error::ShuttingDown => Reason::ShuttingDown,
+            Error::TargetNotGranted { .. } => Reason::TargetNotGranted,
+            Error::AssumeRoleFailed { .. } => Reason::AssumeRoleFailed,
             Error::Internal(_) => Reason::Internal,
         }
     }
@@ -370,12 +407,24 @@ impl Error {
     }
 
     /// The gRPC code answered: the reason's, except that an unreadable server error (5xx) is
-    /// UNAVAILABLE (EC2, or something in front of it, is in trouble; retrying can help).
+    /// UNAVAILABLE (EC2, or something in front of it, is in trouble; retrying can help), and
+    /// so is an AssumeRole that STS did not refuse (throttled, failed, not reached).
     pub fn code(&self) -> Code {
-        if self.unreadable_5xx() {
+        if self.unreadable_5xx() || self.sts_unavailable() {
             return Code::Unavailable;
         }
         self.reason().code()
+    }
+
+    /// Whether this is an AssumeRole that failed for a reason retrying can help with.
+    fn sts_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Error::AssumeRoleFailed {
+                unavailable: true,
+                ..
+            }
+        )
     }
 
     /// When the caller should retry, if retrying later can help: the budget's and the quota's
@@ -384,7 +433,9 @@ impl Error {
         match self {
             Error::BudgetExhausted { retry_after, .. }
             | Error::CallerQuotaExceeded { retry_after } => Some(*retry_after),
-            _ if self.unreadable_5xx() || self.reason().retryable() => Some(RETRY_AFTER),
+            _ if self.unreadable_5xx() || self.sts_unavailable() || self.reason().retryable() => {
+                Some(RETRY_AFTER)
+            }
             _ => None,
         }
     }
@@ -419,6 +470,28 @@ impl Error {
             }
             Error::RevisionExpired { revision, .. } => {
                 metadata.insert("revision".to_owned(), revision.clone());
+            }
+            Error::TargetNotGranted {
+                account, region, ..
+            } => {
+                metadata.insert("account".to_owned(), account.clone());
+                metadata.insert("region".to_owned(), region.clone());
+            }
+            Error::AssumeRoleFailed {
+                account,
+                role_arn,
+                code,
+                request_id,
+                ..
+            } => {
+                metadata.insert("account".to_owned(), account.clone());
+                metadata.insert("role_arn".to_owned(), role_arn.clone());
+                if let Some(code) = code {
+                    metadata.insert("aws_code".to_owned(), code.clone());
+                }
+                if let Some(id) = request_id {
+                    metadata.insert("request_id".to_owned(), id.clone());
+                }
             }
             Error::WaitTargetUnreachable {
                 instance_id, state, ..

@@ -29,6 +29,9 @@
 //! - [`ec2`]: the EC2 seam: the SDK client from the standard AWS configuration with the EC2
 //!   budget and the caller's deadline on every attempt; describes that coalesce.
 //! - [`protection`]: the EC2 budget, per-caller quotas, load shedding, counters.
+//! - [`targets`]: the accounts and regions the gateway serves (the accounts file), each
+//!   call's target resolved once, and per target its SDK client, budget and view, built on
+//!   first use; assumed-role credentials per account.
 //! - [`inventory`]: the replica's view of the account's instances (full lists, targeted
 //!   refreshes, revisions), from which watches, waits and `max_staleness` reads are served.
 //! - [`error`]: the one error type and the single EC2-error -> gRPC-status mapping.
@@ -47,6 +50,7 @@ pub mod inventory;
 pub mod protection;
 pub mod server;
 pub mod startup;
+pub mod targets;
 pub mod telemetry;
 pub mod tls;
 pub mod validate;

@@ -8,21 +8,22 @@
 use crate::api::Gateway;
 use crate::auth::{self, AuthLayer, AuthPolicy};
 use crate::call::CallScopeLayer;
-use crate::ec2::{Ec2, MergeWindow, SdkSettings};
-use crate::inventory::{Inventory, InventorySettings};
+use crate::ec2::{MergeWindow, SdkSettings};
+use crate::inventory::InventorySettings;
 use crate::pb;
 use crate::pb::ec2_service_server::Ec2ServiceServer;
 use crate::protection::Limits;
 use crate::protection::budget::BudgetSettings;
 use crate::protection::caller_quota::{CallerQuotaLayer, CallerQuotas};
 use crate::protection::shed::ShedLayer;
-use crate::protection::stats::Stats;
 use crate::startup::StartupError;
+use crate::targets::{Factory, Targets};
 use crate::telemetry::Telemetry;
 use crate::telemetry::rpc::ObserveLayer;
 use crate::tls::{self, ServerTls, TlsFiles, TlsIncoming};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +63,9 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// The instance inventory, if on.
     pub inventory: Option<InventorySettings>,
+    /// The accounts and regions served besides the home one (TOML, kept current); `None`:
+    /// the home account in its configured region.
+    pub accounts_file: Option<PathBuf>,
     /// How long in-flight calls may take to finish at shutdown.
     pub shutdown_grace: Duration,
 }
@@ -92,21 +96,18 @@ pub async fn run(settings: Settings, telemetry: &Telemetry) -> Result<(), Startu
             registry.clone(),
         ));
     }
-    let stats = Arc::new(Stats::default());
     let shared = crate::ec2::aws_config_from_env().await;
-    let budget = Arc::new(
-        settings
-            .budget
-            .budget(&shared, stats.clone())
-            .await
-            .map_err(StartupError::Budget)?,
+    let factory = Factory::new(
+        &shared,
+        settings.sdk,
+        settings.budget,
+        settings.merge_window,
+        settings.inventory,
     );
-    let client = crate::ec2::protected_client(&shared, settings.sdk, budget, stats.clone())?;
-    let ec2 = Ec2::new(client, settings.merge_window, stats);
-    let mut gateway = Gateway::with_ec2(ec2.clone()).with_batch_size(settings.action_batch_size);
-    if let Some(inventory) = settings.inventory {
-        gateway = gateway.with_inventory(Inventory::start(ec2, inventory));
-    }
+    let targets = Targets::start(factory, settings.accounts_file.as_deref())
+        .await
+        .map_err(StartupError::Targets)?;
+    let gateway = Gateway::with_targets(targets).with_batch_size(settings.action_batch_size);
     let access = Access {
         auth: AuthPolicy::load(&settings.auth)
             .await

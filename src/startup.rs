@@ -22,15 +22,13 @@ pub enum StartupError {
     /// A tokens, JWKS or roles file or a JWKS URL could not be loaded.
     #[error("{0}")]
     Auth(String),
-    /// The shared EC2 budget could not be set up (its URL, its password file).
+    /// The accounts file could not be read, or the home target's EC2 budget set up (its Redis
+    /// URL, its password file).
     #[error("{0}")]
-    Budget(String),
+    Targets(String),
     /// The TLS certificate, key or client CA could not be loaded.
     #[error("{0}")]
     Tls(String),
-    /// The EC2 client could not be built.
-    #[error("the EC2 client: {0}")]
-    Ec2(#[from] crate::error::Error),
     /// Server reflection could not be built from the descriptor sets.
     #[error("server reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),

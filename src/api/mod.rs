@@ -13,7 +13,9 @@ mod view_reads;
 mod wait;
 mod watch;
 
+use crate::auth::Principal;
 use crate::auth::scope::TagScope;
+use crate::auth::targets::TargetGrant;
 use crate::convert::{common, non_empty, request};
 use crate::ec2::{DescribePage, Ec2};
 use crate::error::Error;
@@ -21,6 +23,7 @@ use crate::inventory::Inventory;
 use crate::pb;
 use crate::pb::ec2_service_server::Ec2Service;
 use crate::protection::stats::{Snapshot, Stats};
+use crate::targets::{Reached, Target, Targets};
 use crate::validate;
 use actions::{Action, ActionRequest};
 use std::collections::HashMap;
@@ -28,15 +31,14 @@ use std::sync::Arc;
 use stream::MessageStream;
 use tonic::{Request, Response, Status};
 
-/// The gateway's service state: the EC2 seam every RPC calls through, and its settings.
+/// The gateway's service state: the targets every RPC reaches (each with its EC2 seam and
+/// instance view), and its settings.
 #[derive(Clone, Debug)]
 pub struct Gateway {
-    /// The EC2 client with coalescing describes (cheap to clone; one connection pool).
-    ec2: Ec2,
+    /// The accounts and regions served, each built on first use.
+    targets: Targets,
     /// Most ids per EC2 call of the instance actions (1 to 1000).
     batch_size: usize,
-    /// The view of the account's instances, when the inventory is on.
-    inventory: Option<Inventory>,
 }
 
 impl Gateway {
@@ -48,43 +50,42 @@ impl Gateway {
         Self::with_ec2(Ec2::new(client, window, Arc::new(Stats::default())))
     }
 
-    /// A gateway over `ec2`.
+    /// A gateway serving its home target only, over `ec2`.
     pub fn with_ec2(ec2: Ec2) -> Self {
+        Self::with_targets(Targets::single(ec2, None))
+    }
+
+    /// A gateway serving `targets`.
+    pub fn with_targets(targets: Targets) -> Self {
         Self {
-            ec2,
+            targets,
             batch_size: actions::MAX_BATCH_SIZE,
-            inventory: None,
         }
     }
 
-    /// Serves watches, waits and `max_staleness` reads from `inventory`, and tells it of every
-    /// launch and action.
+    /// Serves the home target's watches, waits and `max_staleness` reads from `inventory`, and
+    /// tells it of every launch and action there (a gateway serving its home target only).
     pub fn with_inventory(mut self, inventory: Inventory) -> Self {
-        self.inventory = Some(inventory);
+        let ec2 = self.targets.home().ec2.clone();
+        self.targets = Targets::single(ec2, Some(inventory));
         self
     }
 
     /// Ends the open watches and waits: the server is shutting down (their clients go to
     /// another replica rather than wait out the shutdown grace).
     pub fn shutting_down(&self) {
-        if let Some(inventory) = &self.inventory {
-            inventory.close();
-        }
+        self.targets.close();
     }
 
-    /// The instance view, when the inventory is on; else FAILED_PRECONDITION.
-    fn inventory(&self) -> Result<&Inventory, Error> {
-        self.inventory.as_ref().ok_or(Error::InventoryOff)
-    }
-
-    /// The protection counters (budget waits, throttles, retries, coalescing, refusals).
+    /// The home target's protection counters (budget waits, throttles, retries, coalescing,
+    /// refusals).
     pub fn stats(&self) -> Snapshot {
-        self.ec2.stats.snapshot()
+        self.targets.home().ec2.stats.snapshot()
     }
 
     /// The live counters, for the layers that count refusals.
     pub fn stats_handle(&self) -> Arc<Stats> {
-        self.ec2.stats.clone()
+        self.targets.home().ec2.stats.clone()
     }
 
     /// Acts on at most `batch_size` ids per EC2 call (clamped to 1..=1000).
@@ -93,16 +94,91 @@ impl Gateway {
         self
     }
 
-    /// Runs an instance action RPC.
+    /// The request's message, the caller's tag scope, and the target the message names,
+    /// resolved and checked against the caller's grant: once, at the top of the call.
+    async fn reach<T: Targeted>(
+        &self,
+        request: Request<T>,
+    ) -> Result<(T, Option<TagScope>, Arc<Reached>), Status> {
+        let grant = request.extensions().get::<TargetGrant>().cloned();
+        let principal = request.extensions().get::<Principal>().cloned();
+        let (message, scope) = scoped(request);
+        let (account, region) = message.target();
+        let permit = |target: &Target| match &grant {
+            Some(grant)
+                if !grant.allows(
+                    &target.alias,
+                    target.account_id.as_deref(),
+                    target.home,
+                    &target.region,
+                ) =>
+            {
+                Err(Error::TargetNotGranted {
+                    principal: principal.map(|p| p.0).unwrap_or_default(),
+                    account: target.alias.clone(),
+                    region: target.region.clone(),
+                    granted: grant.describe(),
+                })
+            }
+            _ => Ok(()),
+        };
+        let reached = self.targets.reach(account, region, permit).await?;
+        let span = tracing::Span::current();
+        span.record("cloud.account.id", reached.target.account_label());
+        span.record("cloud.region", reached.target.region.as_str());
+        Ok((message, scope, reached))
+    }
+
+    /// Runs an instance action RPC in `target`.
     async fn act<R: From<actions::ActionEvent> + Send + 'static>(
         &self,
+        target: &Reached,
         request: ActionRequest,
     ) -> Result<Response<MessageStream<R>>, Status> {
-        let inventory = self.inventory.as_ref();
-        let stream = actions::run(&self.ec2, inventory, self.batch_size, request).await?;
+        let inventory = target.inventory.as_ref();
+        let stream = actions::run(&target.ec2, inventory, self.batch_size, request).await?;
         Ok(Response::new(stream))
     }
 }
+
+/// A request that names its target (`account`, `region`): every request of `Ec2Service`.
+trait Targeted {
+    /// The `account` and `region` fields, as sent.
+    fn target(&self) -> (&str, &str);
+}
+
+/// Implements `Targeted` for request messages with `account` and `region` fields.
+macro_rules! targeted {
+    ($($message:ident),* $(,)?) => {
+        $(impl Targeted for pb::$message {
+            fn target(&self) -> (&str, &str) {
+                (&self.account, &self.region)
+            }
+        })*
+    };
+}
+
+targeted!(
+    RunInstancesRequest,
+    DescribeInstancesRequest,
+    DescribeInstancesStreamRequest,
+    CreateNetworkInterfaceRequest,
+    DescribeNetworkInterfacesRequest,
+    DescribeNetworkInterfacesStreamRequest,
+    AttachNetworkInterfaceRequest,
+    DetachNetworkInterfaceRequest,
+    DeleteNetworkInterfaceRequest,
+    DeleteNetworkInterfacesRequest,
+    StartInstancesRequest,
+    StopInstancesRequest,
+    RebootInstancesRequest,
+    TerminateInstancesRequest,
+    MonitorInstancesRequest,
+    UnmonitorInstancesRequest,
+    CreateTagsRequest,
+    WatchInstancesRequest,
+    WaitInstancesRequest,
+);
 
 /// The request's message, and the caller's tag scope if it has one (the auth layer puts it in
 /// the request's extensions).
@@ -151,6 +227,11 @@ fn group_reservations(items: Vec<pb::Reservation>) -> Vec<pb::Reservation> {
         }
     }
     reservations
+}
+
+/// The instance view of `target`, when its inventory is on; else FAILED_PRECONDITION.
+fn view(target: &Reached) -> Result<&Inventory, Error> {
+    target.inventory.as_ref().ok_or(Error::InventoryOff)
 }
 
 /// A validated action request on a selection only.
@@ -210,9 +291,9 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::RunInstancesRequest>,
     ) -> Result<Response<pb::RunInstancesResponse>, Status> {
-        let (r, scope) = scoped(request);
-        let inventory = self.inventory.as_ref();
-        let response = instances::run_instances(&self.ec2, inventory, r, scope.as_ref()).await?;
+        let (r, scope, at) = self.reach(request).await?;
+        let inventory = at.inventory.as_ref();
+        let response = instances::run_instances(&at.ec2, inventory, r, scope.as_ref()).await?;
         Ok(Response::new(response))
     }
 
@@ -220,10 +301,9 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::DescribeInstancesRequest>,
     ) -> Result<Response<pb::DescribeInstancesResponse>, Status> {
-        let (r, scope) = scoped(request);
-        let inventory = self.inventory.as_ref();
-        let response =
-            instances::describe_instances(&self.ec2, inventory, r, scope.as_ref()).await?;
+        let (r, scope, at) = self.reach(request).await?;
+        let inventory = at.inventory.as_ref();
+        let response = instances::describe_instances(&at.ec2, inventory, r, scope.as_ref()).await?;
         Ok(Response::new(response))
     }
 
@@ -233,9 +313,9 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::DescribeInstancesStreamRequest>,
     ) -> Result<Response<Self::DescribeInstancesStreamStream>, Status> {
-        let (r, scope) = scoped(request);
-        let inventory = self.inventory.as_ref();
-        let stream = instances::describe_instances_stream(&self.ec2, inventory, r, scope)?;
+        let (r, scope, at) = self.reach(request).await?;
+        let inventory = at.inventory.as_ref();
+        let stream = instances::describe_instances_stream(&at.ec2, inventory, r, scope)?;
         Ok(Response::new(stream))
     }
 
@@ -243,9 +323,9 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::CreateNetworkInterfaceRequest>,
     ) -> Result<Response<pb::CreateNetworkInterfaceResponse>, Status> {
-        let (r, scope) = scoped(request);
+        let (r, scope, at) = self.reach(request).await?;
         let response =
-            network_interfaces::create_network_interface(&self.ec2, r, scope.as_ref()).await?;
+            network_interfaces::create_network_interface(&at.ec2, r, scope.as_ref()).await?;
         Ok(Response::new(response))
     }
 
@@ -253,9 +333,9 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::DescribeNetworkInterfacesRequest>,
     ) -> Result<Response<pb::DescribeNetworkInterfacesResponse>, Status> {
-        let (r, scope) = scoped(request);
+        let (r, scope, at) = self.reach(request).await?;
         let response =
-            network_interfaces::describe_network_interfaces(&self.ec2, r, scope.as_ref()).await?;
+            network_interfaces::describe_network_interfaces(&at.ec2, r, scope.as_ref()).await?;
         Ok(Response::new(response))
     }
 
@@ -266,8 +346,8 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::DescribeNetworkInterfacesStreamRequest>,
     ) -> Result<Response<Self::DescribeNetworkInterfacesStreamStream>, Status> {
-        let (r, scope) = scoped(request);
-        let stream = network_interfaces::describe_network_interfaces_stream(&self.ec2, r, scope)?;
+        let (r, scope, at) = self.reach(request).await?;
+        let stream = network_interfaces::describe_network_interfaces_stream(&at.ec2, r, scope)?;
         Ok(Response::new(stream))
     }
 
@@ -275,10 +355,10 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::AttachNetworkInterfaceRequest>,
     ) -> Result<Response<pb::AttachNetworkInterfaceResponse>, Status> {
-        let (r, scope) = scoped(request);
-        let inventory = self.inventory.as_ref();
+        let (r, scope, at) = self.reach(request).await?;
+        let inventory = at.inventory.as_ref();
         let response =
-            interface_lifecycle::attach_network_interface(&self.ec2, inventory, r, scope.as_ref())
+            interface_lifecycle::attach_network_interface(&at.ec2, inventory, r, scope.as_ref())
                 .await?;
         Ok(Response::new(response))
     }
@@ -287,9 +367,9 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::DetachNetworkInterfaceRequest>,
     ) -> Result<Response<pb::DetachNetworkInterfaceResponse>, Status> {
-        let (r, scope) = scoped(request);
+        let (r, scope, at) = self.reach(request).await?;
         let response =
-            interface_lifecycle::detach_network_interface(&self.ec2, r, scope.as_ref()).await?;
+            interface_lifecycle::detach_network_interface(&at.ec2, r, scope.as_ref()).await?;
         Ok(Response::new(response))
     }
 
@@ -297,9 +377,9 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::DeleteNetworkInterfaceRequest>,
     ) -> Result<Response<pb::DeleteNetworkInterfaceResponse>, Status> {
-        let (r, scope) = scoped(request);
+        let (r, scope, at) = self.reach(request).await?;
         let response =
-            interface_lifecycle::delete_network_interface(&self.ec2, r, scope.as_ref()).await?;
+            interface_lifecycle::delete_network_interface(&at.ec2, r, scope.as_ref()).await?;
         Ok(Response::new(response))
     }
 
@@ -309,8 +389,8 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::DeleteNetworkInterfacesRequest>,
     ) -> Result<Response<Self::DeleteNetworkInterfacesStream>, Status> {
-        let (r, scope) = scoped(request);
-        let stream = interface_cleanup::delete_network_interfaces(&self.ec2, r, scope).await?;
+        let (r, scope, at) = self.reach(request).await?;
+        let stream = interface_cleanup::delete_network_interfaces(&at.ec2, r, scope).await?;
         Ok(Response::new(stream))
     }
 
@@ -320,17 +400,14 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::StartInstancesRequest>,
     ) -> Result<Response<Self::StartInstancesStream>, Status> {
-        let (r, scope) = scoped(request);
+        let (r, scope, at) = self.reach(request).await?;
         let action = Action::Start {
             additional_info: non_empty(&r.additional_info),
         };
-        self.act(on_selection(
-            r.selection,
-            action,
-            r.dry_run,
-            r.preview,
-            scope,
-        )?)
+        self.act(
+            &at,
+            on_selection(r.selection, action, r.dry_run, r.preview, scope)?,
+        )
         .await
     }
 
@@ -340,19 +417,16 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::StopInstancesRequest>,
     ) -> Result<Response<Self::StopInstancesStream>, Status> {
-        let (r, scope) = scoped(request);
+        let (r, scope, at) = self.reach(request).await?;
         let action = Action::Stop {
             hibernate: r.hibernate,
             force: r.force,
             skip_os_shutdown: r.skip_os_shutdown,
         };
-        self.act(on_selection(
-            r.selection,
-            action,
-            r.dry_run,
-            r.preview,
-            scope,
-        )?)
+        self.act(
+            &at,
+            on_selection(r.selection, action, r.dry_run, r.preview, scope)?,
+        )
         .await
     }
 
@@ -362,14 +436,11 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::RebootInstancesRequest>,
     ) -> Result<Response<Self::RebootInstancesStream>, Status> {
-        let (r, scope) = scoped(request);
-        self.act(on_selection(
-            r.selection,
-            Action::Reboot,
-            r.dry_run,
-            r.preview,
-            scope,
-        )?)
+        let (r, scope, at) = self.reach(request).await?;
+        self.act(
+            &at,
+            on_selection(r.selection, Action::Reboot, r.dry_run, r.preview, scope)?,
+        )
         .await
     }
 
@@ -379,18 +450,15 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::TerminateInstancesRequest>,
     ) -> Result<Response<Self::TerminateInstancesStream>, Status> {
-        let (r, scope) = scoped(request);
+        let (r, scope, at) = self.reach(request).await?;
         let action = Action::Terminate {
             force: r.force,
             skip_os_shutdown: r.skip_os_shutdown,
         };
-        self.act(on_selection(
-            r.selection,
-            action,
-            r.dry_run,
-            r.preview,
-            scope,
-        )?)
+        self.act(
+            &at,
+            on_selection(r.selection, action, r.dry_run, r.preview, scope)?,
+        )
         .await
     }
 
@@ -400,14 +468,11 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::MonitorInstancesRequest>,
     ) -> Result<Response<Self::MonitorInstancesStream>, Status> {
-        let (r, scope) = scoped(request);
-        self.act(on_selection(
-            r.selection,
-            Action::Monitor,
-            r.dry_run,
-            r.preview,
-            scope,
-        )?)
+        let (r, scope, at) = self.reach(request).await?;
+        self.act(
+            &at,
+            on_selection(r.selection, Action::Monitor, r.dry_run, r.preview, scope)?,
+        )
         .await
     }
 
@@ -417,14 +482,11 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::UnmonitorInstancesRequest>,
     ) -> Result<Response<Self::UnmonitorInstancesStream>, Status> {
-        let (r, scope) = scoped(request);
-        self.act(on_selection(
-            r.selection,
-            Action::Unmonitor,
-            r.dry_run,
-            r.preview,
-            scope,
-        )?)
+        let (r, scope, at) = self.reach(request).await?;
+        self.act(
+            &at,
+            on_selection(r.selection, Action::Unmonitor, r.dry_run, r.preview, scope)?,
+        )
         .await
     }
 
@@ -434,7 +496,7 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::CreateTagsRequest>,
     ) -> Result<Response<Self::CreateTagsStream>, Status> {
-        let (r, scope) = scoped(request);
+        let (r, scope, at) = self.reach(request).await?;
         validate::create_tags(&r)?;
         if let Some(scope) = &scope {
             if !r.resource_ids.is_empty() {
@@ -445,14 +507,17 @@ impl Ec2Service for Gateway {
         let action = Action::CreateTags {
             tags: r.tags.iter().map(request::tag).collect(),
         };
-        self.act(ActionRequest {
-            selection: r.selection,
-            resource_ids: r.resource_ids,
-            action,
-            dry_run: r.dry_run,
-            preview: r.preview,
-            scope,
-        })
+        self.act(
+            &at,
+            ActionRequest {
+                selection: r.selection,
+                resource_ids: r.resource_ids,
+                action,
+                dry_run: r.dry_run,
+                preview: r.preview,
+                scope,
+            },
+        )
         .await
     }
 
@@ -462,17 +527,17 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::WatchInstancesRequest>,
     ) -> Result<Response<Self::WatchInstancesStream>, Status> {
-        let (r, scope) = scoped(request);
+        let (r, scope, at) = self.reach(request).await?;
         validate::watch_instances(&r)?;
         if r.dry_run {
-            describe_dry_run(&self.ec2).await?;
+            describe_dry_run(&at.ec2).await?;
             let answer = pb::WatchInstancesResponse {
                 dry_run_succeeded: true,
                 ..Default::default()
             };
             return Ok(Response::new(stream::single(answer)));
         }
-        let stream = watch::watch_instances(self.inventory()?, r, scope)?;
+        let stream = watch::watch_instances(view(&at)?, r, scope)?;
         Ok(Response::new(stream))
     }
 
@@ -482,17 +547,17 @@ impl Ec2Service for Gateway {
         &self,
         request: Request<pb::WaitInstancesRequest>,
     ) -> Result<Response<Self::WaitInstancesStream>, Status> {
-        let (r, scope) = scoped(request);
+        let (r, scope, at) = self.reach(request).await?;
         validate::wait_instances(&r)?;
         if r.dry_run {
-            describe_dry_run(&self.ec2).await?;
+            describe_dry_run(&at.ec2).await?;
             let answer = pb::WaitInstancesResponse {
                 dry_run_succeeded: true,
                 ..Default::default()
             };
             return Ok(Response::new(stream::single(answer)));
         }
-        let stream = wait::wait_instances(self.inventory()?, r, scope)?;
+        let stream = wait::wait_instances(view(&at)?, r, scope)?;
         Ok(Response::new(stream))
     }
 }

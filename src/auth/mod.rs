@@ -17,6 +17,7 @@ pub mod mtls;
 pub mod remote_jwks;
 pub mod roles;
 pub mod scope;
+pub mod targets;
 pub mod tokens;
 
 use crate::error::Error;
@@ -169,10 +170,10 @@ impl AuthPolicy {
     }
 
     /// PERMISSION_DENIED unless `principal` may call `rpc`; else the tag it is limited to, if
-    /// any (both read from one look at the roles in force).
-    fn authorize(&self, principal: &Principal, rpc: &str) -> Result<Option<TagScope>, Error> {
+    /// any, and the targets it may reach (all read from one look at the roles in force).
+    fn authorize(&self, principal: &Principal, rpc: &str) -> Result<Granted, Error> {
         let Some(roles) = &self.authorization else {
-            return Ok(None);
+            return Ok(Granted::default());
         };
         let roles = roles.get();
         if !roles.permits(&principal.0, rpc) {
@@ -181,8 +182,20 @@ impl AuthPolicy {
                 permission: rpc.to_owned(),
             });
         }
-        Ok(roles.scope(&principal.0).cloned())
+        Ok(Granted {
+            scope: roles.scope(&principal.0).cloned(),
+            targets: Some(roles.targets(&principal.0)),
+        })
     }
+}
+
+/// What the roles in force grant a principal for one call.
+#[derive(Debug, Default)]
+struct Granted {
+    /// The tag it is limited to, if any.
+    scope: Option<TagScope>,
+    /// The accounts and regions it may reach; `None`: no roles file, every target.
+    targets: Option<targets::TargetGrant>,
 }
 
 /// Tower layer enforcing an `AuthPolicy` on every call of the service it wraps.
@@ -210,7 +223,8 @@ impl<S> Layer<S> for AuthLayer {
 }
 
 /// The service `AuthLayer` makes: the inner service sees only authorized calls, with their
-/// `Principal` (and `TagScope`, if any) in the request's extensions.
+/// `Principal` (and `TagScope`, if any, and `TargetGrant` under a roles file) in the
+/// request's extensions.
 #[derive(Debug, Clone)]
 pub struct Auth<S> {
     inner: S,
@@ -255,15 +269,18 @@ where
             let checked = match auth.authenticate(bearer, certified).await {
                 Ok(principal) => auth
                     .authorize(&principal, &rpc)
-                    .map(|scope| (principal, scope)),
+                    .map(|granted| (principal, granted)),
                 Err(e) => Err(e),
             };
-            let (principal, scope) = match checked {
+            let (principal, granted) = match checked {
                 Ok(checked) => checked,
                 Err(refused) => return Ok(tonic::Status::from(refused).into_http()),
             };
-            if let Some(scope) = scope {
+            if let Some(scope) = granted.scope {
                 request.extensions_mut().insert(scope);
+            }
+            if let Some(targets) = granted.targets {
+                request.extensions_mut().insert(targets);
             }
             request.extensions_mut().insert(principal.clone());
             let mut response = inner.call(request).await?;

@@ -14,12 +14,17 @@
 //!
 //! [scopes]
 //! team-a = { key = "owner" }   # value defaults to the principal's name
+//!
+//! [targets]
+//! ci-bot = { accounts = ["dev-*"], regions = ["eu-*"] }
 //! ```
 //!
-//! `[scopes]` limits a principal to the resources carrying one tag (see `scope`). The file is
+//! `[scopes]` limits a principal to the resources carrying one tag (see `scope`); `[targets]`
+//! grants accounts and regions (see `targets`; unnamed: the home account only). The file is
 //! read again when it changes, like the tokens file.
 
 use super::scope::TagScope;
+use super::targets::TargetGrant;
 use crate::watched::Watched;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
@@ -65,6 +70,8 @@ struct File {
     grants: HashMap<String, Vec<String>>,
     #[serde(default)]
     scopes: HashMap<String, ScopeEntry>,
+    #[serde(default)]
+    targets: HashMap<String, TargetGrant>,
 }
 
 /// One `[scopes]` entry.
@@ -82,6 +89,7 @@ pub struct Authorization {
     roles: HashMap<String, HashSet<String>>,
     grants: HashMap<String, Vec<String>>,
     scopes: HashMap<String, TagScope>,
+    targets: HashMap<String, TargetGrant>,
 }
 
 impl Authorization {
@@ -129,16 +137,33 @@ impl Authorization {
             };
             scopes.insert(principal, scope);
         }
+        for (principal, grant) in &file.targets {
+            let patterns = grant.accounts.iter().chain(&grant.regions);
+            if grant.accounts.is_empty() || patterns.clone().any(String::is_empty) {
+                return Err(format!(
+                    "the targets of {principal} need at least one account pattern, and no empty pattern"
+                ));
+            }
+        }
         Ok(Authorization {
             roles,
             grants: file.grants,
             scopes,
+            targets: file.targets,
         })
     }
 
     /// The tag `principal` is limited to, if any.
     pub fn scope(&self, principal: &str) -> Option<&TagScope> {
         self.scopes.get(principal)
+    }
+
+    /// The accounts and regions `principal` may reach (unnamed: the home account only).
+    pub fn targets(&self, principal: &str) -> TargetGrant {
+        self.targets
+            .get(principal)
+            .cloned()
+            .unwrap_or_else(TargetGrant::home_only)
     }
 
     /// Whether `principal` may call `permission` (an RPC name).
@@ -204,5 +229,29 @@ mod tests {
         assert!(Authorization::parse("[scopes]\nx = { key = \"\" }\n").is_err());
         assert!(Authorization::parse("[scopes]\nx = { key = \"aws:owner\" }\n").is_err());
         assert!(Authorization::parse("[scopes]\nx = { tag = \"owner\" }\n").is_err());
+    }
+
+    #[test]
+    fn targets_grant_accounts_and_regions_and_default_to_the_home_account() {
+        let authz = Authorization::parse(
+            "[grants]\nci = [\"reader\"]\n[targets]\nci = { accounts = [\"dev-*\"], regions = [\"eu-*\"] }\nops = { accounts = [\"*\"] }\n",
+        )
+        .unwrap();
+        assert!(
+            authz
+                .targets("ci")
+                .allows("dev-1", None, false, "eu-west-1")
+        );
+        assert!(!authz.targets("ci").allows("prod", None, false, "eu-west-1"));
+        assert!(
+            authz
+                .targets("ops")
+                .allows("prod", None, false, "ap-south-1")
+        );
+        assert_eq!(authz.targets("nobody"), TargetGrant::home_only());
+        assert!(Authorization::parse("[targets]\nx = { accounts = [] }\n").is_err());
+        assert!(
+            Authorization::parse("[targets]\nx = { accounts = [\"a\"], zones = [] }\n").is_err()
+        );
     }
 }

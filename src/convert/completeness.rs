@@ -45,7 +45,11 @@ fn sdk_members(debug: &str) -> Vec<String> {
     members
 }
 
-/// The field names of message `ec2.v1.<name>` in the compiled contract, less `extras`.
+/// The fields every RPC request has beyond EC2's members: where the call goes.
+const TARGET_FIELDS: [&str; 2] = ["account", "region"];
+
+/// The field names of message `ec2.v1.<name>` in the compiled contract, less `extras` (and
+/// less the target fields of a request).
 fn proto_fields(name: &str, extras: &[&str]) -> Vec<String> {
     let set = prost_types::FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).expect("fds");
     let mut fields: Vec<String> = set
@@ -59,6 +63,7 @@ fn proto_fields(name: &str, extras: &[&str]) -> Vec<String> {
         .iter()
         .map(|f| f.name().to_owned())
         .filter(|f| !extras.contains(&f.as_str()))
+        .filter(|f| !(name.ends_with("Request") && TARGET_FIELDS.contains(&f.as_str())))
         .collect();
     fields.sort();
     fields

@@ -80,8 +80,9 @@ pub fn protected_client(
 }
 
 /// The HTTPS client the SDK would use by default: hyper 1 with rustls (aws-lc), connector
-/// settings and sleep from the SDK's runtime, proxies from `HTTPS_PROXY` / `NO_PROXY`.
-fn default_https_client() -> aws_sdk_ec2::config::SharedHttpClient {
+/// settings and sleep from the SDK's runtime, proxies from `HTTPS_PROXY` / `NO_PROXY`. One
+/// serves every target: its connectors (and their pools) are kept per connector settings.
+pub fn default_https_client() -> aws_sdk_ec2::config::SharedHttpClient {
     use aws_smithy_http_client::proxy::ProxyConfig;
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     use aws_smithy_http_client::{Builder, ConnectorBuilder};

@@ -76,11 +76,18 @@ struct Shared {
     epoch: u32,
     /// How the view is kept.
     settings: InventorySettings,
+    /// The target's attributes on the view's instruments (its account and region).
+    target: Vec<KeyValue>,
 }
 
 impl Inventory {
     /// An empty view, kept by nothing yet (`start` keeps it; tests feed it directly).
     pub fn new(settings: InventorySettings) -> Inventory {
+        Inventory::of_target(settings, Vec::new())
+    }
+
+    /// An empty view whose instruments carry `target`'s attributes.
+    fn of_target(settings: InventorySettings, target: Vec<KeyValue>) -> Inventory {
         let (revision, _) = watch::channel(0);
         Inventory {
             shared: Arc::new(Shared {
@@ -91,6 +98,7 @@ impl Inventory {
                 closing: watch::Sender::new(false),
                 epoch: rand_epoch(),
                 settings,
+                target,
             }),
         }
     }
@@ -98,7 +106,7 @@ impl Inventory {
     /// The view, kept from `ec2` by its refresh tasks (which stop once every handle is
     /// dropped). Must be called inside a tokio runtime.
     pub fn start(ec2: Ec2, settings: InventorySettings) -> Inventory {
-        let inventory = Inventory::new(settings);
+        let inventory = Inventory::of_target(settings, ec2.stats.target_attributes().to_vec());
         refresh::spawn(&inventory, ec2);
         inventory
     }
@@ -195,11 +203,22 @@ impl Inventory {
             ("deleted", tally.deleted),
         ] {
             if n > 0 {
-                events.add(n, &[KeyValue::new("kind", kind)]);
+                events.add(n, &self.labels([KeyValue::new("kind", kind)]));
             }
         }
-        instruments().inventory_instances.record(size as u64, &[]);
+        instruments()
+            .inventory_instances
+            .record(size as u64, &self.shared.target);
         self.shared.revision.send_replace(revision);
+    }
+}
+
+impl Inventory {
+    /// `own` attributes, then the target's.
+    fn labels<const N: usize>(&self, own: [KeyValue; N]) -> Vec<KeyValue> {
+        own.into_iter()
+            .chain(self.shared.target.iter().cloned())
+            .collect()
     }
 }
 

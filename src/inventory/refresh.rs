@@ -70,14 +70,14 @@ async fn list_every_resync(weak: Weak<Shared>, ec2: Ec2) {
                 inventory.listed(entries, started);
                 instruments()
                     .inventory_lists
-                    .add(1, &[KeyValue::new("outcome", "ok")]);
+                    .add(1, &inventory.labels([KeyValue::new("outcome", "ok")]));
                 started + resync
             }
             Err(e) => {
                 tracing::warn!("listing the account's instances failed: {e}");
                 instruments()
                     .inventory_lists
-                    .add(1, &[KeyValue::new("outcome", "error")]);
+                    .add(1, &inventory.labels([KeyValue::new("outcome", "error")]));
                 Instant::now() + (resync / 4).max(Duration::from_secs(1))
             }
         };
@@ -169,6 +169,6 @@ fn record_age(inventory: &Inventory) {
     if let Some(age) = inventory.staleness() {
         instruments()
             .inventory_list_age
-            .record(age.as_secs_f64(), &[]);
+            .record(age.as_secs_f64(), &inventory.shared.target);
     }
 }

@@ -8,9 +8,12 @@ use opentelemetry::KeyValue;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// The live counters (shared; cheap to bump).
+/// The live counters (shared; cheap to bump). One per target: the instruments carry its
+/// account and region (`cloud.account.id`, `cloud.region`).
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// The target's attributes, added to every instrument's own.
+    target: Vec<KeyValue>,
     budget_wait_micros: AtomicU64,
     budget_refusals: AtomicU64,
     ec2_attempts: AtomicU64,
@@ -53,25 +56,47 @@ fn bump(counter: &AtomicU64, by: u64) {
 }
 
 impl Stats {
+    /// The counters of one target: `account` (its id, or its alias when the id is unknown)
+    /// in `region`.
+    pub fn for_target(account: &str, region: &str) -> Stats {
+        Stats {
+            target: vec![
+                KeyValue::new("cloud.account.id", account.to_owned()),
+                KeyValue::new("cloud.region", region.to_owned()),
+            ],
+            ..Stats::default()
+        }
+    }
+
+    /// The target's attributes (empty for counters of no target).
+    pub fn target_attributes(&self) -> &[KeyValue] {
+        &self.target
+    }
+
+    /// `own` attributes, then the target's.
+    fn with_target<const N: usize>(&self, own: [KeyValue; N]) -> Vec<KeyValue> {
+        own.into_iter().chain(self.target.iter().cloned()).collect()
+    }
+
     /// An attempt of `action` waited `wait` for budget.
     pub fn budget_waited(&self, action: &str, wait: Duration) {
         bump(&self.budget_wait_micros, wait.as_micros() as u64);
-        let attrs = [KeyValue::new("ec2.action", action.to_owned())];
+        let attrs = self.with_target([KeyValue::new("ec2.action", action.to_owned())]);
         instruments().budget_wait.record(wait.as_secs_f64(), &attrs);
     }
     /// A call of `action` was refused for lack of budget before its deadline.
     pub fn budget_refused(&self, action: &str) {
         bump(&self.budget_refusals, 1);
-        let attrs = [KeyValue::new("ec2.action", action.to_owned())];
+        let attrs = self.with_target([KeyValue::new("ec2.action", action.to_owned())]);
         instruments().budget_refusals.add(1, &attrs);
     }
     /// An HTTP attempt of `action` went to EC2 and ended with `outcome` after `elapsed`.
     pub fn ec2_attempted(&self, action: &str, outcome: &'static str, elapsed: Duration) {
         bump(&self.ec2_attempts, 1);
-        let attrs = [
+        let attrs = self.with_target([
             KeyValue::new("ec2.action", action.to_owned()),
             KeyValue::new("outcome", outcome),
-        ];
+        ]);
         instruments().ec2_calls.add(1, &attrs);
         instruments()
             .ec2_duration
@@ -80,18 +105,18 @@ impl Stats {
     /// An attempt was a retry.
     pub fn ec2_retry(&self) {
         bump(&self.ec2_retries, 1);
-        instruments().ec2_retries.add(1, &[]);
+        instruments().ec2_retries.add(1, &self.target);
     }
     /// EC2 answered a call of `action` with throttling.
     pub fn ec2_throttled(&self, action: &str) {
         bump(&self.ec2_throttles, 1);
-        let attrs = [KeyValue::new("ec2.action", action.to_owned())];
+        let attrs = self.with_target([KeyValue::new("ec2.action", action.to_owned())]);
         instruments().ec2_throttles.add(1, &attrs);
     }
     /// Coalescing saved `n` EC2 calls.
     pub fn coalesced(&self, n: u64) {
         bump(&self.coalesced_calls, n);
-        instruments().coalesced.add(n, &[]);
+        instruments().coalesced.add(n, &self.target);
     }
     /// A caller's quota refused a call.
     pub fn caller_refused(&self) {
@@ -113,16 +138,18 @@ impl Stats {
         bump(&self.budget_redis_calls, 1);
         instruments()
             .budget_redis_calls
-            .add(1, &[KeyValue::new("outcome", outcome)]);
+            .add(1, &self.with_target([KeyValue::new("outcome", outcome)]));
     }
     /// The budget's mode now: shared through Redis, or the local fallback (counted when it
     /// falls back).
     pub fn budget_mode(&self, shared: bool) {
         if !shared {
             bump(&self.budget_fallbacks, 1);
-            instruments().budget_fallbacks.add(1, &[]);
+            instruments().budget_fallbacks.add(1, &self.target);
         }
-        instruments().budget_shared.record(i64::from(shared), &[]);
+        instruments()
+            .budget_shared
+            .record(i64::from(shared), &self.target);
     }
 
     /// The counters now.

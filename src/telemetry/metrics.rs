@@ -48,6 +48,9 @@ pub struct Instruments {
     pub inventory_watchers: UpDownCounter<i64>,
     /// `ec2.inventory.waiters`: WaitInstances streams open.
     pub inventory_waiters: UpDownCounter<i64>,
+    /// `ec2.sts.assume_role.calls`: sessions assumed for target accounts, by
+    /// `cloud.account.alias` and `outcome` (one per session, not per call).
+    pub sts_assume_role: Counter<u64>,
 }
 
 /// The instruments (made on first use, from the global meter provider).
@@ -135,6 +138,10 @@ pub fn instruments() -> &'static Instruments {
             inventory_waiters: meter
                 .i64_up_down_counter("ec2.inventory.waiters")
                 .with_description("WaitInstances streams open")
+                .build(),
+            sts_assume_role: meter
+                .u64_counter("ec2.sts.assume_role.calls")
+                .with_description("Roles assumed for target accounts, by outcome")
                 .build(),
         }
     })

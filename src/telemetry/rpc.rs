@@ -227,6 +227,9 @@ where
             rpc.method = %method,
             rpc.grpc.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
+            // The call's target, recorded once the RPC has resolved it (`api`).
+            cloud.account.id = tracing::field::Empty,
+            cloud.region = tracing::field::Empty,
         );
         let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
             propagator.extract(&Headers(request.headers()))

@@ -43,6 +43,7 @@ fn describe() -> impl Strategy<Value = pb::DescribeInstancesRequest> {
                     dry_run,
                     include_managed_resources: None,
                     max_staleness: None,
+                    ..Default::default()
                 }
             },
         )

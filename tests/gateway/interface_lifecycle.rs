@@ -110,6 +110,7 @@ async fn create_attach_detach_delete_with_dry_runs_refusals_and_validation() {
     let delete = |dry_run: bool| pb::DeleteNetworkInterfaceRequest {
         network_interface_id: eni.clone(),
         dry_run,
+        ..Default::default()
     };
     let dry = client
         .delete_network_interface(delete(true))
@@ -383,6 +384,7 @@ async fn an_attached_interface_is_refused_and_the_cleanup_goes_on_within_the_bud
         .delete_network_interface(pb::DeleteNetworkInterfaceRequest {
             network_interface_id: primary.clone(),
             dry_run: false,
+            ..Default::default()
         })
         .await
         .expect_err("attached");

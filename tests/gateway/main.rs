@@ -11,6 +11,7 @@
 mod actions;
 mod auth;
 mod client_kits;
+mod counting_proxy;
 mod describe;
 mod interface_lifecycle;
 mod inventory;
@@ -23,4 +24,5 @@ mod shared_budget;
 mod standin;
 mod streams;
 mod support;
+mod targets;
 mod telemetry;

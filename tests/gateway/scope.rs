@@ -341,6 +341,7 @@ async fn a_scoped_principal_sees_and_acts_only_on_its_tagged_resources() {
                 }),
                 preview: true,
                 dry_run: false,
+                ..Default::default()
             },
             SCOPED_TOKEN,
         ))
@@ -368,6 +369,7 @@ async fn a_scoped_principal_sees_and_acts_only_on_its_tagged_resources() {
             pb::DeleteNetworkInterfaceRequest {
                 network_interface_id: foreign_eni_id.clone(),
                 dry_run: false,
+                ..Default::default()
             },
             SCOPED_TOKEN,
         ))
@@ -385,6 +387,7 @@ async fn a_scoped_principal_sees_and_acts_only_on_its_tagged_resources() {
             pb::DeleteNetworkInterfaceRequest {
                 network_interface_id: created.network_interface_id.clone(),
                 dry_run: false,
+                ..Default::default()
             },
             SCOPED_TOKEN,
         ))

@@ -44,13 +44,22 @@ pub struct RedisSettings {
 }
 
 impl BudgetSettings {
-    /// The budget these settings ask for. `aws` is the gateway's AWS configuration: without
-    /// a configured key, the shared budget is named after its credentials' account and region.
-    /// Fails on an unreadable password file, credentials that cannot be read, or a malformed
-    /// URL (Redis itself may be away: the replica then starts on its fallback share).
-    pub async fn budget(&self, aws: &SdkConfig, stats: Arc<Stats>) -> Result<Budget, String> {
+    /// The budget of one target these settings ask for. `aws` is the target's AWS
+    /// configuration; `key` names its shared budget (`None`: named after the credentials'
+    /// account and the region, or the configured `--ec2-budget-key`); `share` replaces the
+    /// configured share (an accounts file's override). Fails on an unreadable password file,
+    /// credentials that cannot be read, or a malformed URL (Redis itself may be away: the
+    /// replica then starts on its fallback share).
+    pub async fn budget(
+        &self,
+        aws: &SdkConfig,
+        key: Option<String>,
+        share: Option<f64>,
+        stats: Arc<Stats>,
+    ) -> Result<Budget, String> {
+        let share = share.unwrap_or(self.share);
         let Some(redis) = &self.redis else {
-            return Ok(Budget::new(self.share, &self.rates));
+            return Ok(Budget::new(share, &self.rates));
         };
         let password = match &redis.password_file {
             Some(path) => {
@@ -64,14 +73,14 @@ impl BudgetSettings {
             }
             None => None,
         };
-        let key = match &redis.key {
-            Some(key) => key.clone(),
+        let key = match key.or_else(|| redis.key.clone()) {
+            Some(key) => key,
             None => derived_key(aws).await?,
         };
         tracing::info!(
             redis = %redis_location(&redis.url.0),
             key = %key,
-            share = self.share,
+            share,
             "EC2 budget shared by the replicas through Redis"
         );
         let replica = format!(
@@ -84,7 +93,7 @@ impl BudgetSettings {
                 url: redis.url.clone(),
                 password,
                 key,
-                share: self.share,
+                share,
                 overrides: self.rates.clone(),
                 timeout: redis.timeout,
                 lease: redis.lease,
@@ -100,7 +109,7 @@ impl BudgetSettings {
 /// `ACCOUNT:REGION` of the configured credentials, or `default:REGION` when they do not say
 /// their account. Credentials that cannot be read stop the start rather than name a budget
 /// the other replicas would not share.
-async fn derived_key(aws: &SdkConfig) -> Result<String, String> {
+pub async fn derived_key(aws: &SdkConfig) -> Result<String, String> {
     use aws_sdk_ec2::config::ProvideCredentials;
     let region = aws
         .region()

@@ -75,6 +75,8 @@ class RunInstancesRequest(_message.Message):
     NETWORK_INTERFACES_FIELD_NUMBER: _builtins.int
     IAM_INSTANCE_PROFILE_FIELD_NUMBER: _builtins.int
     EBS_OPTIMIZED_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     image_id: _builtins.str
     """The ID of the AMI.
     Required unless `launch_template` names one.
@@ -127,6 +129,15 @@ class RunInstancesRequest(_message.Message):
     """Reserved."""
     ebs_optimized: _builtins.bool
     """Indicates whether the instance is optimized for Amazon EBS I/O."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     @_builtins.property
     def block_device_mappings(self) -> _containers.RepeatedCompositeFieldContainer[_specifications_pb2.BlockDeviceMapping]:
         """The block device mapping, which defines the EBS volumes and instance store volumes to attach
@@ -278,10 +289,12 @@ class RunInstancesRequest(_message.Message):
         network_interfaces: _abc.Iterable[_specifications_pb2.InstanceNetworkInterfaceSpecification] | None = ...,
         iam_instance_profile: _specifications_pb2.IamInstanceProfileSpecification | None = ...,
         ebs_optimized: _builtins.bool | None = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_disable_api_stop", b"_disable_api_stop", "_disable_api_termination", b"_disable_api_termination", "_ebs_optimized", b"_ebs_optimized", "_enable_primary_ipv6", b"_enable_primary_ipv6", "_ipv6_address_count", b"_ipv6_address_count", "_max_count", b"_max_count", "_min_count", b"_min_count", "capacity_reservation_specification", b"capacity_reservation_specification", "cpu_options", b"cpu_options", "credit_specification", b"credit_specification", "disable_api_stop", b"disable_api_stop", "disable_api_termination", b"disable_api_termination", "ebs_optimized", b"ebs_optimized", "enable_primary_ipv6", b"enable_primary_ipv6", "enclave_options", b"enclave_options", "hibernation_options", b"hibernation_options", "iam_instance_profile", b"iam_instance_profile", "instance_market_options", b"instance_market_options", "ipv6_address_count", b"ipv6_address_count", "launch_template", b"launch_template", "maintenance_options", b"maintenance_options", "max_count", b"max_count", "metadata_options", b"metadata_options", "min_count", b"min_count", "monitoring", b"monitoring", "network_performance_options", b"network_performance_options", "operator", b"operator", "placement", b"placement", "private_dns_name_options", b"private_dns_name_options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_disable_api_stop", b"_disable_api_stop", "_disable_api_termination", b"_disable_api_termination", "_ebs_optimized", b"_ebs_optimized", "_enable_primary_ipv6", b"_enable_primary_ipv6", "_ipv6_address_count", b"_ipv6_address_count", "_max_count", b"_max_count", "_min_count", b"_min_count", "additional_info", b"additional_info", "block_device_mappings", b"block_device_mappings", "capacity_reservation_specification", b"capacity_reservation_specification", "client_token", b"client_token", "cpu_options", b"cpu_options", "credit_specification", b"credit_specification", "disable_api_stop", b"disable_api_stop", "disable_api_termination", b"disable_api_termination", "dry_run", b"dry_run", "ebs_optimized", b"ebs_optimized", "elastic_gpu_specification", b"elastic_gpu_specification", "elastic_inference_accelerators", b"elastic_inference_accelerators", "enable_primary_ipv6", b"enable_primary_ipv6", "enclave_options", b"enclave_options", "hibernation_options", b"hibernation_options", "iam_instance_profile", b"iam_instance_profile", "image_id", b"image_id", "instance_initiated_shutdown_behavior", b"instance_initiated_shutdown_behavior", "instance_market_options", b"instance_market_options", "instance_type", b"instance_type", "ipv6_address_count", b"ipv6_address_count", "ipv6_addresses", b"ipv6_addresses", "kernel_id", b"kernel_id", "key_name", b"key_name", "launch_template", b"launch_template", "license_specifications", b"license_specifications", "maintenance_options", b"maintenance_options", "max_count", b"max_count", "metadata_options", b"metadata_options", "min_count", b"min_count", "monitoring", b"monitoring", "network_interfaces", b"network_interfaces", "network_performance_options", b"network_performance_options", "operator", b"operator", "placement", b"placement", "private_dns_name_options", b"private_dns_name_options", "private_ip_address", b"private_ip_address", "ramdisk_id", b"ramdisk_id", "secondary_interfaces", b"secondary_interfaces", "security_group_ids", b"security_group_ids", "security_groups", b"security_groups", "subnet_id", b"subnet_id", "tag_specifications", b"tag_specifications", "user_data", b"user_data"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_disable_api_stop", b"_disable_api_stop", "_disable_api_termination", b"_disable_api_termination", "_ebs_optimized", b"_ebs_optimized", "_enable_primary_ipv6", b"_enable_primary_ipv6", "_ipv6_address_count", b"_ipv6_address_count", "_max_count", b"_max_count", "_min_count", b"_min_count", "account", b"account", "additional_info", b"additional_info", "block_device_mappings", b"block_device_mappings", "capacity_reservation_specification", b"capacity_reservation_specification", "client_token", b"client_token", "cpu_options", b"cpu_options", "credit_specification", b"credit_specification", "disable_api_stop", b"disable_api_stop", "disable_api_termination", b"disable_api_termination", "dry_run", b"dry_run", "ebs_optimized", b"ebs_optimized", "elastic_gpu_specification", b"elastic_gpu_specification", "elastic_inference_accelerators", b"elastic_inference_accelerators", "enable_primary_ipv6", b"enable_primary_ipv6", "enclave_options", b"enclave_options", "hibernation_options", b"hibernation_options", "iam_instance_profile", b"iam_instance_profile", "image_id", b"image_id", "instance_initiated_shutdown_behavior", b"instance_initiated_shutdown_behavior", "instance_market_options", b"instance_market_options", "instance_type", b"instance_type", "ipv6_address_count", b"ipv6_address_count", "ipv6_addresses", b"ipv6_addresses", "kernel_id", b"kernel_id", "key_name", b"key_name", "launch_template", b"launch_template", "license_specifications", b"license_specifications", "maintenance_options", b"maintenance_options", "max_count", b"max_count", "metadata_options", b"metadata_options", "min_count", b"min_count", "monitoring", b"monitoring", "network_interfaces", b"network_interfaces", "network_performance_options", b"network_performance_options", "operator", b"operator", "placement", b"placement", "private_dns_name_options", b"private_dns_name_options", "private_ip_address", b"private_ip_address", "ramdisk_id", b"ramdisk_id", "region", b"region", "secondary_interfaces", b"secondary_interfaces", "security_group_ids", b"security_group_ids", "security_groups", b"security_groups", "subnet_id", b"subnet_id", "tag_specifications", b"tag_specifications", "user_data", b"user_data"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__disable_api_stop: _TypeAlias = _typing.Literal["disable_api_stop"]  # noqa: Y015
     _WhichOneofArgType__disable_api_stop: _TypeAlias = _typing.Literal["_disable_api_stop", b"_disable_api_stop"]  # noqa: Y015
@@ -377,6 +390,8 @@ class DescribeInstancesRequest(_message.Message):
     DRY_RUN_FIELD_NUMBER: _builtins.int
     INCLUDE_MANAGED_RESOURCES_FIELD_NUMBER: _builtins.int
     MAX_STALENESS_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     max_results: _builtins.int
     """Page size, 5 to 1000; cannot be combined with `instance_ids`. Unset: EC2 decides."""
     next_token: _builtins.str
@@ -385,6 +400,15 @@ class DescribeInstancesRequest(_message.Message):
     """Check permissions only: EC2 evaluates the request without describing anything."""
     include_managed_resources: _builtins.bool
     """Indicates whether to include managed resources in the output."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     @_builtins.property
     def instance_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The instance IDs (at most 1000). Empty: every instance the filters match."""
@@ -412,10 +436,12 @@ class DescribeInstancesRequest(_message.Message):
         dry_run: _builtins.bool = ...,
         include_managed_resources: _builtins.bool | None = ...,
         max_staleness: _duration_pb2.Duration | None = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources", "_max_results", b"_max_results", "include_managed_resources", b"include_managed_resources", "max_results", b"max_results", "max_staleness", b"max_staleness"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources", "_max_results", b"_max_results", "dry_run", b"dry_run", "filters", b"filters", "include_managed_resources", b"include_managed_resources", "instance_ids", b"instance_ids", "max_results", b"max_results", "max_staleness", b"max_staleness", "next_token", b"next_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources", "_max_results", b"_max_results", "account", b"account", "dry_run", b"dry_run", "filters", b"filters", "include_managed_resources", b"include_managed_resources", "instance_ids", b"instance_ids", "max_results", b"max_results", "max_staleness", b"max_staleness", "next_token", b"next_token", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__include_managed_resources: _TypeAlias = _typing.Literal["include_managed_resources"]  # noqa: Y015
     _WhichOneofArgType__include_managed_resources: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources"]  # noqa: Y015
@@ -484,6 +510,8 @@ class DescribeInstancesStreamRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     INCLUDE_MANAGED_RESOURCES_FIELD_NUMBER: _builtins.int
     MAX_STALENESS_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     max_results: _builtins.int
     """EC2 page size, 5 to 1000 (1000 when unset); cannot be combined with `instance_ids`."""
     next_token: _builtins.str
@@ -494,6 +522,15 @@ class DescribeInstancesStreamRequest(_message.Message):
     """Stop after this many instances in total (at least 1). Unset: all of them."""
     include_managed_resources: _builtins.bool
     """Indicates whether to include managed resources in the output."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     @_builtins.property
     def instance_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The instance IDs (at most 1000). Empty: every instance the filters match."""
@@ -522,10 +559,12 @@ class DescribeInstancesStreamRequest(_message.Message):
         limit: _builtins.int | None = ...,
         include_managed_resources: _builtins.bool | None = ...,
         max_staleness: _duration_pb2.Duration | None = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources", "_limit", b"_limit", "_max_results", b"_max_results", "include_managed_resources", b"include_managed_resources", "limit", b"limit", "max_results", b"max_results", "max_staleness", b"max_staleness"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources", "_limit", b"_limit", "_max_results", b"_max_results", "dry_run", b"dry_run", "filters", b"filters", "include_managed_resources", b"include_managed_resources", "instance_ids", b"instance_ids", "limit", b"limit", "max_results", b"max_results", "max_staleness", b"max_staleness", "next_token", b"next_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources", "_limit", b"_limit", "_max_results", b"_max_results", "account", b"account", "dry_run", b"dry_run", "filters", b"filters", "include_managed_resources", b"include_managed_resources", "instance_ids", b"instance_ids", "limit", b"limit", "max_results", b"max_results", "max_staleness", b"max_staleness", "next_token", b"next_token", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__include_managed_resources: _TypeAlias = _typing.Literal["include_managed_resources"]  # noqa: Y015
     _WhichOneofArgType__include_managed_resources: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources"]  # noqa: Y015
@@ -612,6 +651,8 @@ class CreateNetworkInterfaceRequest(_message.Message):
     IPV6_ADDRESSES_FIELD_NUMBER: _builtins.int
     IPV6_ADDRESS_COUNT_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     ipv4_prefix_count: _builtins.int
     """The number of IPv4 prefixes that Amazon Web Services automatically assigns to the network
     interface.
@@ -644,6 +685,15 @@ class CreateNetworkInterfaceRequest(_message.Message):
     dry_run: _builtins.bool
     """Checks whether you have the required permissions for the action, without actually making the
     request, and provides an error response.
+    """
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
     """
     @_builtins.property
     def ipv4_prefixes(self) -> _containers.RepeatedCompositeFieldContainer[_specifications_pb2.Ipv4PrefixSpecificationRequest]:
@@ -699,10 +749,12 @@ class CreateNetworkInterfaceRequest(_message.Message):
         ipv6_addresses: _abc.Iterable[_instance_pb2.InstanceIpv6Address] | None = ...,
         ipv6_address_count: _builtins.int | None = ...,
         dry_run: _builtins.bool = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_enable_primary_ipv6", b"_enable_primary_ipv6", "_ipv4_prefix_count", b"_ipv4_prefix_count", "_ipv6_address_count", b"_ipv6_address_count", "_ipv6_prefix_count", b"_ipv6_prefix_count", "_secondary_private_ip_address_count", b"_secondary_private_ip_address_count", "connection_tracking_specification", b"connection_tracking_specification", "enable_primary_ipv6", b"enable_primary_ipv6", "ipv4_prefix_count", b"ipv4_prefix_count", "ipv6_address_count", b"ipv6_address_count", "ipv6_prefix_count", b"ipv6_prefix_count", "operator", b"operator", "secondary_private_ip_address_count", b"secondary_private_ip_address_count"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_enable_primary_ipv6", b"_enable_primary_ipv6", "_ipv4_prefix_count", b"_ipv4_prefix_count", "_ipv6_address_count", b"_ipv6_address_count", "_ipv6_prefix_count", b"_ipv6_prefix_count", "_secondary_private_ip_address_count", b"_secondary_private_ip_address_count", "client_token", b"client_token", "connection_tracking_specification", b"connection_tracking_specification", "description", b"description", "dry_run", b"dry_run", "enable_primary_ipv6", b"enable_primary_ipv6", "groups", b"groups", "interface_type", b"interface_type", "ipv4_prefix_count", b"ipv4_prefix_count", "ipv4_prefixes", b"ipv4_prefixes", "ipv6_address_count", b"ipv6_address_count", "ipv6_addresses", b"ipv6_addresses", "ipv6_prefix_count", b"ipv6_prefix_count", "ipv6_prefixes", b"ipv6_prefixes", "operator", b"operator", "private_ip_address", b"private_ip_address", "private_ip_addresses", b"private_ip_addresses", "secondary_private_ip_address_count", b"secondary_private_ip_address_count", "subnet_id", b"subnet_id", "tag_specifications", b"tag_specifications"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_enable_primary_ipv6", b"_enable_primary_ipv6", "_ipv4_prefix_count", b"_ipv4_prefix_count", "_ipv6_address_count", b"_ipv6_address_count", "_ipv6_prefix_count", b"_ipv6_prefix_count", "_secondary_private_ip_address_count", b"_secondary_private_ip_address_count", "account", b"account", "client_token", b"client_token", "connection_tracking_specification", b"connection_tracking_specification", "description", b"description", "dry_run", b"dry_run", "enable_primary_ipv6", b"enable_primary_ipv6", "groups", b"groups", "interface_type", b"interface_type", "ipv4_prefix_count", b"ipv4_prefix_count", "ipv4_prefixes", b"ipv4_prefixes", "ipv6_address_count", b"ipv6_address_count", "ipv6_addresses", b"ipv6_addresses", "ipv6_prefix_count", b"ipv6_prefix_count", "ipv6_prefixes", b"ipv6_prefixes", "operator", b"operator", "private_ip_address", b"private_ip_address", "private_ip_addresses", b"private_ip_addresses", "region", b"region", "secondary_private_ip_address_count", b"secondary_private_ip_address_count", "subnet_id", b"subnet_id", "tag_specifications", b"tag_specifications"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__enable_primary_ipv6: _TypeAlias = _typing.Literal["enable_primary_ipv6"]  # noqa: Y015
     _WhichOneofArgType__enable_primary_ipv6: _TypeAlias = _typing.Literal["_enable_primary_ipv6", b"_enable_primary_ipv6"]  # noqa: Y015
@@ -774,6 +826,8 @@ class AttachNetworkInterfaceRequest(_message.Message):
     NETWORK_INTERFACE_ID_FIELD_NUMBER: _builtins.int
     INSTANCE_ID_FIELD_NUMBER: _builtins.int
     DEVICE_INDEX_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     network_card_index: _builtins.int
     """The index of the network card. Some instance types support multiple network cards. The
     primary network interface must be assigned to network card index 0. Unset: 0.
@@ -788,6 +842,15 @@ class AttachNetworkInterfaceRequest(_message.Message):
     """The ID of the instance (required)."""
     device_index: _builtins.int
     """The index of the device for the network interface attachment (required, 0 or more)."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     @_builtins.property
     def ena_srd_specification(self) -> _specifications_pb2.EnaSrdSpecification:
         """Configures ENA Express for the network interface that this action attaches to the
@@ -804,10 +867,12 @@ class AttachNetworkInterfaceRequest(_message.Message):
         network_interface_id: _builtins.str = ...,
         instance_id: _builtins.str = ...,
         device_index: _builtins.int | None = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_device_index", b"_device_index", "_ena_queue_count", b"_ena_queue_count", "_network_card_index", b"_network_card_index", "device_index", b"device_index", "ena_queue_count", b"ena_queue_count", "ena_srd_specification", b"ena_srd_specification", "network_card_index", b"network_card_index"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_device_index", b"_device_index", "_ena_queue_count", b"_ena_queue_count", "_network_card_index", b"_network_card_index", "device_index", b"device_index", "dry_run", b"dry_run", "ena_queue_count", b"ena_queue_count", "ena_srd_specification", b"ena_srd_specification", "instance_id", b"instance_id", "network_card_index", b"network_card_index", "network_interface_id", b"network_interface_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_device_index", b"_device_index", "_ena_queue_count", b"_ena_queue_count", "_network_card_index", b"_network_card_index", "account", b"account", "device_index", b"device_index", "dry_run", b"dry_run", "ena_queue_count", b"ena_queue_count", "ena_srd_specification", b"ena_srd_specification", "instance_id", b"instance_id", "network_card_index", b"network_card_index", "network_interface_id", b"network_interface_id", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__device_index: _TypeAlias = _typing.Literal["device_index"]  # noqa: Y015
     _WhichOneofArgType__device_index: _TypeAlias = _typing.Literal["_device_index", b"_device_index"]  # noqa: Y015
@@ -867,6 +932,8 @@ class DetachNetworkInterfaceRequest(_message.Message):
     DRY_RUN_FIELD_NUMBER: _builtins.int
     ATTACHMENT_ID_FIELD_NUMBER: _builtins.int
     FORCE_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     dry_run: _builtins.bool
     """Check permissions only: EC2 evaluates the request without detaching anything."""
     attachment_id: _builtins.str
@@ -877,16 +944,27 @@ class DetachNetworkInterfaceRequest(_message.Message):
     """Forces the detachment (EC2 warns this may leave the instance's OS unaware: use it only
     to recover an interface stuck attaching or detaching).
     """
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     def __init__(
         self,
         *,
         dry_run: _builtins.bool = ...,
         attachment_id: _builtins.str = ...,
         force: _builtins.bool | None = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_force", b"_force", "force", b"force"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_force", b"_force", "attachment_id", b"attachment_id", "dry_run", b"dry_run", "force", b"force"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_force", b"_force", "account", b"account", "attachment_id", b"attachment_id", "dry_run", b"dry_run", "force", b"force", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__force: _TypeAlias = _typing.Literal["force"]  # noqa: Y015
     _WhichOneofArgType__force: _TypeAlias = _typing.Literal["_force", b"_force"]  # noqa: Y015
@@ -926,19 +1004,32 @@ class DeleteNetworkInterfaceRequest(_message.Message):
 
     DRY_RUN_FIELD_NUMBER: _builtins.int
     NETWORK_INTERFACE_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     dry_run: _builtins.bool
     """Check permissions only: EC2 evaluates the request without deleting anything."""
     network_interface_id: _builtins.str
     """The ID of the network interface (required; it must be detached)."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     def __init__(
         self,
         *,
         dry_run: _builtins.bool = ...,
         network_interface_id: _builtins.str = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "network_interface_id", b"network_interface_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "dry_run", b"dry_run", "network_interface_id", b"network_interface_id", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -977,10 +1068,21 @@ class DeleteNetworkInterfacesRequest(_message.Message):
     SELECTION_FIELD_NUMBER: _builtins.int
     PREVIEW_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     preview: _builtins.bool
     """Answer the count and a sample only; delete nothing."""
     dry_run: _builtins.bool
     """Each DeleteNetworkInterface call is a dry run."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     @_builtins.property
     def selection(self) -> _actions_pb2.NetworkInterfaceSelection:
         """The interfaces to delete."""
@@ -991,10 +1093,12 @@ class DeleteNetworkInterfacesRequest(_message.Message):
         selection: _actions_pb2.NetworkInterfaceSelection | None = ...,
         preview: _builtins.bool = ...,
         dry_run: _builtins.bool = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["selection", b"selection"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "preview", b"preview", "selection", b"selection"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "dry_run", b"dry_run", "preview", b"preview", "region", b"region", "selection", b"selection"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1050,6 +1154,8 @@ class DescribeNetworkInterfacesRequest(_message.Message):
     DRY_RUN_FIELD_NUMBER: _builtins.int
     NETWORK_INTERFACE_IDS_FIELD_NUMBER: _builtins.int
     FILTERS_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     next_token: _builtins.str
     """The token returned from a previous paginated request."""
     max_results: _builtins.int
@@ -1059,6 +1165,15 @@ class DescribeNetworkInterfacesRequest(_message.Message):
     dry_run: _builtins.bool
     """Checks whether you have the required permissions for the action, without actually making the
     request, and provides an error response.
+    """
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
     """
     @_builtins.property
     def network_interface_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -1077,10 +1192,12 @@ class DescribeNetworkInterfacesRequest(_message.Message):
         dry_run: _builtins.bool = ...,
         network_interface_ids: _abc.Iterable[_builtins.str] | None = ...,
         filters: _abc.Iterable[_common_pb2.Filter] | None = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources", "_max_results", b"_max_results", "include_managed_resources", b"include_managed_resources", "max_results", b"max_results"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources", "_max_results", b"_max_results", "dry_run", b"dry_run", "filters", b"filters", "include_managed_resources", b"include_managed_resources", "max_results", b"max_results", "network_interface_ids", b"network_interface_ids", "next_token", b"next_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources", "_max_results", b"_max_results", "account", b"account", "dry_run", b"dry_run", "filters", b"filters", "include_managed_resources", b"include_managed_resources", "max_results", b"max_results", "network_interface_ids", b"network_interface_ids", "next_token", b"next_token", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__include_managed_resources: _TypeAlias = _typing.Literal["include_managed_resources"]  # noqa: Y015
     _WhichOneofArgType__include_managed_resources: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources"]  # noqa: Y015
@@ -1142,6 +1259,8 @@ class DescribeNetworkInterfacesStreamRequest(_message.Message):
     DRY_RUN_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     INCLUDE_MANAGED_RESOURCES_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     max_results: _builtins.int
     """EC2 page size, 5 to 1000 (1000 when unset); cannot be combined with `network_interface_ids`."""
     next_token: _builtins.str
@@ -1152,6 +1271,15 @@ class DescribeNetworkInterfacesStreamRequest(_message.Message):
     """Stop after this many network interfaces in total (at least 1). Unset: all of them."""
     include_managed_resources: _builtins.bool
     """Indicates whether to include managed resources in the output."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     @_builtins.property
     def network_interface_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The network interface IDs (at most 1000). Empty: every interface the filters match."""
@@ -1170,10 +1298,12 @@ class DescribeNetworkInterfacesStreamRequest(_message.Message):
         dry_run: _builtins.bool = ...,
         limit: _builtins.int | None = ...,
         include_managed_resources: _builtins.bool | None = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources", "_limit", b"_limit", "_max_results", b"_max_results", "include_managed_resources", b"include_managed_resources", "limit", b"limit", "max_results", b"max_results"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources", "_limit", b"_limit", "_max_results", b"_max_results", "dry_run", b"dry_run", "filters", b"filters", "include_managed_resources", b"include_managed_resources", "limit", b"limit", "max_results", b"max_results", "network_interface_ids", b"network_interface_ids", "next_token", b"next_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources", "_limit", b"_limit", "_max_results", b"_max_results", "account", b"account", "dry_run", b"dry_run", "filters", b"filters", "include_managed_resources", b"include_managed_resources", "limit", b"limit", "max_results", b"max_results", "network_interface_ids", b"network_interface_ids", "next_token", b"next_token", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__include_managed_resources: _TypeAlias = _typing.Literal["include_managed_resources"]  # noqa: Y015
     _WhichOneofArgType__include_managed_resources: _TypeAlias = _typing.Literal["_include_managed_resources", b"_include_managed_resources"]  # noqa: Y015
@@ -1237,12 +1367,23 @@ class StartInstancesRequest(_message.Message):
     ADDITIONAL_INFO_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
     PREVIEW_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     additional_info: _builtins.str
     """Reserved by EC2."""
     dry_run: _builtins.bool
     """Check permissions only: each batch's EC2 call is a dry run."""
     preview: _builtins.bool
     """Resolve the selection and answer its size and a sample; act on nothing."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     @_builtins.property
     def selection(self) -> _actions_pb2.InstanceSelection:
         """The instances to act on."""
@@ -1254,10 +1395,12 @@ class StartInstancesRequest(_message.Message):
         additional_info: _builtins.str = ...,
         dry_run: _builtins.bool = ...,
         preview: _builtins.bool = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["selection", b"selection"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["additional_info", b"additional_info", "dry_run", b"dry_run", "preview", b"preview", "selection", b"selection"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "additional_info", b"additional_info", "dry_run", b"dry_run", "preview", b"preview", "region", b"region", "selection", b"selection"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1313,6 +1456,8 @@ class StopInstancesRequest(_message.Message):
     SKIP_OS_SHUTDOWN_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
     PREVIEW_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     hibernate: _builtins.bool
     """Hibernates the instances if they are enabled for hibernation."""
     force: _builtins.bool
@@ -1323,6 +1468,15 @@ class StopInstancesRequest(_message.Message):
     """Check permissions only: each batch's EC2 call is a dry run."""
     preview: _builtins.bool
     """Resolve the selection and answer its size and a sample; act on nothing."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     @_builtins.property
     def selection(self) -> _actions_pb2.InstanceSelection:
         """The instances to act on."""
@@ -1336,10 +1490,12 @@ class StopInstancesRequest(_message.Message):
         skip_os_shutdown: _builtins.bool | None = ...,
         dry_run: _builtins.bool = ...,
         preview: _builtins.bool = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_force", b"_force", "_hibernate", b"_hibernate", "_skip_os_shutdown", b"_skip_os_shutdown", "force", b"force", "hibernate", b"hibernate", "selection", b"selection", "skip_os_shutdown", b"skip_os_shutdown"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_force", b"_force", "_hibernate", b"_hibernate", "_skip_os_shutdown", b"_skip_os_shutdown", "dry_run", b"dry_run", "force", b"force", "hibernate", b"hibernate", "preview", b"preview", "selection", b"selection", "skip_os_shutdown", b"skip_os_shutdown"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_force", b"_force", "_hibernate", b"_hibernate", "_skip_os_shutdown", b"_skip_os_shutdown", "account", b"account", "dry_run", b"dry_run", "force", b"force", "hibernate", b"hibernate", "preview", b"preview", "region", b"region", "selection", b"selection", "skip_os_shutdown", b"skip_os_shutdown"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__force: _TypeAlias = _typing.Literal["force"]  # noqa: Y015
     _WhichOneofArgType__force: _TypeAlias = _typing.Literal["_force", b"_force"]  # noqa: Y015
@@ -1403,10 +1559,21 @@ class RebootInstancesRequest(_message.Message):
     SELECTION_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
     PREVIEW_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     dry_run: _builtins.bool
     """Check permissions only: each batch's EC2 call is a dry run."""
     preview: _builtins.bool
     """Resolve the selection and answer its size and a sample; act on nothing."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     @_builtins.property
     def selection(self) -> _actions_pb2.InstanceSelection:
         """The instances to act on."""
@@ -1417,10 +1584,12 @@ class RebootInstancesRequest(_message.Message):
         selection: _actions_pb2.InstanceSelection | None = ...,
         dry_run: _builtins.bool = ...,
         preview: _builtins.bool = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["selection", b"selection"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "preview", b"preview", "selection", b"selection"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "dry_run", b"dry_run", "preview", b"preview", "region", b"region", "selection", b"selection"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1475,6 +1644,8 @@ class TerminateInstancesRequest(_message.Message):
     SKIP_OS_SHUTDOWN_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
     PREVIEW_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     force: _builtins.bool
     """Forces the instances to terminate."""
     skip_os_shutdown: _builtins.bool
@@ -1483,6 +1654,15 @@ class TerminateInstancesRequest(_message.Message):
     """Check permissions only: each batch's EC2 call is a dry run."""
     preview: _builtins.bool
     """Resolve the selection and answer its size and a sample; act on nothing."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     @_builtins.property
     def selection(self) -> _actions_pb2.InstanceSelection:
         """The instances to act on."""
@@ -1495,10 +1675,12 @@ class TerminateInstancesRequest(_message.Message):
         skip_os_shutdown: _builtins.bool | None = ...,
         dry_run: _builtins.bool = ...,
         preview: _builtins.bool = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_force", b"_force", "_skip_os_shutdown", b"_skip_os_shutdown", "force", b"force", "selection", b"selection", "skip_os_shutdown", b"skip_os_shutdown"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_force", b"_force", "_skip_os_shutdown", b"_skip_os_shutdown", "dry_run", b"dry_run", "force", b"force", "preview", b"preview", "selection", b"selection", "skip_os_shutdown", b"skip_os_shutdown"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_force", b"_force", "_skip_os_shutdown", b"_skip_os_shutdown", "account", b"account", "dry_run", b"dry_run", "force", b"force", "preview", b"preview", "region", b"region", "selection", b"selection", "skip_os_shutdown", b"skip_os_shutdown"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__force: _TypeAlias = _typing.Literal["force"]  # noqa: Y015
     _WhichOneofArgType__force: _TypeAlias = _typing.Literal["_force", b"_force"]  # noqa: Y015
@@ -1558,10 +1740,21 @@ class MonitorInstancesRequest(_message.Message):
     SELECTION_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
     PREVIEW_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     dry_run: _builtins.bool
     """Check permissions only: each batch's EC2 call is a dry run."""
     preview: _builtins.bool
     """Resolve the selection and answer its size and a sample; act on nothing."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     @_builtins.property
     def selection(self) -> _actions_pb2.InstanceSelection:
         """The instances to act on."""
@@ -1572,10 +1765,12 @@ class MonitorInstancesRequest(_message.Message):
         selection: _actions_pb2.InstanceSelection | None = ...,
         dry_run: _builtins.bool = ...,
         preview: _builtins.bool = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["selection", b"selection"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "preview", b"preview", "selection", b"selection"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "dry_run", b"dry_run", "preview", b"preview", "region", b"region", "selection", b"selection"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1628,10 +1823,21 @@ class UnmonitorInstancesRequest(_message.Message):
     SELECTION_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
     PREVIEW_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     dry_run: _builtins.bool
     """Check permissions only: each batch's EC2 call is a dry run."""
     preview: _builtins.bool
     """Resolve the selection and answer its size and a sample; act on nothing."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     @_builtins.property
     def selection(self) -> _actions_pb2.InstanceSelection:
         """The instances to act on."""
@@ -1642,10 +1848,12 @@ class UnmonitorInstancesRequest(_message.Message):
         selection: _actions_pb2.InstanceSelection | None = ...,
         dry_run: _builtins.bool = ...,
         preview: _builtins.bool = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["selection", b"selection"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "preview", b"preview", "selection", b"selection"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "dry_run", b"dry_run", "preview", b"preview", "region", b"region", "selection", b"selection"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1700,10 +1908,21 @@ class CreateTagsRequest(_message.Message):
     TAGS_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
     PREVIEW_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     dry_run: _builtins.bool
     """Check permissions only: each batch's EC2 call is a dry run."""
     preview: _builtins.bool
     """Resolve the selection and answer its size and a sample; act on nothing."""
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
+    """
     @_builtins.property
     def selection(self) -> _actions_pb2.InstanceSelection:
         """The instances to tag (optional when `resource_ids` is given)."""
@@ -1724,10 +1943,12 @@ class CreateTagsRequest(_message.Message):
         tags: _abc.Iterable[_common_pb2.Tag] | None = ...,
         dry_run: _builtins.bool = ...,
         preview: _builtins.bool = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["selection", b"selection"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "preview", b"preview", "resource_ids", b"resource_ids", "selection", b"selection", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "dry_run", b"dry_run", "preview", b"preview", "region", b"region", "resource_ids", b"resource_ids", "selection", b"selection", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1782,6 +2003,8 @@ class WatchInstancesRequest(_message.Message):
     REVISION_FIELD_NUMBER: _builtins.int
     BOOKMARK_INTERVAL_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     revision: _builtins.str
     """Resume: the revision of the last message a previous watch delivered. No initial list is
     sent; the changes after it follow. Empty: list, then watch.
@@ -1789,6 +2012,15 @@ class WatchInstancesRequest(_message.Message):
     dry_run: _builtins.bool
     """Check permissions only: EC2 evaluates a DescribeInstances; one message with
     `dry_run_succeeded`.
+    """
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
     """
     @_builtins.property
     def instance_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -1814,10 +2046,12 @@ class WatchInstancesRequest(_message.Message):
         revision: _builtins.str = ...,
         bookmark_interval: _duration_pb2.Duration | None = ...,
         dry_run: _builtins.bool = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["bookmark_interval", b"bookmark_interval"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bookmark_interval", b"bookmark_interval", "dry_run", b"dry_run", "filters", b"filters", "instance_ids", b"instance_ids", "revision", b"revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "bookmark_interval", b"bookmark_interval", "dry_run", b"dry_run", "filters", b"filters", "instance_ids", b"instance_ids", "region", b"region", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1873,11 +2107,22 @@ class WaitInstancesRequest(_message.Message):
     FILTERS_FIELD_NUMBER: _builtins.int
     TARGET_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     target: _inventory_pb2.WaitTarget.ValueType
     """What to wait for."""
     dry_run: _builtins.bool
     """Check permissions only: EC2 evaluates a DescribeInstances; one message with
     `dry_run_succeeded`.
+    """
+    account: _builtins.str
+    """The AWS account the call goes to: an alias of the gateway's accounts file, or its
+    12-digit id. Empty: the gateway's home account (the account of its own credentials).
+    Refused before any AWS call when unknown or not granted to the caller.
+    """
+    region: _builtins.str
+    """The AWS region the call goes to, for example `eu-west-1`. Empty: the gateway's home
+    region. Refused before any AWS call when the account does not allow it.
     """
     @_builtins.property
     def instance_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -1894,10 +2139,12 @@ class WaitInstancesRequest(_message.Message):
         filters: _abc.Iterable[_common_pb2.Filter] | None = ...,
         target: _inventory_pb2.WaitTarget.ValueType = ...,
         dry_run: _builtins.bool = ...,
+        account: _builtins.str = ...,
+        region: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "filters", b"filters", "instance_ids", b"instance_ids", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "dry_run", b"dry_run", "filters", b"filters", "instance_ids", b"instance_ids", "region", b"region", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -94,6 +94,15 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     ERROR_REASON_INTERNAL: _ErrorReason.ValueType  # 27
     """A bug or an impossible state inside the gateway. INTERNAL."""
+    ERROR_REASON_TARGET_NOT_GRANTED: _ErrorReason.ValueType  # 28
+    """The caller's roles do not grant the call's target (`metadata.account`, `metadata.region`):
+    no AWS call was made. PERMISSION_DENIED.
+    """
+    ERROR_REASON_ASSUME_ROLE_FAILED: _ErrorReason.ValueType  # 29
+    """STS refused to let the gateway assume the target account's role (`metadata.role_arn`,
+    `metadata.aws_code`, `metadata.request_id`): PERMISSION_DENIED; or STS could not be
+    reached or throttled: UNAVAILABLE, with RetryInfo. Only that account's calls fail.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Every `google.rpc.ErrorInfo.reason` the gateway sends (with `domain` "ec2-grpc"), as a
@@ -175,4 +184,13 @@ RetryInfo.
 """
 ERROR_REASON_INTERNAL: ErrorReason.ValueType  # 27
 """A bug or an impossible state inside the gateway. INTERNAL."""
+ERROR_REASON_TARGET_NOT_GRANTED: ErrorReason.ValueType  # 28
+"""The caller's roles do not grant the call's target (`metadata.account`, `metadata.region`):
+no AWS call was made. PERMISSION_DENIED.
+"""
+ERROR_REASON_ASSUME_ROLE_FAILED: ErrorReason.ValueType  # 29
+"""STS refused to let the gateway assume the target account's role (`metadata.role_arn`,
+`metadata.aws_code`, `metadata.request_id`): PERMISSION_DENIED; or STS could not be
+reached or throttled: UNAVAILABLE, with RetryInfo. Only that account's calls fail.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

@@ -1,0 +1,133 @@
+//! Credentials for an account reached through a role: aws-config's `AssumeRoleProvider` (a
+//! chain of them for a chain of roles), on the gateway's own credentials and its regional STS
+//! endpoint, wrapped so that a refusal becomes the gateway's `AssumeRoleFailed` (STS's code
+//! and request id, the role) and every AssumeRole is counted and logged.
+//!
+//! The provider does not cache: the SDK clients' shared identity cache does, one partition
+//! per provider, so the regions of one account share one session and one AssumeRole per
+//! session, refreshed before it expires (`IDENTITY_BUFFER`).
+
+use super::accounts::Account;
+use crate::error::Error;
+use crate::telemetry::metrics::instruments;
+use aws_config::SdkConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
+use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::operation::RequestId;
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+use opentelemetry::KeyValue;
+use std::time::Duration;
+
+/// How long before an assumed session expires the identity cache assumes the role again, so
+/// no call is signed with credentials about to lapse.
+pub const IDENTITY_BUFFER: Duration = Duration::from_secs(5 * 60);
+
+/// The credentials of `account`'s role (chain), assumed with `base`'s credentials at `base`'s
+/// STS endpoint. The external id and session length apply to the last role of a chain (the
+/// account's own); every hop gets the session name.
+pub async fn assumed_role(base: &SdkConfig, account: &Account) -> SharedCredentialsProvider {
+    let last = account.roles.len().saturating_sub(1);
+    let mut chain: Option<AssumeRoleProvider> = None;
+    for (hop, arn) in account.roles.iter().enumerate() {
+        let mut builder = AssumeRoleProvider::builder(arn)
+            .configure(base)
+            .session_name(&account.session_name);
+        if hop == last {
+            if let Some(external_id) = &account.external_id {
+                builder = builder.external_id(external_id);
+            }
+            if let Some(length) = account.session_length {
+                builder = builder.session_length(length);
+            }
+        }
+        chain = Some(match chain {
+            None => builder.build().await,
+            Some(previous) => builder.build_from_provider(previous).await,
+        });
+    }
+    let inner = chain.expect("an account reached through a role has at least one");
+    SharedCredentialsProvider::new(AssumedRole {
+        inner,
+        account: account.alias.clone(),
+        role_arn: account.roles[last].clone(),
+    })
+}
+
+/// An account's role, assumed: errors and counts in the gateway's terms.
+#[derive(Debug)]
+struct AssumedRole {
+    inner: AssumeRoleProvider,
+    account: String,
+    role_arn: String,
+}
+
+impl AssumedRole {
+    async fn assume(&self) -> provider::Result {
+        let assumed = self.inner.provide_credentials().await;
+        let outcome = if assumed.is_ok() { "ok" } else { "error" };
+        instruments().sts_assume_role.add(
+            1,
+            &[
+                KeyValue::new("cloud.account.alias", self.account.clone()),
+                KeyValue::new("outcome", outcome),
+            ],
+        );
+        assumed.map_err(|e| {
+            let failed = failure(&self.account, &self.role_arn, &e);
+            tracing::warn!(account = %self.account, role = %self.role_arn, "{failed}");
+            CredentialsError::provider_error(failed)
+        })
+    }
+}
+
+impl ProvideCredentials for AssumedRole {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.assume())
+    }
+}
+
+/// The gateway's error for a failed AssumeRole: STS's answer (the deepest in the chain, so a
+/// chain names the hop that failed) when there is one, else why STS was not reached.
+fn failure(account: &str, role_arn: &str, e: &CredentialsError) -> Error {
+    let mut refused: Option<&SdkError<AssumeRoleError>> = None;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(sdk) = err.downcast_ref::<SdkError<AssumeRoleError>>() {
+            refused = Some(sdk);
+        }
+        source = err.source();
+    }
+    let detail = aws_sdk_sts::error::DisplayErrorContext(e).to_string();
+    match refused {
+        Some(SdkError::ServiceError(context)) => {
+            let status = context.raw().status().as_u16();
+            let code = refused.and_then(|r| r.code()).map(str::to_owned);
+            let throttled = code.as_deref().is_some_and(|c| c.starts_with("Throttl"));
+            Error::AssumeRoleFailed {
+                account: account.to_owned(),
+                role_arn: role_arn.to_owned(),
+                message: refused
+                    .and_then(|r| r.message())
+                    .unwrap_or(&detail)
+                    .to_owned(),
+                request_id: refused.and_then(|r| r.request_id()).map(str::to_owned),
+                code,
+                unavailable: throttled || status >= 500,
+            }
+        }
+        // Not answered (unreachable, timed out): retrying later may help.
+        _ => Error::AssumeRoleFailed {
+            account: account.to_owned(),
+            role_arn: role_arn.to_owned(),
+            message: detail,
+            request_id: None,
+            code: None,
+            unavailable: true,
+        },
+    }
+}

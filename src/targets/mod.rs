@@ -1,0 +1,460 @@
+//! Targets: the AWS accounts and regions one gateway serves. Every call names its target
+//! (`account`, `region`; empty: the home account and region); the gateway resolves it once at
+//! the top of the call against the accounts file (`accounts`), checks the caller's grant, and
+//! carries the result down as one value, `Reached`: the target's EC2 seam (SDK client,
+//! budget, coalescing) and instance view.
+//!
+//! Per target, built on first use and kept: the SDK client (every client shares one HTTP
+//! client and connection pool, and one identity cache), the EC2 budget (in-process, or in
+//! Redis under the target's `ACCOUNT:REGION`), the describes that coalesce (never across
+//! targets), and the inventory where it is on. Per account: one assumed-role credentials
+//! provider (`credentials`), shared by its regions, so an account costs one AssumeRole per
+//! session however many calls and regions it serves.
+//!
+//! Model: lyft/clutch's AWS module (`account` and `region` on every request, one assumed-role
+//! provider per account, an unknown pair refused) and GCE's `project` / `zone`.
+
+pub mod accounts;
+pub mod credentials;
+
+use crate::ec2::{Ec2, MergeWindow, SdkSettings};
+use crate::error::Error;
+use crate::inventory::{Inventory, InventorySettings};
+use crate::protection::budget::BudgetSettings;
+use crate::protection::budget::settings::derived_key;
+use crate::protection::stats::Stats;
+use crate::watched::Watched;
+use accounts::{Account, Accounts};
+use aws_config::SdkConfig;
+use aws_sdk_ec2::config::{Region, SharedCredentialsProvider};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+/// Where a call goes, as resolved from its `account` and `region`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// The account's alias (`home` for the home account unless the accounts file names it).
+    pub alias: String,
+    /// The 12-digit account id; the home account's may be unknown.
+    pub account_id: Option<String>,
+    /// The region.
+    pub region: String,
+    /// Whether this is the home account (the gateway's own credentials).
+    pub home: bool,
+}
+
+impl Target {
+    /// How metrics, traces and logs name the account: its id, else its alias.
+    pub fn account_label(&self) -> &str {
+        self.account_id.as_deref().unwrap_or(&self.alias)
+    }
+}
+
+/// What a call reaches: its target, and the target's EC2 seam and instance view.
+#[derive(Debug)]
+pub struct Reached {
+    /// The target.
+    pub target: Target,
+    /// The target's EC2 client with its budget, coalescing describes.
+    pub ec2: Ec2,
+    /// The target's instance view, when its inventory is on.
+    pub inventory: Option<Inventory>,
+}
+
+/// How targets are built: the home AWS configuration and the settings every target gets.
+#[derive(Debug, Clone)]
+pub struct Factory {
+    /// The home account's AWS configuration (credentials chain, region, endpoints), with the
+    /// one HTTP client and identity cache every target's client shares.
+    base: SdkConfig,
+    /// How the SDK calls EC2.
+    pub sdk: SdkSettings,
+    /// The EC2 budget (a target's share may be overridden by the accounts file).
+    pub budget: BudgetSettings,
+    /// The merge window of describes by a few ids.
+    pub merge_window: MergeWindow,
+    /// How instance views are kept, when the inventory is on.
+    pub inventory: Option<InventorySettings>,
+}
+
+/// Identity cache partitions kept: one per account's credentials provider (and the home's).
+const IDENTITY_PARTITIONS: usize = 1024;
+
+impl Factory {
+    /// Targets built from `base` (the standard AWS configuration of the home account): one
+    /// HTTP client and one identity cache for all of them, and STS calls bounded by `sdk`'s
+    /// timeouts (an AssumeRole never hangs a call).
+    pub fn new(
+        base: &SdkConfig,
+        sdk: SdkSettings,
+        budget: BudgetSettings,
+        merge_window: MergeWindow,
+        inventory: Option<InventorySettings>,
+    ) -> Factory {
+        use aws_sdk_ec2::config::IdentityCache;
+        use aws_sdk_ec2::config::timeout::TimeoutConfig;
+        let http = base
+            .http_client()
+            .unwrap_or_else(crate::ec2::default_https_client);
+        let cache = IdentityCache::lazy()
+            .buffer_time(credentials::IDENTITY_BUFFER)
+            .max_partitions(IDENTITY_PARTITIONS)
+            .build();
+        let base = base
+            .to_builder()
+            .http_client(http)
+            .identity_cache(cache)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(sdk.connect_timeout)
+                    .operation_attempt_timeout(sdk.attempt_timeout)
+                    .operation_timeout(sdk.operation_timeout)
+                    .build(),
+            )
+            .build();
+        Factory {
+            base,
+            sdk,
+            budget,
+            merge_window,
+            inventory,
+        }
+    }
+
+    /// The home region: the configured one.
+    pub fn home_region(&self) -> String {
+        self.base
+            .region()
+            .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string())
+    }
+
+    /// Builds what `target` of `account` needs, with `credentials` for an account reached
+    /// through a role. Fails when its budget cannot be set up.
+    async fn build(
+        &self,
+        target: Target,
+        account: &Account,
+        credentials: Option<SharedCredentialsProvider>,
+    ) -> Result<Reached, String> {
+        let mut conf = self.base.to_builder();
+        conf.set_region(Some(Region::new(target.region.clone())));
+        if let Some(credentials) = credentials {
+            conf.set_credentials_provider(Some(credentials));
+        }
+        let conf = conf.build();
+        let stats = Arc::new(Stats::for_target(target.account_label(), &target.region));
+        let settings = account.settings_in(&target.region);
+        // The shared budget's name: EC2 throttles per account and region.
+        let key = match (&target.account_id, target.home) {
+            (Some(id), false) => Some(format!("{id}:{}", target.region)),
+            // The home account in its configured region: `--ec2-budget-key`, else derived.
+            _ if target.region == self.home_region() => None,
+            (Some(id), true) => Some(format!("{id}:{}", target.region)),
+            (None, _) => Some(derived_key(&conf).await?),
+        };
+        let budget = self
+            .budget
+            .budget(&conf, key, settings.budget_share, stats.clone())
+            .await?;
+        let client = crate::ec2::protected_client(&conf, self.sdk, Arc::new(budget), stats.clone())
+            .map_err(|e| e.to_string())?;
+        let ec2 = Ec2::new(client, self.merge_window, stats);
+        let inventory = match (settings.inventory, self.inventory) {
+            (Some(false), _) | (None, None) => None,
+            (Some(true) | None, Some(kept)) => Some(kept),
+            (Some(true), None) => Some(InventorySettings::default()),
+        }
+        .map(|kept| Inventory::start(ec2.clone(), kept));
+        tracing::info!(
+            account = %target.alias,
+            region = %target.region,
+            inventory = inventory.is_some(),
+            "target ready"
+        );
+        Ok(Reached {
+            target,
+            ec2,
+            inventory,
+        })
+    }
+}
+
+/// The accounts in force: fixed, or an accounts file kept current.
+#[derive(Debug)]
+enum Source {
+    Fixed(Box<Accounts>),
+    File(Arc<Watched<Accounts>>),
+}
+
+impl Source {
+    fn with<R>(&self, read: impl FnOnce(&Accounts) -> R) -> R {
+        match self {
+            Source::Fixed(accounts) => read(accounts),
+            Source::File(file) => read(&file.get()),
+        }
+    }
+}
+
+/// A target as built, with the account settings it was built from.
+#[derive(Debug)]
+struct Built {
+    account: Account,
+    reached: Arc<Reached>,
+}
+
+/// The gateway's targets (cheap to clone): resolved per call, built on first use, kept.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    accounts: Source,
+    /// Builds targets; `None`: only the prebuilt home target is served (tests).
+    factory: Option<Factory>,
+    /// The home account in its home region, built at start.
+    home: Arc<Reached>,
+    /// Targets built, by alias and region.
+    built: RwLock<HashMap<(String, String), Built>>,
+    /// One target is built at a time (two callers of a new target build it once).
+    building: tokio::sync::Mutex<()>,
+    /// Each account's credentials, shared by its regions, with the account they were made for.
+    credentials: Mutex<HashMap<String, (Account, SharedCredentialsProvider)>>,
+}
+
+/// The outcome of looking a target up.
+enum Lookup {
+    Built(Arc<Reached>),
+    ToBuild(Box<(Target, Account)>),
+}
+
+impl Targets {
+    /// The home target alone, over `ec2` (and `inventory`), in `ec2`'s region: a gateway
+    /// without an accounts file or factory (tests).
+    pub fn single(ec2: Ec2, inventory: Option<Inventory>) -> Targets {
+        let region = ec2
+            .client
+            .config()
+            .region()
+            .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
+        let accounts = Accounts::home_only(&region, None);
+        let target = accounts.target("", "").expect("the home target resolves");
+        let home = Arc::new(Reached {
+            target,
+            ec2,
+            inventory,
+        });
+        Targets::with_home(Source::Fixed(Box::new(accounts)), None, home)
+    }
+
+    fn with_home(accounts: Source, factory: Option<Factory>, home: Arc<Reached>) -> Targets {
+        let key = (home.target.alias.clone(), home.target.region.clone());
+        let account = accounts.with(|a| a.home.clone());
+        let built = HashMap::from([(
+            key,
+            Built {
+                account,
+                reached: home.clone(),
+            },
+        )]);
+        Targets {
+            inner: Arc::new(Inner {
+                accounts,
+                factory,
+                home,
+                built: RwLock::new(built),
+                building: tokio::sync::Mutex::new(()),
+                credentials: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The targets `factory` builds, as `accounts_file` lists them (read again when it
+    /// changes; without one, the home account in its configured region). Builds the home
+    /// target now: its budget must be set up for the gateway to start.
+    pub async fn start(factory: Factory, accounts_file: Option<&Path>) -> Result<Targets, String> {
+        let home_region = factory.home_region();
+        let accounts = match accounts_file {
+            Some(path) => {
+                let region = home_region.clone();
+                let shown = path.display().to_string();
+                let file = Watched::load_all(&[path], move |contents| {
+                    let text = std::str::from_utf8(contents.first().map_or(&[][..], |c| c))
+                        .map_err(|_| format!("{shown}: not UTF-8 text"))?;
+                    Accounts::parse(text, &region, None).map_err(|e| format!("{shown}: {e}"))
+                })?;
+                file.watch();
+                Source::File(file)
+            }
+            None => Source::Fixed(Box::new(Accounts::home_only(&home_region, None))),
+        };
+        let (target, account) = accounts.with(|a| {
+            let home = a.target("", "").map_err(|e| e.to_string())?;
+            Ok::<_, String>((home, a.home.clone()))
+        })?;
+        let home = factory.build(target, &account, None).await?;
+        let targets = Targets::with_home(accounts, Some(factory), Arc::new(home));
+        if matches!(targets.inner.accounts, Source::File(_)) {
+            tokio::spawn(forget_removed(Arc::downgrade(&targets.inner)));
+        }
+        Ok(targets)
+    }
+
+    /// The home account in its home region (the counters of `Gateway::stats`).
+    pub fn home(&self) -> &Arc<Reached> {
+        &self.inner.home
+    }
+
+    /// Every target built so far.
+    pub fn reached(&self) -> Vec<Arc<Reached>> {
+        let built = self.inner.built.read().expect("targets lock");
+        built.values().map(|b| b.reached.clone()).collect()
+    }
+
+    /// The target a call names (`account`, `region`; empty: the home ones), once `permit`
+    /// allows it, built on first use. Unknown accounts and regions the account does not allow
+    /// are INVALID_ARGUMENT naming the field; `permit`'s refusal is returned as it is. Neither
+    /// makes an AWS call.
+    pub async fn reach(
+        &self,
+        account: &str,
+        region: &str,
+        permit: impl FnOnce(&Target) -> Result<(), Error>,
+    ) -> Result<Arc<Reached>, Error> {
+        let lookup = self.inner.accounts.with(|accounts| {
+            let target = accounts.target(account, region)?;
+            permit(&target)?;
+            let found = accounts.account(account)?;
+            let key = (target.alias.clone(), target.region.clone());
+            let built = self.inner.built.read().expect("targets lock");
+            Ok::<_, Error>(match built.get(&key) {
+                Some(b) if b.account.reaches_as(found, &target.region) => {
+                    Lookup::Built(b.reached.clone())
+                }
+                _ => Lookup::ToBuild(Box::new((target, found.clone()))),
+            })
+        })?;
+        match lookup {
+            Lookup::Built(reached) => Ok(reached),
+            Lookup::ToBuild(to_build) => {
+                let (target, account) = *to_build;
+                self.build(target, account).await
+            }
+        }
+    }
+
+    /// Builds `target` of `account` (unless a concurrent call just did) and keeps it.
+    async fn build(&self, target: Target, account: Account) -> Result<Arc<Reached>, Error> {
+        let Some(factory) = &self.inner.factory else {
+            return Err(Error::Internal(format!(
+                "this gateway serves only its home target, not {} in {}",
+                target.alias, target.region
+            )));
+        };
+        let _one_at_a_time = self.inner.building.lock().await;
+        let key = (target.alias.clone(), target.region.clone());
+        if let Some(b) = self.inner.built.read().expect("targets lock").get(&key)
+            && b.account.reaches_as(&account, &target.region)
+        {
+            return Ok(b.reached.clone());
+        }
+        let credentials = if account.is_home() {
+            None
+        } else {
+            Some(self.credentials(&factory.base, &account).await)
+        };
+        let reached = factory
+            .build(target, &account, credentials)
+            .await
+            .map_err(Error::Internal)?;
+        let reached = Arc::new(reached);
+        let replaced = self.inner.built.write().expect("targets lock").insert(
+            key,
+            Built {
+                account,
+                reached: reached.clone(),
+            },
+        );
+        if let Some(old) = replaced {
+            close(&old.reached);
+        }
+        Ok(reached)
+    }
+
+    /// The credentials of `account`'s role, made once per account and kept while the
+    /// account's role settings stay the same.
+    async fn credentials(&self, base: &SdkConfig, account: &Account) -> SharedCredentialsProvider {
+        if let Some((made_for, provider)) = self
+            .inner
+            .credentials
+            .lock()
+            .expect("credentials lock")
+            .get(&account.alias)
+            && made_for.same_credentials(account)
+        {
+            return provider.clone();
+        }
+        let provider = credentials::assumed_role(base, account).await;
+        self.inner
+            .credentials
+            .lock()
+            .expect("credentials lock")
+            .insert(account.alias.clone(), (account.clone(), provider.clone()));
+        provider
+    }
+
+    /// Ends every open watch and wait: the server is shutting down.
+    pub fn close(&self) {
+        for reached in self.reached() {
+            close(&reached);
+        }
+    }
+}
+
+/// Ends the open watches and waits of `reached`'s view, if it has one.
+fn close(reached: &Reached) {
+    if let Some(inventory) = &reached.inventory {
+        inventory.close();
+    }
+}
+
+/// How often targets of accounts and regions no longer in the accounts file are forgotten.
+const FORGET_EVERY: Duration = Duration::from_secs(5);
+
+/// Forgets the targets whose account or region the accounts file no longer lists (their
+/// views stop listing once their last call ends), for as long as the targets live.
+async fn forget_removed(inner: Weak<Inner>) {
+    let mut every = tokio::time::interval(FORGET_EVERY);
+    loop {
+        every.tick().await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let mut removed = Vec::new();
+        inner.accounts.with(|accounts| {
+            let mut built = inner.built.write().expect("targets lock");
+            built.retain(|(alias, region), b| {
+                let kept = accounts
+                    .account(alias)
+                    .is_ok_and(|a| a.regions.contains(region));
+                if !kept {
+                    removed.push(b.reached.clone());
+                }
+                kept
+            });
+            let mut credentials = inner.credentials.lock().expect("credentials lock");
+            credentials.retain(|alias, _| accounts.others.contains_key(alias));
+        });
+        for reached in removed {
+            tracing::info!(
+                account = %reached.target.alias,
+                region = %reached.target.region,
+                "target removed from the accounts file: forgotten"
+            );
+            close(&reached);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! A counting HTTP proxy in front of moto: what the gateway sends to AWS (EC2 and STS, both
+//! query-protocol POSTs), counted by `Action`, forwarded as it is. It can play an STS that
+//! refuses one role: an AssumeRole whose `RoleArn` contains the refused text gets STS's
+//! `AccessDenied` (HTTP 403, with a request id) instead of moto's answer, as a role whose
+//! trust policy does not name the gateway would.
+
+#![allow(dead_code)] // each test uses part of the harness
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+/// The request id of every refusal the proxy makes (as STS's would be, it is in the answer).
+pub const REFUSAL_REQUEST_ID: &str = "c0ffee00-0000-4000-8000-000000000403";
+
+/// The proxy, serving until dropped.
+pub struct CountingProxy {
+    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL`.
+    pub endpoint: String,
+    counts: Arc<Mutex<HashMap<String, usize>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the proxy shares with its connections.
+struct Shared {
+    upstream: String,
+    refused_role: Option<String>,
+    counts: Arc<Mutex<HashMap<String, usize>>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl CountingProxy {
+    /// Forwards to `upstream` (moto), refusing AssumeRole into roles containing
+    /// `refused_role`.
+    pub async fn start(upstream: &str, refused_role: Option<&str>) -> CountingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let counts = Arc::new(Mutex::new(HashMap::new()));
+        let shared = Arc::new(Shared {
+            upstream: upstream.to_owned(),
+            refused_role: refused_role.map(str::to_owned),
+            counts: counts.clone(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        });
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request| forward(shared.clone(), request));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        CountingProxy {
+            endpoint,
+            counts,
+            task,
+        }
+    }
+
+    /// Requests seen for `action` so far.
+    pub fn count(&self, action: &str) -> usize {
+        let counts = self.counts.lock().expect("lock");
+        counts.get(action).copied().unwrap_or(0)
+    }
+
+    /// Requests seen so far, every action.
+    pub fn total(&self) -> usize {
+        self.counts.lock().expect("lock").values().sum()
+    }
+}
+
+/// Counts `request` by its `Action`, then answers it: refused, or moto's answer.
+async fn forward(
+    shared: Arc<Shared>,
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, hyper::Error> {
+    let (mut parts, body) = request.into_parts();
+    let body = body.collect().await?.to_bytes();
+    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let action = form.get("Action").cloned().unwrap_or_default();
+    *shared
+        .counts
+        .lock()
+        .expect("lock")
+        .entry(action.clone())
+        .or_default() += 1;
+    let refused = action == "AssumeRole"
+        && shared.refused_role.as_ref().is_some_and(|refused| {
+            form.get("RoleArn")
+                .is_some_and(|arn| arn.contains(refused.as_str()))
+        });
+    if refused {
+        let document = format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>\
+             <Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/gateway \
+             is not authorized to perform: sts:AssumeRole on resource: {}</Message></Error>\
+             <RequestId>{REFUSAL_REQUEST_ID}</RequestId></ErrorResponse>",
+            form["RoleArn"]
+        );
+        let answer = hyper::Response::builder()
+            .status(403)
+            .header("content-type", "text/xml")
+            .header("x-amzn-requestid", REFUSAL_REQUEST_ID)
+            .body(Full::new(Bytes::from(document)))
+            .expect("response");
+        return Ok(answer);
+    }
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = format!("{}{path}", shared.upstream).parse().expect("uri");
+    parts.headers.remove(hyper::header::HOST);
+    let upstream = hyper::Request::from_parts(parts, Full::new(body));
+    let answered = match shared.client.request(upstream).await {
+        Ok(answered) => answered,
+        Err(e) => {
+            let failed = hyper::Response::builder()
+                .status(502)
+                .body(Full::new(Bytes::from(format!("proxy: {e}"))))
+                .expect("response");
+            return Ok(failed);
+        }
+    };
+    let (parts, body) = answered.into_parts();
+    let body = body.collect().await?.to_bytes();
+    Ok(hyper::Response::from_parts(parts, Full::new(body)))
+}
