@@ -24,5 +24,6 @@ mod shared_budget;
 mod standin;
 mod streams;
 mod support;
+mod target_budgets;
 mod targets;
 mod telemetry;

@@ -56,12 +56,16 @@ pub struct World {
     pub account: Account,
     /// Remembered client tokens.
     tokens: ec2::Tokens,
-    /// EC2's buckets; `None` when throttling is off.
+    /// EC2's buckets as each region starts with them; `None` when throttling is off.
     throttle: Option<Throttle>,
+    /// EC2's buckets of each region called so far: EC2 throttles per account and region.
+    regional: HashMap<String, Throttle>,
     /// Armed faults.
     faults: Faults,
     /// Counters by action.
     counters: HashMap<String, Counters>,
+    /// Counters by region and action.
+    region_counters: HashMap<(String, String), Counters>,
     /// Requests so far (request ids count up).
     requests: u64,
 }
@@ -144,7 +148,9 @@ impl Builder {
                 .throttling
                 .then(|| Throttle::new(self.request_rates, self.instance_rates)),
             faults: Faults::default(),
+            regional: HashMap::new(),
             counters: HashMap::new(),
+            region_counters: HashMap::new(),
             requests: 0,
         }));
         let listener = TcpListener::bind(addr).await?;
@@ -216,17 +222,26 @@ impl Standin {
     }
 
     /// Simulates other tools of the account taking `per_sec` tokens of `action`'s request
-    /// bucket every second.
+    /// bucket every second (in every region).
     pub fn drain(&self, action: &str, per_sec: f64) {
-        if let Some(t) = &mut self.world.lock().expect("world lock").throttle {
+        let mut world = self.world.lock().expect("world lock");
+        let world = &mut *world;
+        for t in world.throttle.iter_mut().chain(world.regional.values_mut()) {
             t.drain(action, per_sec);
         }
     }
 
-    /// The counters of `action`.
+    /// The counters of `action`, every region.
     pub fn counters(&self, action: &str) -> Counters {
         let world = self.world.lock().expect("world lock");
         world.counters.get(action).copied().unwrap_or_default()
+    }
+
+    /// The counters of `action` in `region` (the region of the request's signature).
+    pub fn counters_in(&self, region: &str, action: &str) -> Counters {
+        let world = self.world.lock().expect("world lock");
+        let key = (region.to_owned(), action.to_owned());
+        world.region_counters.get(&key).copied().unwrap_or_default()
     }
 
     /// Changes the account directly, as another tool of the account would behind the

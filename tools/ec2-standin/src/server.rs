@@ -70,6 +70,7 @@ async fn handle(
         let json = world.lock().expect("world lock").counters_json();
         return Ok(reply(200, "application/json", json));
     }
+    let region = signed_region(request.headers());
     let body = match request.into_body().collect().await {
         Ok(body) => body.to_bytes(),
         Err(_) => return Err(Reset),
@@ -77,7 +78,7 @@ async fn handle(
     let query = Query::parse(&body);
 
     // Decide faults and throttling under the lock, sleep outside it, then apply.
-    let (request_id, admission) = world.lock().expect("world lock").admit(&query);
+    let (request_id, admission) = world.lock().expect("world lock").admit(&query, &region);
     match admission {
         Admission::Answer(e) => {
             let body = xml::error(&e.code, &e.message, &request_id);
@@ -109,6 +110,18 @@ async fn handle(
     Ok(with_request_id(response, &request_id))
 }
 
+/// The region a request is signed for (SigV4's credential scope,
+/// `Credential=KEY/DATE/REGION/ec2/aws4_request`); `us-east-1` when unsigned.
+fn signed_region(headers: &hyper::HeaderMap) -> String {
+    headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("Credential=").nth(1))
+        .and_then(|scope| scope.split('/').nth(2))
+        .unwrap_or("us-east-1")
+        .to_owned()
+}
+
 /// EC2 also names the request id in the `x-amzn-requestid` header.
 fn with_request_id(mut response: Response<Full<Bytes>>, request_id: &str) -> Response<Full<Bytes>> {
     if let Ok(value) = request_id.parse() {
@@ -128,8 +141,9 @@ pub enum Admission {
 }
 
 impl World {
-    /// Counts the call, then applies the first matching fault, then throttling.
-    fn admit(&mut self, query: &Query) -> (String, Admission) {
+    /// Counts the call, then applies the first matching fault, then the throttling of
+    /// `region`.
+    fn admit(&mut self, query: &Query, region: &str) -> (String, Admission) {
         self.requests += 1;
         let request_id = format!(
             "{:08x}-5a7d-4e1c-9f00-{:012x}",
@@ -137,6 +151,11 @@ impl World {
         );
         let counters = self.counters.entry(query.action.clone()).or_default();
         counters.calls += 1;
+        let in_region = self
+            .region_counters
+            .entry((region.to_owned(), query.action.clone()))
+            .or_default();
+        in_region.calls += 1;
         let mut delay = None;
         match self.faults.take(&query.action, ec2::page_number(query)) {
             Some(Fault::Error { status, code }) => {
@@ -158,10 +177,15 @@ impl World {
             Some(Fault::Latency(d)) => delay = Some(d),
             None => {}
         }
-        if let Some(throttle) = &mut self.throttle {
+        if let Some(template) = &self.throttle {
+            let throttle = self
+                .regional
+                .entry(region.to_owned())
+                .or_insert_with(|| template.clone());
             let key = ec2::bucket_key(query);
             if !throttle.admit(&key, &query.action, ec2::instance_count(query)) {
                 counters.throttled += 1;
+                in_region.throttled += 1;
                 return (request_id, Admission::Answer(Ec2Error::throttled()));
             }
         }

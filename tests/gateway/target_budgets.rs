@@ -1,0 +1,184 @@
+//! One EC2 budget per target, as EC2 throttles per account and region: against the project's
+//! stand-in, which keeps EC2's buckets per region (the region of each request's signature), a
+//! busy target driven at 10x its refill is refused fast while a quiet target's calls are all
+//! served within their deadline, and EC2 throttles neither; in-process (one replica) and
+//! through Redis (three replicas). Assertions are counts and codes.
+
+use crate::support::{GatewayProcess, Redis, channel};
+use ec2_grpc::pb;
+use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
+use ec2_standin::Standin;
+use std::time::Duration;
+use tonic::{Code, Request};
+
+/// The home account in two regions: two targets, no STS.
+const TWO_REGIONS: &str = "[home]\nregions = [\"us-east-1\", \"us-west-2\"]\n";
+
+/// The busy target's region, and the quiet one's.
+const BUSY: &str = "us-east-1";
+const QUIET: &str = "us-west-2";
+
+/// How calls to one target ended.
+#[derive(Debug, Default, Clone, Copy)]
+struct Outcome {
+    served: usize,
+    refused: usize,
+    other: usize,
+}
+
+/// Offers `per_sec` describes a second to `region` for `seconds`, round-robin over `replicas`,
+/// each with a deadline of `deadline`.
+async fn offer(
+    replicas: &[GatewayProcess],
+    region: &'static str,
+    per_sec: usize,
+    seconds: f64,
+    deadline: Duration,
+) -> Outcome {
+    let mut clients = Vec::new();
+    for replica in replicas {
+        clients.push(Ec2ServiceClient::new(channel(replica.addr).await));
+    }
+    let total = (per_sec as f64 * seconds) as usize;
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / per_sec as f64));
+    let mut calls = Vec::new();
+    for i in 0..total {
+        ticks.tick().await;
+        let mut client = clients[i % clients.len()].clone();
+        calls.push(tokio::spawn(async move {
+            let mut request = Request::new(pb::DescribeInstancesRequest {
+                filters: vec![pb::Filter {
+                    name: "tag:Name".into(),
+                    values: vec![format!("{region}-{i}")],
+                }],
+                max_results: Some(5),
+                region: region.into(),
+                ..Default::default()
+            });
+            request.set_timeout(deadline);
+            client.describe_instances(request).await
+        }));
+    }
+    let mut outcome = Outcome::default();
+    for call in calls {
+        match call.await.expect("task") {
+            Ok(_) => outcome.served += 1,
+            Err(status) if status.code() == Code::Unavailable => outcome.refused += 1,
+            Err(status) => {
+                println!("unexpected: {status:?}");
+                outcome.other += 1;
+            }
+        }
+    }
+    outcome
+}
+
+/// `replicas` gateways in front of `standin` with the two-region accounts file and EC2's
+/// DescribeInstances bucket scaled down (`more`: the budget's store).
+async fn replicas(
+    standin: &Standin,
+    accounts: &std::path::Path,
+    count: usize,
+    more: &[&str],
+) -> Vec<GatewayProcess> {
+    let mut args = vec![
+        "--accounts-file",
+        accounts.to_str().expect("path"),
+        "--ec2-rate",
+        "DescribeInstances=10/5",
+        "--merge-idle-ms",
+        "0",
+        "--caller-rate",
+        "100000",
+        "--caller-burst",
+        "100000",
+    ];
+    args.extend_from_slice(more);
+    let mut started = Vec::new();
+    for _ in 0..count {
+        started.push(GatewayProcess::start_with(&standin.endpoint(), &args, &[]).await);
+    }
+    started
+}
+
+/// Drives the busy target at 10x its refill and the quiet one at a third of it, at once, and
+/// checks each target's budget on its own.
+async fn busy_and_quiet(replicas: &[GatewayProcess], standin: &Standin, label: &str) {
+    let busy = offer(replicas, BUSY, 50, 3.0, Duration::from_millis(500));
+    let quiet = offer(replicas, QUIET, 2, 3.0, Duration::from_millis(500));
+    let (busy, quiet) = tokio::join!(busy, quiet);
+    let on_busy = standin.counters_in(BUSY, "DescribeInstances");
+    let on_quiet = standin.counters_in(QUIET, "DescribeInstances");
+    println!(
+        "{label}: busy {BUSY} {busy:?}, EC2 saw {} throttled {}; quiet {QUIET} {quiet:?}, EC2 saw {} throttled {}",
+        on_busy.calls, on_busy.throttled, on_quiet.calls, on_quiet.throttled
+    );
+    assert_eq!(
+        (on_busy.throttled, on_quiet.throttled),
+        (0, 0),
+        "EC2 throttles neither target"
+    );
+    assert!(
+        busy.refused > 0,
+        "the busy target is refused fast: {busy:?}"
+    );
+    assert_eq!(busy.other, 0, "refused fast, never late: {busy:?}");
+    assert_eq!(
+        on_busy.calls as usize, busy.served,
+        "refused calls never reached EC2"
+    );
+    assert_eq!(
+        (quiet.served, quiet.refused, quiet.other),
+        (6, 0, 0),
+        "every quiet call is served within its deadline"
+    );
+}
+
+/// The accounts file, written under the test's own name.
+fn accounts_file(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ec2-grpc-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("accounts.toml");
+    std::fs::write(&path, TWO_REGIONS).expect("accounts file");
+    path
+}
+
+#[tokio::test]
+async fn a_busy_target_never_slows_a_quiet_one_in_process() {
+    let standin = Standin::builder()
+        .request_rate("DescribeInstances", 10.0, 5.0)
+        .start()
+        .await
+        .expect("stand-in");
+    let accounts = accounts_file("target-budgets-local");
+    let replicas = replicas(&standin, &accounts, 1, &[]).await;
+    busy_and_quiet(&replicas, &standin, "in-process").await;
+}
+
+#[tokio::test]
+async fn a_busy_target_never_slows_a_quiet_one_across_three_replicas_sharing_redis() {
+    let standin = Standin::builder()
+        .request_rate("DescribeInstances", 10.0, 5.0)
+        .start()
+        .await
+        .expect("stand-in");
+    let redis = Redis::start().await;
+    let url = redis.url();
+    let accounts = accounts_file("target-budgets-redis");
+    let replicas = replicas(&standin, &accounts, 3, &["--ec2-budget-redis-url", &url]).await;
+    busy_and_quiet(&replicas, &standin, "3 replicas, Redis").await;
+    // One budget per target in Redis, named after the account (unknown here: "default") and
+    // the region.
+    let mut connection = redis.connection().await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut connection)
+        .await
+        .expect("keys");
+    for region in [BUSY, QUIET] {
+        assert!(
+            keys.iter().any(|k| k.contains(&format!(":{region}}}"))),
+            "a budget for {region}: {keys:?}"
+        );
+    }
+}
