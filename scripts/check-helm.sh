@@ -38,6 +38,21 @@
 #        all-on render: share, key, timeout, lease and floor from ci/all-on-values.yaml
 #   15   budget guards: the render refuses budget.redis.passwordSecret or budget.redis.key without
 #        urlSecret; the values schema rejects lease 0, timeoutMs 0, replicasFloor 0 and a bad key
+#   16   accounts file: all-on render: ConfigMap <fullname>-accounts holds `accounts` as
+#        accounts.toml (valid TOML: two accounts, one with external_id, one a role chain),
+#        mounted read-only as a whole directory (no subPath, so edits reach the pod),
+#        EC2_GRPC_ACCOUNTS_FILE points into the mount; the roles file has a [targets] table.
+#        Default render: no accounts ConfigMap, volume or EC2_GRPC_ACCOUNTS_FILE
+#   17   ConfigMap files without any Secret: accounts alone (no authentication) and auth.jwksUrl
+#        with auth.roles each get their read-only ConfigMap mount (the roles file was named but
+#        not mounted with jwksUrl alone); NOTES warn that without a roles file every caller
+#        reaches every account; strict schemas
+#   18   memory from inventory.expectedInstances: 100000 renders request 309Mi and limit 387Mi
+#        (64Mi + ceil(2.5 KiB x n), limit ceil(1.25 x request), above 256Mi), NOTES state the
+#        formula; default render 64Mi / 256Mi; all-on render from its expectedInstances; an
+#        explicit limit or request wins (a filled-in request is capped at a given limit, a
+#        filled-in limit raised to a given request), a given request above a given limit is
+#        refused; the schema rejects a negative expectedInstances; strict schemas
 # Prints one line per check and `helm: N passed, M failed`; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -447,6 +462,115 @@ def budget_guards():
             "timeoutMs 0, replicasFloor 0, a key with spaces")
 
 
+def configmap_file(label, env):
+    """The (ConfigMap, key) that the file named by the settings' `env` comes from: a read-only
+    mount of the whole ConfigMap as a directory (a subPath mount would never see an edit)."""
+    pod = one(label, "Deployment")["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    path = settings(label).get(env)
+    need(path, f"{env} is not set")
+    mounts = [m for m in c.get("volumeMounts", []) if path.startswith(m["mountPath"].rstrip("/") + "/")]
+    need(len(mounts) == 1, f"{env}={path} is under {len(mounts)} volume mounts")
+    (m,) = mounts
+    need(m.get("readOnly") is True, f"mount {m['name']} is not read-only")
+    need("subPath" not in m, f"mount {m['name']} uses subPath: ConfigMap edits would not reach the pod")
+    (vol,) = [v for v in pod["volumes"] if v["name"] == m["name"]]
+    need("configMap" in vol, f"volume {vol['name']} is not a ConfigMap")
+    name, key = vol["configMap"]["name"], path[len(m["mountPath"].rstrip("/")) + 1:]
+    found = [d for _, d in rendered[label] if d["kind"] == "ConfigMap" and d["metadata"]["name"] == name]
+    need(len(found) == 1, f"{len(found)} ConfigMaps named {name} in the {label} render")
+    need(key in (found[0].get("data") or {}), f"ConfigMap {name} has no key {key}")
+    return name, key, found[0]["data"][key]
+
+
+def accounts_file():
+    import tomllib
+    values = yaml.safe_load(open(ALL_ON))
+    name, key, text = configmap_file("all-on", "EC2_GRPC_ACCOUNTS_FILE")
+    need(name == f"{RELEASE}-accounts" and key == "accounts.toml", f"accounts file is {key} of {name}")
+    need(text.strip() == values["accounts"].strip(), "accounts.toml differs from the accounts value")
+    accounts = tomllib.loads(text)["accounts"]
+    need(len(accounts) == 2, f"{len(accounts)} accounts in the all-on accounts file, not 2")
+    need(any("external_id" in a for a in accounts.values()), "no account with external_id")
+    need(any(len(a.get("roles", [])) > 1 for a in accounts.values()), "no account with a role chain")
+    _, _, roles = configmap_file("all-on", "EC2_GRPC_AUTH_ROLES_FILE")
+    need("targets" in tomllib.loads(roles), "the all-on roles file has no [targets] table")
+    need("ConfigMap ec2-grpc-accounts" in notes.get("all-on", ""), "NOTES do not name the accounts ConfigMap")
+    names = [d["metadata"]["name"] for _, d in rendered["default"] if d["kind"] == "ConfigMap"]
+    need(names == [RELEASE], f"default render ConfigMaps: {names}")
+    need("EC2_GRPC_ACCOUNTS_FILE" not in settings("default"), "EC2_GRPC_ACCOUNTS_FILE set by default")
+    pod = one("default", "Deployment")["spec"]["template"]["spec"]
+    need("volumes" not in pod, f"default volumes: {pod.get('volumes')}")
+    return (f"{key} of ConfigMap {name} ({', '.join(sorted(accounts))}: external_id, role chain) "
+            "mounted read-only as a directory; nothing rendered by default")
+
+
+def configmap_files_alone():
+    render("accounts-alone", None, BASE, {"accounts": "[accounts.dev]\nid = \"111111111111\"\n"
+                                                      "role_arn = \"arn:aws:iam::111111111111:role/ec2-grpc\"\n"
+                                                      "regions = [\"us-east-1\"]\n"})
+    validate("accounts-alone")
+    name, key, _ = configmap_file("accounts-alone", "EC2_GRPC_ACCOUNTS_FILE")
+    need((name, key) == (f"{RELEASE}-accounts", "accounts.toml"), f"accounts file is {key} of {name}")
+    need("every caller reaches every account" in notes.get("accounts-alone", ""),
+         "NOTES do not warn that every caller reaches every account")
+    render("jwks-url-roles", None, BASE, {"auth": {"jwksUrl": "https://oidc.example.com/jwks",
+                                                   "roles": "[grants]\nci-bot = [\"reader\"]\n"}})
+    validate("jwks-url-roles")
+    name, key, _ = configmap_file("jwks-url-roles", "EC2_GRPC_AUTH_ROLES_FILE")
+    need((name, key) == (f"{RELEASE}-roles", "roles.toml"), f"roles file is {key} of {name}")
+    return "accounts file alone and roles file with jwksUrl alone: each a read-only ConfigMap mount; strict schemas valid"
+
+
+def memory(label):
+    (c,) = one(label, "Deployment")["spec"]["template"]["spec"]["containers"]
+    res = c.get("resources") or {}
+    return (res.get("requests") or {}).get("memory"), (res.get("limits") or {}).get("memory")
+
+
+def memory_sizing():
+    need(memory("default") == ("64Mi", "256Mi"), f"default memory (request, limit): {memory('default')}")
+    n = yaml.safe_load(open(ALL_ON))["inventory"]["expectedInstances"]
+    request = 64 + -(-n * 5 // 2048)
+    expected = (f"{request}Mi", f"{max(256, -(-request * 5 // 4))}Mi")
+    need(memory("all-on") == expected, f"all-on memory for {n} instances: {memory('all-on')}, not {expected}")
+    sized = {"inventory": {"expectedInstances": 100000}}
+    render("sized", None, BASE, sized)
+    validate("sized")
+    need(memory("sized") == ("309Mi", "387Mi"), f"memory for 100000 instances: {memory('sized')}")
+    need(int(memory("sized")[1].removesuffix("Mi")) > 256, "the limit for 100000 instances is not above 256Mi")
+    text = notes.get("sized", "")
+    need("request = 64Mi + ceil(2.5 KiB x instances) = 309Mi" in text
+         and "limit = max(256Mi, ceil(1.25 x request)) = 387Mi" in text, "NOTES do not state the formula")
+    cases = {  # explicit resources: (request, limit) expected
+        "an explicit limit wins": ({"limits": {"memory": "1Gi"}}, ("309Mi", "1Gi")),
+        "a filled-in request stays at or below a given limit": ({"limits": {"memory": "200Mi"}}, ("200Mi", "200Mi")),
+        "a filled-in limit stays at or above a given request": ({"requests": {"memory": "512Mi"}}, ("512Mi", "512Mi")),
+        "explicit request and limit win": ({"requests": {"memory": "128Mi"}, "limits": {"memory": "300Mi"}},
+                                           ("128Mi", "300Mi")),
+    }
+    for i, (case, (resources, want)) in enumerate(cases.items()):
+        render(f"sized-{i}", None, BASE, {**sized, "resources": resources})
+        need(memory(f"sized-{i}") == want, f"{case}: {memory(f'sized-{i}')}, not {want}")
+    validate("sized-0")
+    with helm.Chart.load(CHART) as chart:
+        bad = {**sized, "resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "512Mi"}}}
+        try:
+            chart.render(bad, name=RELEASE, namespace=NAMESPACE)
+        except helm.HelmRenderError as exc:
+            need("exceeds resources.limits.memory" in str(exc), f"render failed otherwise: {exc}")
+        else:
+            raise AssertionError("render accepted a memory request above the limit")
+        try:
+            chart.validate_schema({"inventory": {"expectedInstances": -1}})
+        except helm.HelmValuesError as exc:
+            need("expectedInstances" in str(exc), f"schema rejected something else: {exc}")
+        else:
+            raise AssertionError("values schema accepted inventory.expectedInstances=-1")
+    return (f"100000 instances: request 309Mi, limit 387Mi; all-on {n}: {expected[0]} / {expected[1]}; "
+            "default 64Mi / 256Mi; explicit values win; request > limit refused; schema rejects -1")
+
+
 BASE = ["ConfigMap", "Deployment", "Service", "ServiceAccount", "PodDisruptionBudget"]
 ALL = BASE + ["HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor"]
 
@@ -467,6 +591,9 @@ check("auth guards (client CA without TLS, JWKS Secret with URL)", auth_guards)
 check("EC2 budget without Redis: share divided by the replicas", budget_without_redis)
 check("EC2 budget through Redis: URL and password from Secrets", budget_with_redis)
 check("budget guards (password or key without Redis, schema bounds)", budget_guards)
+check("all-on accounts file: ConfigMap mounted read-only, EC2_GRPC_ACCOUNTS_FILE", accounts_file)
+check("accounts or roles ConfigMap without any Secret mounted", configmap_files_alone)
+check("memory from inventory.expectedInstances, explicit values win", memory_sizing)
 
 passed, failed = results.count(True), results.count(False)
 print(f"helm: {passed} passed, {failed} failed")

@@ -42,8 +42,10 @@ echo "demo: starting moto (local EC2 stand-in) on 127.0.0.1:${MOTO_PORT}" >&2
 pids+=($!)
 wait_for_port "${MOTO_PORT}" moto .demo/moto.log
 
-# Standard AWS variables only: dummy credentials, a region, and the EC2 endpoint override.
+# Standard AWS variables only: dummy credentials, a region, and the EC2 and STS endpoint
+# overrides (STS: the gateway assumes a role in the demo's second account).
 export AWS_ENDPOINT_URL_EC2="http://127.0.0.1:${MOTO_PORT}"
+export AWS_ENDPOINT_URL_STS="http://127.0.0.1:${MOTO_PORT}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 
@@ -61,8 +63,21 @@ print(ec2.describe_subnets()["Subnets"][0]["SubnetId"])
 PY
 )
 
-echo "demo: starting ec2-grpc on ${GATEWAY}" >&2
-"${CARGO_TARGET_DIR:-target}/debug/ec2-grpc" --listen "${GATEWAY}" > .demo/ec2-grpc.log 2>&1 &
+# A second account (moto ties an AssumeRole into account 111111111111's role to that account)
+# and a second region: the gateway reaches both through the same door.
+cat > .demo/accounts.toml <<'TOML'
+[home]
+regions = ["us-east-1", "us-west-2"]
+
+[accounts.dev]
+id = "111111111111"
+role_arn = "arn:aws:iam::111111111111:role/ec2-grpc"
+regions = ["us-west-2", "us-east-1"]
+TOML
+
+echo "demo: starting ec2-grpc on ${GATEWAY} (accounts: .demo/accounts.toml)" >&2
+"${CARGO_TARGET_DIR:-target}/debug/ec2-grpc" --listen "${GATEWAY}" --accounts-file .demo/accounts.toml \
+  > .demo/ec2-grpc.log 2>&1 &
 pids+=($!)
 wait_for_port "${GATEWAY_PORT}" ec2-grpc .demo/ec2-grpc.log
 
@@ -125,6 +140,16 @@ example watch ".venv/bin/grpcurl -max-time 3 -d '{\"filters\": [{\"name\": \"tag
   '"(type|instanceId|revision)"' 'WATCH_EVENT_TYPE_INITIAL_LIST_COMPLETE'
 example from-view ".venv/bin/grpcurl -d '{\"filters\": [{\"name\": \"tag:team\", \"values\": [\"demo\"]}], \"max_staleness\": \"60s\"}' $G ec2.v1.Ec2Service/DescribeInstances" \
   '"(instanceId|staleness)"' '"staleness"'
+# Another account and region: launched in dev / us-west-2, seen there and not at home.
+example other-launch ".venv/bin/grpcurl -d '{\"account\": \"dev\", \"region\": \"us-west-2\", \"image_id\": \"ami-03cf127a\", \"tag_specifications\": [{\"resource_type\": \"instance\", \"tags\": [{\"key\": \"team\", \"value\": \"dev\"}]}]}' $G ec2.v1.Ec2Service/RunInstances" \
+  '"(instanceId|availabilityZone|ownerId)"' '"ownerId": "111111111111"'
+example other-account ".venv/bin/grpcurl -d '{\"account\": \"dev\", \"region\": \"us-west-2\", \"filters\": [{\"name\": \"tag:team\", \"values\": [\"dev\"]}]}' $G ec2.v1.Ec2Service/DescribeInstances" \
+  '"(ownerId|instanceId|availabilityZone)"' '"availabilityZone": "us-west-2'
+example not-at-home ".venv/bin/grpcurl -d '{\"filters\": [{\"name\": \"tag:team\", \"values\": [\"dev\"]}]}' $G ec2.v1.Ec2Service/DescribeInstances" \
+  "" '{'
+! grep -q '"instanceId"' .demo/not-at-home.json || { echo "demo: dev's instance showed up at home" >&2; exit 1; }
+example unknown-account ".venv/bin/grpcurl -d '{\"account\": \"staging\"}' $G ec2.v1.Ec2Service/DescribeInstances" \
+  "" '"field":"account"'
 example empty-selection ".venv/bin/grpcurl -d '{\"selection\": {}}' $G ec2.v1.Ec2Service/StopInstances" \
   "" '"field":"selection"'
 example not-found ".venv/bin/grpcurl -d '{\"instance_ids\": [\"i-0123456789abcdef0\"]}' $G ec2.v1.Ec2Service/DescribeInstances" \

@@ -111,6 +111,23 @@ when both name the same Secret.
 {{- end }}
 
 {{/*
+"true" when the roles file (auth.roles) is mounted: it only takes effect with caller
+authentication, else empty.
+*/}}
+{{- define "ec2-grpc.rolesFile" -}}
+{{- if and (include "ec2-grpc.authConfigured" .) .Values.auth.roles }}true{{ end }}
+{{- end }}
+
+{{/*
+"true" when the chart mounts volumes of its own: the roles and accounts ConfigMaps, the
+Secrets of authentication, TLS and the Redis password; else empty. (extraVolumes and
+extraVolumeMounts come on top.)
+*/}}
+{{- define "ec2-grpc.volumes" -}}
+{{- if or (include "ec2-grpc.rolesFile" .) .Values.accounts .Values.auth.tokensSecret .Values.auth.jwksSecret (include "ec2-grpc.clientCaVolume" .) .Values.tls.secretName .Values.budget.redis.passwordSecret.name }}true{{ end }}
+{{- end }}
+
+{{/*
 "true" when the EC2 budget is shared by the replicas through Redis (budget.redis.urlSecret),
 else empty.
 */}}
@@ -139,6 +156,83 @@ replicas that may run (maxPods): N replicas never spend more than the release's 
 {{- else }}
 {{- divf $share $pods | toString }}
 {{- end }}
+{{- end }}
+
+{{/*
+The memory an inventory of inventory.expectedInstances instances needs, in Mi, as YAML
+{request: R, limit: L}; empty when expectedInstances is 0. Each view holds about 2 KiB per
+instance (211 MiB RSS with 100,000 instances, BENCHMARKS.md P9), counted here as 2.5 KiB for
+the transient copies of a full list (peak 243-249 MiB); 64Mi is the gateway under load without
+a view (P7: 65 MiB). request = 64 + ceil(2.5 KiB x n in Mi), limit = ceil(1.25 x request), and
+never below the chart's defaults (64Mi, 256Mi): the per-instance term does not cover what
+connections and watchers add (1,000 watchers: 108 MiB with 10,000 instances), for which the
+defaults have room.
+*/}}
+{{- define "ec2-grpc.inventoryMemory" -}}
+{{- $n := int64 (.Values.inventory.expectedInstances | default 0) }}
+{{- if gt $n 0 }}
+{{- $request := add 64 (div (add (mul 5 $n) 2047) 2048) }}
+{{- $limit := max 256 (div (add (mul 5 $request) 3) 4) }}
+request: {{ $request }}
+limit: {{ $limit }}
+{{- end }}
+{{- end }}
+
+{{/*
+A memory quantity in bytes (an integer), or empty when it is not one the chart reads (plain
+bytes, or a number with one of the suffixes Ki Mi Gi Ti Pi Ei k M G T P E).
+*/}}
+{{- define "ec2-grpc.memoryBytes" -}}
+{{- if kindIs "string" . }}
+{{- if regexMatch "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$" . }}
+{{- $number := regexFind "^[0-9.]+" . }}
+{{- $units := dict "" 1 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "Pi" 1125899906842624 "Ei" 1152921504606846976 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "P" 1000000000000000 "E" 1000000000000000000 }}
+{{- mulf $number (get $units (trimPrefix $number .)) | ceil | int64 }}
+{{- end }}
+{{- else if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) }}
+{{- int64 . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The container's resources: .Values.resources, with the memory request and limit filled in
+when not given: from inventory.expectedInstances when set (ec2-grpc.inventoryMemory), else the
+chart's defaults 64Mi and 256Mi. A value given in resources always wins; a filled-in request
+never exceeds the limit, a filled-in limit is never below the request (the API server refuses
+a request above the limit).
+*/}}
+{{- define "ec2-grpc.resources" -}}
+{{- $resources := deepCopy (.Values.resources | default dict) }}
+{{- $requests := get $resources "requests" | default dict }}
+{{- $limits := get $resources "limits" | default dict }}
+{{- $request := "64Mi" }}
+{{- $limit := "256Mi" }}
+{{- with include "ec2-grpc.inventoryMemory" . | fromYaml }}
+{{- $request = printf "%dMi" (int64 .request) }}
+{{- $limit = printf "%dMi" (int64 .limit) }}
+{{- end }}
+{{- if $limits.memory }}
+{{- $limit = $limits.memory }}
+{{- end }}
+{{- if $requests.memory }}
+{{- $request = $requests.memory }}
+{{- end }}
+{{- $requestBytes := include "ec2-grpc.memoryBytes" $request }}
+{{- $limitBytes := include "ec2-grpc.memoryBytes" $limit }}
+{{- if and $requestBytes $limitBytes (gt (int64 $requestBytes) (int64 $limitBytes)) }}
+{{- if not $requests.memory }}
+{{- $request = $limit }}
+{{- else if not $limits.memory }}
+{{- $limit = $request }}
+{{- else }}
+{{- fail (printf "resources.requests.memory (%v) exceeds resources.limits.memory (%v)" $request $limit) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $requests "memory" $request }}
+{{- $_ = set $limits "memory" $limit }}
+{{- $_ = set $resources "requests" $requests }}
+{{- $_ = set $resources "limits" $limits }}
+{{- toYaml $resources }}
 {{- end }}
 
 {{/*
