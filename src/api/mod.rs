@@ -137,7 +137,7 @@ impl Gateway {
     ) -> Result<Response<MessageStream<R>>, Status> {
         let inventory = target.inventory.as_ref();
         let stream = actions::run(&target.ec2, inventory, self.batch_size, request).await?;
-        Ok(Response::new(stream))
+        Ok(answered(stream, target))
     }
 }
 
@@ -229,6 +229,26 @@ fn group_reservations(items: Vec<pb::Reservation>) -> Vec<pb::Reservation> {
     reservations
 }
 
+/// The response metadata naming the account an answer came from (its id, or its alias when
+/// the home account's id is unknown), so a caller that named none learns which it reached.
+pub const ACCOUNT_METADATA: &str = "ec2-account";
+/// The response metadata naming the region an answer came from.
+pub const REGION_METADATA: &str = "ec2-region";
+
+/// `message` as the answer of a call to `target`: its metadata names the account and region
+/// (EC2's own fields say so only in part: instances carry `owner_id` only per reservation).
+fn answered<T>(message: T, target: &Reached) -> Response<T> {
+    let mut response = Response::new(message);
+    let metadata = response.metadata_mut();
+    if let Ok(account) = target.target.account_label().parse() {
+        metadata.insert(ACCOUNT_METADATA, account);
+    }
+    if let Ok(region) = target.target.region.parse() {
+        metadata.insert(REGION_METADATA, region);
+    }
+    response
+}
+
 /// The instance view of `target`, when its inventory is on; else FAILED_PRECONDITION.
 fn view(target: &Reached) -> Result<&Inventory, Error> {
     target.inventory.as_ref().ok_or(Error::InventoryOff)
@@ -294,7 +314,7 @@ impl Ec2Service for Gateway {
         let (r, scope, at) = self.reach(request).await?;
         let inventory = at.inventory.as_ref();
         let response = instances::run_instances(&at.ec2, inventory, r, scope.as_ref()).await?;
-        Ok(Response::new(response))
+        Ok(answered(response, &at))
     }
 
     async fn describe_instances(
@@ -304,7 +324,7 @@ impl Ec2Service for Gateway {
         let (r, scope, at) = self.reach(request).await?;
         let inventory = at.inventory.as_ref();
         let response = instances::describe_instances(&at.ec2, inventory, r, scope.as_ref()).await?;
-        Ok(Response::new(response))
+        Ok(answered(response, &at))
     }
 
     type DescribeInstancesStreamStream = MessageStream<pb::DescribeInstancesStreamResponse>;
@@ -316,7 +336,7 @@ impl Ec2Service for Gateway {
         let (r, scope, at) = self.reach(request).await?;
         let inventory = at.inventory.as_ref();
         let stream = instances::describe_instances_stream(&at.ec2, inventory, r, scope)?;
-        Ok(Response::new(stream))
+        Ok(answered(stream, &at))
     }
 
     async fn create_network_interface(
@@ -326,7 +346,7 @@ impl Ec2Service for Gateway {
         let (r, scope, at) = self.reach(request).await?;
         let response =
             network_interfaces::create_network_interface(&at.ec2, r, scope.as_ref()).await?;
-        Ok(Response::new(response))
+        Ok(answered(response, &at))
     }
 
     async fn describe_network_interfaces(
@@ -336,7 +356,7 @@ impl Ec2Service for Gateway {
         let (r, scope, at) = self.reach(request).await?;
         let response =
             network_interfaces::describe_network_interfaces(&at.ec2, r, scope.as_ref()).await?;
-        Ok(Response::new(response))
+        Ok(answered(response, &at))
     }
 
     type DescribeNetworkInterfacesStreamStream =
@@ -348,7 +368,7 @@ impl Ec2Service for Gateway {
     ) -> Result<Response<Self::DescribeNetworkInterfacesStreamStream>, Status> {
         let (r, scope, at) = self.reach(request).await?;
         let stream = network_interfaces::describe_network_interfaces_stream(&at.ec2, r, scope)?;
-        Ok(Response::new(stream))
+        Ok(answered(stream, &at))
     }
 
     async fn attach_network_interface(
@@ -360,7 +380,7 @@ impl Ec2Service for Gateway {
         let response =
             interface_lifecycle::attach_network_interface(&at.ec2, inventory, r, scope.as_ref())
                 .await?;
-        Ok(Response::new(response))
+        Ok(answered(response, &at))
     }
 
     async fn detach_network_interface(
@@ -370,7 +390,7 @@ impl Ec2Service for Gateway {
         let (r, scope, at) = self.reach(request).await?;
         let response =
             interface_lifecycle::detach_network_interface(&at.ec2, r, scope.as_ref()).await?;
-        Ok(Response::new(response))
+        Ok(answered(response, &at))
     }
 
     async fn delete_network_interface(
@@ -380,7 +400,7 @@ impl Ec2Service for Gateway {
         let (r, scope, at) = self.reach(request).await?;
         let response =
             interface_lifecycle::delete_network_interface(&at.ec2, r, scope.as_ref()).await?;
-        Ok(Response::new(response))
+        Ok(answered(response, &at))
     }
 
     type DeleteNetworkInterfacesStream = MessageStream<pb::DeleteNetworkInterfacesResponse>;
@@ -391,7 +411,7 @@ impl Ec2Service for Gateway {
     ) -> Result<Response<Self::DeleteNetworkInterfacesStream>, Status> {
         let (r, scope, at) = self.reach(request).await?;
         let stream = interface_cleanup::delete_network_interfaces(&at.ec2, r, scope).await?;
-        Ok(Response::new(stream))
+        Ok(answered(stream, &at))
     }
 
     type StartInstancesStream = MessageStream<pb::StartInstancesResponse>;
@@ -535,10 +555,10 @@ impl Ec2Service for Gateway {
                 dry_run_succeeded: true,
                 ..Default::default()
             };
-            return Ok(Response::new(stream::single(answer)));
+            return Ok(answered(stream::single(answer), &at));
         }
         let stream = watch::watch_instances(view(&at)?, r, scope)?;
-        Ok(Response::new(stream))
+        Ok(answered(stream, &at))
     }
 
     type WaitInstancesStream = MessageStream<pb::WaitInstancesResponse>;
@@ -555,9 +575,9 @@ impl Ec2Service for Gateway {
                 dry_run_succeeded: true,
                 ..Default::default()
             };
-            return Ok(Response::new(stream::single(answer)));
+            return Ok(answered(stream::single(answer), &at));
         }
         let stream = wait::wait_instances(view(&at)?, r, scope)?;
-        Ok(Response::new(stream))
+        Ok(answered(stream, &at))
     }
 }

@@ -3,7 +3,7 @@
 //! its own, and a caller quota tight enough that its burst is refused with RetryInfo and retried.
 //! `scripts/build-clients.sh` (run by the README's test command) installs and builds the kits.
 
-use crate::support::{self, AuthFiles, GatewayProcess, Moto};
+use crate::support::{self, AccountsFile, AuthFiles, GatewayProcess, Moto};
 use std::path::PathBuf;
 
 const PYTHON_TOKEN: &str = "kit-python-token-0123456789";
@@ -62,6 +62,9 @@ fn assert_tour(language: &str, stdout: &str) {
         .unwrap_or_else(|| panic!("{burst}"));
     assert!(retried >= 1, "the caller quota refused nothing: {burst}");
     assert!(burst.contains("CALLER_QUOTA_EXCEEDED"), "{burst}");
+    let other = line("in account dev / us-west-2: launched i-");
+    assert!(other.contains("owner 111111111111"), "{other}");
+    assert!(other.contains("described there, not at home"), "{other}");
     line("tour complete");
 }
 
@@ -86,7 +89,15 @@ async fn python_and_typescript_kits_run_their_tours_against_the_gateway() {
         "kits",
         &format!("kit-python {PYTHON_TOKEN}\nkit-typescript {TYPESCRIPT_TOKEN}\n"),
         "[roles]\nkit = [\"RunInstances\", \"DescribeInstances\", \"DescribeInstancesStream\"]\n\n\
-         [grants]\nkit-python = [\"kit\"]\nkit-typescript = [\"kit\"]\n",
+         [grants]\nkit-python = [\"kit\"]\nkit-typescript = [\"kit\"]\n\n\
+         [targets]\nkit-python = { accounts = [\"home\", \"dev\"] }\n\
+         kit-typescript = { accounts = [\"home\", \"dev\"] }\n",
+    );
+    // A second account (moto ties an AssumeRole into 111111111111's role to that account)
+    // and region: the tours call them too.
+    let accounts = AccountsFile::write(
+        "kits",
+        "[accounts.dev]\nid = \"111111111111\"\nrole_arn = \"arn:aws:iam::111111111111:role/ec2-grpc\"\nregions = [\"us-west-2\"]\n",
     );
     // Each caller may burst 4 calls, then 5 a second: the tour's first four steps take the
     // burst, and its six back-to-back describes meet RESOURCE_EXHAUSTED with RetryInfo.
@@ -95,9 +106,10 @@ async fn python_and_typescript_kits_run_their_tours_against_the_gateway() {
         &[
             &auth.args()[..],
             &["--caller-rate", "5", "--caller-burst", "4"],
+            &["--accounts-file", accounts.arg()],
         ]
         .concat(),
-        &[],
+        &[("AWS_ENDPOINT_URL_STS", moto.endpoint.as_str())],
     )
     .await;
     let addr = process.addr.to_string();
@@ -114,6 +126,10 @@ async fn python_and_typescript_kits_run_their_tours_against_the_gateway() {
             PYTHON_TOKEN,
             "--burst",
             "6",
+            "--account",
+            "dev",
+            "--region",
+            "us-west-2",
         ],
     )
     .await;
@@ -132,6 +148,10 @@ async fn python_and_typescript_kits_run_their_tours_against_the_gateway() {
             TYPESCRIPT_TOKEN,
             "--burst",
             "6",
+            "--account",
+            "dev",
+            "--region",
+            "us-west-2",
         ],
     )
     .await;

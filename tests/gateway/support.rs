@@ -86,6 +86,44 @@ impl Drop for AuthFiles {
     }
 }
 
+/// An accounts file in a directory of the test's own (removed when dropped).
+pub struct AccountsFile {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl AccountsFile {
+    /// Writes `text` under a temporary directory named after `test`.
+    pub fn write(test: &str, text: &str) -> AccountsFile {
+        let dir = std::env::temp_dir().join(format!("ec2-grpc-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = AccountsFile {
+            path: dir.join("accounts.toml"),
+            dir,
+        };
+        file.replace(text);
+        file
+    }
+
+    /// Replaces the file's text (atomically, as a ConfigMap update does).
+    pub fn replace(&self, text: &str) {
+        let next = self.dir.join("accounts.toml.next");
+        std::fs::write(&next, text).expect("accounts file");
+        std::fs::rename(&next, &self.path).expect("rename");
+    }
+
+    /// The file's path, as a flag's value.
+    pub fn arg(&self) -> &str {
+        self.path.to_str().expect("path")
+    }
+}
+
+impl Drop for AccountsFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Whether moto answers on `port`: its data endpoint says 200 over HTTP/1.
 async fn moto_answers(port: u16) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

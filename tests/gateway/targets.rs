@@ -5,11 +5,10 @@
 
 use crate::auth::bearer;
 use crate::counting_proxy::{CountingProxy, REFUSAL_REQUEST_ID};
-use crate::support::{self, GatewayProcess, Moto};
+use crate::support::{self, AccountsFile, GatewayProcess, Moto};
 use ec2_grpc::pb;
 use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::process::Command;
 use tonic::Code;
@@ -42,42 +41,6 @@ id = "444444444444"
 role_arn = "arn:aws:iam::444444444444:role/denied"
 regions = ["us-east-1"]
 "#;
-
-/// An accounts file in a directory of the test's own (removed when dropped).
-struct AccountsFile {
-    dir: PathBuf,
-    path: PathBuf,
-}
-
-impl AccountsFile {
-    fn write(test: &str, text: &str) -> AccountsFile {
-        let dir = std::env::temp_dir().join(format!("ec2-grpc-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let file = AccountsFile {
-            path: dir.join("accounts.toml"),
-            dir,
-        };
-        file.replace(text);
-        file
-    }
-
-    /// Replaces the file's text (atomically, as a ConfigMap update does).
-    fn replace(&self, text: &str) {
-        let next = self.dir.join("accounts.toml.next");
-        std::fs::write(&next, text).expect("accounts file");
-        std::fs::rename(&next, &self.path).expect("rename");
-    }
-
-    fn arg(&self) -> &str {
-        self.path.to_str().expect("path")
-    }
-}
-
-impl Drop for AccountsFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// The binary with `accounts`, sending EC2 and STS requests through `proxy`.
 async fn gateway(proxy: &CountingProxy, accounts: &AccountsFile, more: &[&str]) -> GatewayProcess {
@@ -263,6 +226,21 @@ async fn each_target_sees_its_own_instances_and_each_account_assumes_its_role_on
             .is_empty(),
         "dev-b's first region, us-east-1, has none"
     );
+
+    // The answer's metadata names the target reached (here the account's default region).
+    let answer = client
+        .describe_instances(describe("iso", "dev-b", ""))
+        .await
+        .expect("dev-b");
+    let said = |key: &str| {
+        answer
+            .metadata()
+            .get(key)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(said("ec2-account").as_deref(), Some("111111111111"));
+    assert_eq!(said("ec2-region").as_deref(), Some("us-east-1"));
 
     // 200 calls over 3 accounts and 2 regions: one AssumeRole per account (dev-b assumed its
     // role for the launch already; ops is a chain of two roles, one session).

@@ -1,7 +1,9 @@
 """A tour of the Python kit against a running gateway: launch, describe, stream with a limit,
-a NOT_FOUND read as a typed error, a refused request's field violations, and a burst of calls retried after the gateway's RetryInfo.
+a NOT_FOUND read as a typed error, a refused request's field violations, a launch in another
+account and region (with --account), and a burst of calls retried after the gateway's RetryInfo.
 
     python examples/tour.py --gateway 127.0.0.1:50051 --image-id ami-... [--token TOKEN]
+        [--account ALIAS --region REGION]
 
 It prints one line per step and exits non-zero when a step does not behave as described.
 """
@@ -24,6 +26,8 @@ def main() -> None:
     parser.add_argument("--image-id", required=True, help="an AMI the EC2 endpoint knows")
     parser.add_argument("--token", help="a bearer token, when the gateway authenticates")
     parser.add_argument("--burst", type=int, default=6, help="describes sent back to back")
+    parser.add_argument("--account", help="another account of the gateway's accounts file")
+    parser.add_argument("--region", default="", help="a region of that account")
     args = parser.parse_args()
     channel, ec2 = connect(args.gateway, token=args.token)
     retries: list[str] = []
@@ -79,6 +83,27 @@ def main() -> None:
                   f"fields {'; '.join(fields)}")
         else:
             raise SystemExit("max_results 3 (EC2 takes 5 to 1000) was accepted")
+
+        # Another account and region: the same door, two more fields. What is launched there is
+        # described there, and the home account does not see it.
+        if args.account:
+            mark = [common_pb2.Filter(name="tag:team", values=["kit-python-elsewhere"])]
+            other = call_with_retry(lambda: ec2.RunInstances(pb.RunInstancesRequest(
+                image_id=args.image_id, account=args.account, region=args.region,
+                tag_specifications=[specifications_pb2.TagSpecification(
+                    resource_type="instance",
+                    tags=[common_pb2.Tag(key="team", value="kit-python-elsewhere")])],
+            )), on_retry=note_retry)
+            there = call_with_retry(lambda: ec2.DescribeInstances(pb.DescribeInstancesRequest(
+                account=args.account, region=args.region, filters=mark)), on_retry=note_retry)
+            at_home = call_with_retry(lambda: ec2.DescribeInstances(
+                pb.DescribeInstancesRequest(filters=mark)), on_retry=note_retry)
+            launched_there = [i.instance_id for i in other.instances]
+            found = [i.instance_id for r in there.reservations for i in r.instances]
+            assert found == launched_there and not at_home.reservations, (found, at_home)
+            print(f"python: in account {args.account} / {args.region}: launched "
+                  f"{', '.join(launched_there)}, owner {other.owner_id}, described there, "
+                  "not at home")
 
         # A burst: calls the gateway refuses with RetryInfo are tried again after its delay.
         for _ in range(args.burst):

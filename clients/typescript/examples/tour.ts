@@ -1,8 +1,9 @@
 // A tour of the TypeScript kit against a running gateway: launch, describe, stream with a limit,
-// a NOT_FOUND read as a typed error, a refused request's field violations, and a burst of calls
-// retried after the gateway's RetryInfo.
+// a NOT_FOUND read as a typed error, a refused request's field violations, a launch in another
+// account and region (with --account), and a burst of calls retried after the gateway's RetryInfo.
 //
 //   node examples/dist/tour.js --gateway http://127.0.0.1:50051 --image-id ami-... [--token T]
+//     [--account ALIAS --region REGION]
 //
 // It prints one line per step and exits non-zero when a step does not behave as described.
 
@@ -17,6 +18,8 @@ const { values: args } = parseArgs({
     "image-id": { type: "string" },
     token: { type: "string" },
     burst: { type: "string", default: "6" },
+    account: { type: "string" },
+    region: { type: "string", default: "" },
   },
 });
 if (args.gateway === undefined || args["image-id"] === undefined) {
@@ -96,6 +99,35 @@ console.log(
   `typescript: refused: code ${Code[refused.code]}, reason ${refused.reasonName}, fields ` +
     refused.violations.map((v) => `${v.field} (${v.description})`).join("; "),
 );
+
+// Another account and region: the same door, two more fields. What is launched there is
+// described there, and the home account does not see it.
+if (args.account !== undefined) {
+  const account = args.account;
+  const region = args.region ?? "";
+  const mark = [{ name: "tag:team", values: ["kit-typescript-elsewhere"] }];
+  const other = await callWithRetry(
+    () =>
+      ec2.runInstances({
+        imageId: args["image-id"],
+        account,
+        region,
+        tagSpecifications: [{ resourceType: "instance", tags: [{ key: "team", value: "kit-typescript-elsewhere" }] }],
+      }),
+    { onRetry },
+  );
+  const there = await callWithRetry(() => ec2.describeInstances({ account, region, filters: mark }), { onRetry });
+  const atHome = await callWithRetry(() => ec2.describeInstances({ filters: mark }), { onRetry });
+  const launchedThere = other.instances.map((i) => i.instanceId);
+  const found = there.reservations.flatMap((r) => r.instances.map((i) => i.instanceId));
+  if (found.join() !== launchedThere.join() || atHome.reservations.length !== 0) {
+    throw new Error(`in ${account}: found ${found.join(", ")}; at home ${atHome.reservations.length}`);
+  }
+  console.log(
+    `typescript: in account ${account} / ${region}: launched ${launchedThere.join(", ")}, ` +
+      `owner ${other.ownerId}, described there, not at home`,
+  );
+}
 
 // A burst: calls the gateway refuses with RetryInfo are tried again after its delay.
 const burst = Number(args.burst);
