@@ -12,7 +12,8 @@
 //! P1 added latency (`latency`), P2 streaming (`streaming`), P3 Python clients (`clients`),
 //! P4-P6 the protection under load (`protection`), P7 soak (`soak`, only with `--soak`), P8 the
 //! EC2 budget shared by three replicas through Redis (`shared_budget`), P9 the instance
-//! inventory: watchers, event latency, reads from the view (`inventory`); `profile`, where a
+//! inventory: watchers, event latency, reads from the view (`inventory`), P10 targets: a call
+//! to another account against a home call, memory per account (`targets`); `profile`, where a
 //! call's CPU goes (callgrind). P1b (CPU per call) is measured with P1, P2's CPU per instance
 //! with P2, P6's CPU with P6.
 //! Timings live here and in BENCHMARKS.md, never in tests.
@@ -27,6 +28,7 @@ mod shared_budget;
 mod soak;
 mod streaming;
 mod support;
+mod targets;
 
 use serde_json::{Value, json};
 
@@ -92,6 +94,7 @@ async fn main() {
         "p7": null,
         "p8": null,
         "p9": null,
+        "p10": null,
         "profile": null,
     });
     if wanted("p1") {
@@ -127,6 +130,9 @@ async fn main() {
     }
     if wanted("p9") {
         results["p9"] = inventory::run().await;
+    }
+    if wanted("p10") {
+        results["p10"] = targets::run().await;
     }
     if args.iter().any(|a| a == "--soak") {
         let seconds = value_of(&args, "--soak-secs").map_or(600, |s| {

@@ -53,7 +53,17 @@ impl GatewayProcess {
     /// Starts the binary on `127.0.0.1:0` against `endpoint` with `args`; its log goes
     /// straight to `target/bench/NAME.log` (not through this process, which is measuring).
     pub async fn start(endpoint: &str, args: &[&str], name: &str) -> GatewayProcess {
-        GatewayProcess::start_under(&[], endpoint, args, name).await
+        GatewayProcess::spawn(&[], endpoint, args, &[], name).await
+    }
+
+    /// `start`, with more environment variables (`AWS_ENDPOINT_URL_STS`, say).
+    pub async fn start_with_env(
+        endpoint: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        name: &str,
+    ) -> GatewayProcess {
+        GatewayProcess::spawn(&[], endpoint, args, envs, name).await
     }
 
     /// `start`, with the binary run by `wrapper` (a profiler: `valgrind --tool=callgrind ...`).
@@ -61,6 +71,16 @@ impl GatewayProcess {
         wrapper: &[&str],
         endpoint: &str,
         args: &[&str],
+        name: &str,
+    ) -> GatewayProcess {
+        GatewayProcess::spawn(wrapper, endpoint, args, &[], name).await
+    }
+
+    async fn spawn(
+        wrapper: &[&str],
+        endpoint: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
         name: &str,
     ) -> GatewayProcess {
         let log = Path::new("target/bench").join(format!("{name}.log"));
@@ -87,6 +107,7 @@ impl GatewayProcess {
             // The inventory's background lists would add to what P1-P8 measure; P9 turns it
             // on with the flag (which beats the environment).
             .env("EC2_GRPC_INVENTORY_RESYNC_SECONDS", "0")
+            .envs(envs.iter().copied())
             .stderr(Stdio::from(file))
             .kill_on_drop(true)
             .spawn()
@@ -220,6 +241,43 @@ impl RedisServer {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("redis-server did not answer on port {port}");
+    }
+}
+
+/// A `moto_server` on a free loopback port (P10's STS: the stand-in serves EC2 only); killed
+/// when dropped. `scripts/setup-tools.sh` installs it into `.venv`.
+pub struct MotoServer {
+    _child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl MotoServer {
+    /// Starts it and waits until it accepts connections.
+    pub async fn start() -> MotoServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port")
+            .local_addr()
+            .expect("its address")
+            .port();
+        let child = Command::new(".venv/bin/moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("moto_server (bash scripts/setup-tools.sh installs it)");
+        for _ in 0..300 {
+            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return MotoServer {
+                    _child: child,
+                    endpoint: format!("http://127.0.0.1:{port}"),
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("moto_server did not listen on port {port}");
     }
 }
 

@@ -47,6 +47,8 @@ GOAL_P8_GOODPUT = "goodput ≥ 95 % of refill"
 GOAL_P9_CALLS = "EC2 calls/s: the resync pages only"
 GOAL_P9_STREAM = "view stream ≥ 10× the SDK paginator"
 GOAL_P9_RSS = "RSS ≤ 256 MiB with 100,000 instances"
+GOAL_P10_LATENCY = "another account's p50 within 5 % of a home call's"
+GOAL_P10_RSS = "50 accounts configured: < 5 MiB above one"
 GOAL_P7_RSS = "RSS flat"
 GOAL_P7_ERRORS = "no unexpected errors"
 
@@ -746,6 +748,41 @@ def section_p9(p9):
     return summary, body
 
 
+def section_p10(p10):
+    ratio_p50 = p10["other_p50_us"] / p10["home_p50_us"]
+    configured = p10["configured_rss_mib"] - p10["one_target_rss_mib"]
+    per_target = (p10["built_rss_mib"] - p10["configured_rss_mib"]) / p10["accounts"]
+    summary = [
+        ["P10 targets: a call to another account", GOAL_P10_LATENCY,
+         f"p50 {fmt_us(p10['other_p50_us'])} vs home {fmt_us(p10['home_p50_us'])}",
+         f"{num(ratio_p50)}×", yes_no(ratio_p50 <= 1.05)],
+        ["P10 targets: memory of 50 accounts configured", GOAL_P10_RSS,
+         f"+{configured:.1f} MiB", f"{num(configured / 5)} of goal", yes_no(configured < 5)],
+    ]
+    rows = [
+        ["calls", f"{p10['calls_each']:,} each, in alternating blocks of home and another "
+                  "account (its role assumed before the first block)"],
+        ["home p50 / p99", f"{fmt_us(p10['home_p50_us'])} / {fmt_us(p10['home_p99_us'])}"],
+        ["another account p50 / p99", f"{fmt_us(p10['other_p50_us'])} / "
+                                      f"{fmt_us(p10['other_p99_us'])}"],
+        ["AssumeRole calls for all of them", f"{p10['assume_role_calls']:.0f}"],
+        ["RSS: home only", fmt_mib(p10["one_target_rss_mib"])],
+        [f"RSS: {p10['accounts']} accounts configured", fmt_mib(p10["configured_rss_mib"])],
+        [f"RSS: {p10['accounts']} accounts called once each (clients, budgets built)",
+         f"{fmt_mib(p10['built_rss_mib'])} ({per_target:.2f} MiB a target)"],
+    ]
+    body = [
+        "## P10: targets",
+        "One gateway, many accounts: a DescribeInstances of the stand-in's one instance in the "
+        "home account and in another account reached through an assumed role (moto plays STS; "
+        "the stand-in answers both), then the gateway's memory with one target, with 50 "
+        "accounts in its accounts file, and with all 50 called once (each built on first use: "
+        "SDK client, budget, coalescers; inventory off, as in P1-P8).",
+        table(["measure", "value"], rows),
+    ]
+    return summary, body
+
+
 def machine(meta):
     rows = [["date", meta.get("date", "—")], ["CPU", meta.get("cpu", "—")],
             ["cores", str(meta.get("cores", "—"))],
@@ -783,13 +820,35 @@ SCENARIOS = [
      [GOAL_P8_THROTTLES, GOAL_P8_GOODPUT, "—", "—"], section_p8, []),
     ("p9", "P9: the instance inventory",
      [GOAL_P9_CALLS, "—", GOAL_P9_STREAM, GOAL_P9_RSS], section_p9, []),
+    ("p10", "P10: targets", [GOAL_P10_LATENCY, GOAL_P10_RSS], section_p10, []),
     ("profile", "Profile: where a call's CPU goes", [], section_profile, []),
 ]
 
 
+def one_section(key, path):
+    """Prints one scenario's summary rows and section, for a run of that scenario alone
+    (`cargo bench --bench gateway -- --only KEY`) added to a BENCHMARKS.md of an earlier run."""
+    with open(path, encoding="utf-8") as f:
+        results = json.load(f)
+    for scenario, title, _goals, section, _plots in SCENARIOS:
+        if scenario == key:
+            rows, body = section(results[key])
+            meta = results.get("meta", {})
+            print(table(["scenario", "goal", "figure", "ratio (figure vs goal)", "met"], rows))
+            print()
+            print("\n\n".join(body))
+            print(f"\n({title} measured alone on {meta.get('date', '?')} at commit "
+                  f"`{meta.get('commit', '?')}`.)")
+            return
+    sys.exit(f"no scenario {key}")
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--section":
+        one_section(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) != 2:
-        sys.exit("usage: python benches/python/report.py target/bench/results.json")
+        sys.exit("usage: python benches/python/report.py [--section KEY] target/bench/results.json")
     with open(sys.argv[1], encoding="utf-8") as f:
         results = json.load(f)
     os.makedirs(PLOTS, exist_ok=True)
