@@ -21,7 +21,8 @@ use opentelemetry::KeyValue;
 use std::time::Duration;
 
 /// How long before an assumed session expires the identity cache assumes the role again, so
-/// no call is signed with credentials about to lapse.
+/// no call is signed with credentials about to lapse (the cache jitters it by up to half: it
+/// renews 2.5 to 5 minutes before the end).
 pub const IDENTITY_BUFFER: Duration = Duration::from_secs(5 * 60);
 
 /// The credentials of `account`'s role (chain), assumed with `base`'s credentials at `base`'s

@@ -146,13 +146,13 @@ impl Factory {
         let conf = conf.build();
         let stats = Arc::new(Stats::for_target(target.account_label(), &target.region));
         let settings = account.settings_in(&target.region);
-        // The shared budget's name: EC2 throttles per account and region.
-        let key = match (&target.account_id, target.home) {
-            (Some(id), false) => Some(format!("{id}:{}", target.region)),
+        // The shared budget's name (with Redis): EC2 throttles per account and region.
+        let key = match &target.account_id {
+            _ if self.budget.redis.is_none() => None,
             // The home account in its configured region: `--ec2-budget-key`, else derived.
-            _ if target.region == self.home_region() => None,
-            (Some(id), true) => Some(format!("{id}:{}", target.region)),
-            (None, _) => Some(derived_key(&conf).await?),
+            _ if target.home && target.region == self.home_region() => None,
+            Some(id) => Some(format!("{id}:{}", target.region)),
+            None => Some(derived_key(&conf).await?),
         };
         let budget = self
             .budget

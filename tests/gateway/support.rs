@@ -112,6 +112,11 @@ impl AccountsFile {
         std::fs::rename(&next, &self.path).expect("rename");
     }
 
+    /// The file's path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// The file's path, as a flag's value.
     pub fn arg(&self) -> &str {
         self.path.to_str().expect("path")

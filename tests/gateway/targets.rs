@@ -488,3 +488,81 @@ async fn a_watch_on_one_target_sees_that_targets_changes_only() {
         break;
     }
 }
+
+/// The wall clock, moved forward by a test: what the SDK reads the time from.
+#[derive(Debug, Clone, Default)]
+struct MovableClock(std::sync::Arc<std::sync::Mutex<Duration>>);
+
+impl MovableClock {
+    /// Moves the clock to `ahead` of the wall clock.
+    fn set(&self, ahead: Duration) {
+        *self.0.lock().expect("clock") = ahead;
+    }
+}
+
+impl aws_smithy_async::time::TimeSource for MovableClock {
+    fn now(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now() + *self.0.lock().expect("clock")
+    }
+}
+
+#[tokio::test]
+async fn an_assumed_session_about_to_expire_is_assumed_again_before_a_call_fails() {
+    use ec2_grpc::targets::{Factory, Targets};
+    let moto = Moto::start().await;
+    let proxy = CountingProxy::start(&moto.endpoint, None).await;
+    // Sessions of 15 minutes (STS's shortest), renewed 2.5 to 5 minutes before they end (the
+    // identity cache jitters its 5-minute margin by up to half).
+    let accounts = AccountsFile::write(
+        "targets-refresh",
+        "[accounts.dev-b]\nid = \"111111111111\"\nrole_arn = \"arn:aws:iam::111111111111:role/ec2-grpc\"\nsession_seconds = 900\nregions = [\"us-east-1\"]\n",
+    );
+    let clock = MovableClock::default();
+    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .endpoint_url(&proxy.endpoint)
+        .time_source(clock.clone())
+        .load()
+        .await;
+    let factory = Factory::new(
+        &base,
+        ec2_grpc::ec2::SdkSettings::default(),
+        ec2_grpc::protection::budget::BudgetSettings {
+            share: 1.0,
+            rates: Vec::new(),
+            redis: None,
+        },
+        None,
+        None,
+    );
+    let targets = Targets::start(factory, Some(accounts.path()))
+        .await
+        .expect("targets");
+    let gateway = support::Gateway::serve(ec2_grpc::api::Gateway::with_targets(targets)).await;
+    let mut client = gateway.client.clone();
+    let call = |client: &mut Ec2ServiceClient<Channel>| {
+        let mut client = client.clone();
+        async move {
+            client
+                .describe_instances(describe("refresh", "dev-b", ""))
+                .await
+                .map(|_| ())
+        }
+    };
+    for _ in 0..5 {
+        call(&mut client).await.expect("dev-b");
+    }
+    assert_eq!(proxy.count("AssumeRole"), 1, "one session for five calls");
+    // Thirteen minutes on, two are left, within the margin: the next call assumes the role
+    // again first, and succeeds.
+    clock.set(Duration::from_secs(13 * 60));
+    call(&mut client).await.expect("dev-b, on a new session");
+    assert_eq!(proxy.count("AssumeRole"), 2, "renewed before it expired");
+    // Back to now, the new session has its 15 minutes: it is kept.
+    clock.set(Duration::ZERO);
+    call(&mut client).await.expect("dev-b");
+    assert_eq!(proxy.count("AssumeRole"), 2, "and kept");
+}
