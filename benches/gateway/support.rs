@@ -203,6 +203,16 @@ impl GatewayProcess {
     }
 }
 
+/// A free loopback port (bound, read, released).
+async fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
 /// A `redis-server` on a free loopback port, empty and without persistence (P8); killed
 /// when dropped. The Debian package comes from `scripts/setup-tools.sh`.
 pub struct RedisServer {
@@ -214,12 +224,7 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts it and waits until it answers PING.
     pub async fn start() -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port")
-            .local_addr()
-            .expect("its address")
-            .port();
+        let port = free_port().await;
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -255,12 +260,7 @@ pub struct MotoServer {
 impl MotoServer {
     /// Starts it and waits until it accepts connections.
     pub async fn start() -> MotoServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port")
-            .local_addr()
-            .expect("its address")
-            .port();
+        let port = free_port().await;
         let child = Command::new(".venv/bin/moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())

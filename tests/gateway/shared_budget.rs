@@ -247,17 +247,32 @@ async fn three_replicas(standin: &Standin, redis: &Redis) -> Vec<GatewayProcess>
 
 /// What a load run saw.
 #[derive(Debug, Default, Clone, Copy)]
-struct Outcome {
-    served: usize,
-    refused: usize,
-    late: usize,
-    other: usize,
+pub struct Outcome {
+    /// Answered OK.
+    pub served: usize,
+    /// UNAVAILABLE (the budget refused it fast).
+    pub refused: usize,
+    /// DEADLINE_EXCEEDED.
+    pub late: usize,
+    /// Anything else.
+    pub other: usize,
 }
 
-/// Offers `per_sec` describes a second for `seconds`, round-robin over `replicas`, each call
-/// with a deadline of `deadline`; counts how they ended.
+/// Offers `per_sec` describes a second for `seconds` in the home region, round-robin over
+/// `replicas`, each call with a deadline of `deadline`; counts how they ended.
 async fn offer_describes(
     replicas: &[GatewayProcess],
+    per_sec: usize,
+    seconds: f64,
+    deadline: Duration,
+) -> Outcome {
+    offer_describes_in(replicas, "", per_sec, seconds, deadline).await
+}
+
+/// `offer_describes` in `region` (empty: the home region).
+pub async fn offer_describes_in(
+    replicas: &[GatewayProcess],
+    region: &'static str,
     per_sec: usize,
     seconds: f64,
     deadline: Duration,
@@ -279,6 +294,7 @@ async fn offer_describes(
                     values: vec![format!("seed-{i}")],
                 }],
                 max_results: Some(5),
+                region: region.into(),
                 ..Default::default()
             });
             request.set_timeout(deadline);
