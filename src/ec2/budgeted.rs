@@ -86,7 +86,16 @@ impl HttpConnector for Budgeted {
             http.response.status_code = tracing::field::Empty,
             aws.request_id = tracing::field::Empty,
             ec2.throttled = tracing::field::Empty,
+            cloud.account.id = tracing::field::Empty,
+            cloud.region = tracing::field::Empty,
         );
+        // The target this client serves (its counters carry it).
+        for attribute in self.stats.target_attributes() {
+            let key = attribute.key.as_str();
+            if key == "cloud.account.id" || key == "cloud.region" {
+                span.record(key, tracing::field::display(&attribute.value));
+            }
+        }
         let attempt_span = span.clone();
         let future = async move {
             let own = |e: Error| ConnectorError::other(Box::new(e), None);

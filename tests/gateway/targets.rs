@@ -44,7 +44,15 @@ regions = ["us-east-1"]
 
 /// The binary with `accounts`, sending EC2 and STS requests through `proxy`.
 async fn gateway(proxy: &CountingProxy, accounts: &AccountsFile, more: &[&str]) -> GatewayProcess {
-    let mut args = vec!["--accounts-file", accounts.arg()];
+    // The caller quota lifted: a test's hundreds of calls come from one connection.
+    let mut args = vec![
+        "--accounts-file",
+        accounts.arg(),
+        "--caller-rate",
+        "100000",
+        "--caller-burst",
+        "100000",
+    ];
     args.extend_from_slice(more);
     GatewayProcess::start_with(
         &proxy.endpoint,

@@ -234,6 +234,17 @@ async fn traces_metrics_and_logs_reach_their_destinations() {
             .any(|a| a.starts_with("aws.request_id="))),
         "every EC2 span names its AWS request id"
     );
+    // The target travels on both: the server span and every EC2 attempt name the region (and
+    // the account: here its alias, the credentials do not say its id).
+    for span in server.iter().chain(&ec2) {
+        let attributes = attributes(&span.attributes);
+        assert!(
+            attributes.contains(&"cloud.region=us-east-1".to_owned())
+                && attributes.contains(&"cloud.account.id=home".to_owned()),
+            "{}: {attributes:?}",
+            span.name
+        );
+    }
     // Each EC2 span descends from one of the server spans (through the SDK's own spans).
     let by_id = |id: &Vec<u8>| spans.iter().find(|s| &s.span_id == id);
     for span in &ec2 {
@@ -258,6 +269,11 @@ async fn traces_metrics_and_logs_reach_their_destinations() {
         "{calls:?}"
     );
     assert!(named("ec2.client.throttles").next().is_some());
+    let attempts: Vec<&String> = named("ec2.client.calls").flat_map(|(_, a)| a).collect();
+    assert!(
+        attempts.contains(&&"cloud.region=us-east-1".to_owned()),
+        "EC2 metrics carry the target: {attempts:?}"
+    );
     assert!(named("ec2.client.retries").next().is_some());
 
     // Nothing secret in any span (names and attributes) nor in any log line.
