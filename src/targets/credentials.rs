@@ -5,7 +5,8 @@
 //!
 //! The provider does not cache: the SDK clients' shared identity cache does, one partition
 //! per provider, so the regions of one account share one session and one AssumeRole per
-//! session, refreshed before it expires (`IDENTITY_BUFFER`).
+//! session, refreshed before it expires (`IDENTITY_BUFFER`). A refusal is held for a few
+//! seconds (`FAILURE_HOLD`), so a refused role is not asked for again on every call.
 
 use super::accounts::Account;
 use crate::error::Error;
@@ -18,7 +19,9 @@ use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::RequestId;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use opentelemetry::KeyValue;
+use std::sync::Mutex;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// How long before an assumed session expires the identity cache assumes the role again, so
 /// no call is signed with credentials about to lapse (the cache jitters it by up to half: it
@@ -53,8 +56,14 @@ pub async fn assumed_role(base: &SdkConfig, account: &Account) -> SharedCredenti
         inner,
         account: account.alias.clone(),
         role_arn: account.roles[last].clone(),
+        failed: Mutex::new(None),
     })
 }
+
+/// How long an AssumeRole that STS refused is answered from memory: the calls to an account
+/// whose role STS refuses fail at once instead of each asking STS again (which would spend
+/// the home account's STS rate one call at a time until the trust policy is fixed).
+pub const FAILURE_HOLD: Duration = Duration::from_secs(10);
 
 /// An account's role, assumed: errors and counts in the gateway's terms.
 #[derive(Debug)]
@@ -62,10 +71,18 @@ struct AssumedRole {
     inner: AssumeRoleProvider,
     account: String,
     role_arn: String,
+    /// The last failure, and when it happened (see `FAILURE_HOLD`).
+    failed: Mutex<Option<(Instant, Error)>>,
 }
 
 impl AssumedRole {
     async fn assume(&self) -> provider::Result {
+        let held = self.failed.lock().expect("failure lock").clone();
+        if let Some((at, failed)) = held
+            && at.elapsed() < FAILURE_HOLD
+        {
+            return Err(CredentialsError::provider_error(failed));
+        }
         let assumed = self.inner.provide_credentials().await;
         let outcome = if assumed.is_ok() { "ok" } else { "error" };
         instruments().sts_assume_role.add(
@@ -75,11 +92,28 @@ impl AssumedRole {
                 KeyValue::new("outcome", outcome),
             ],
         );
-        assumed.map_err(|e| {
-            let failed = failure(&self.account, &self.role_arn, &e);
-            tracing::warn!(account = %self.account, role = %self.role_arn, "{failed}");
-            CredentialsError::provider_error(failed)
-        })
+        let mut held = self.failed.lock().expect("failure lock");
+        match assumed {
+            Ok(credentials) => {
+                *held = None;
+                Ok(credentials)
+            }
+            Err(e) => {
+                let failed = failure(&self.account, &self.role_arn, &e);
+                tracing::warn!(account = %self.account, role = %self.role_arn, "{failed}");
+                // A refusal stands until the trust policy changes; a throttle or an unreachable
+                // STS is tried again on the next call.
+                let refused = matches!(
+                    failed,
+                    Error::AssumeRoleFailed {
+                        unavailable: false,
+                        ..
+                    }
+                );
+                *held = refused.then(|| (Instant::now(), failed.clone()));
+                Err(CredentialsError::provider_error(failed))
+            }
+        }
     }
 }
 

@@ -317,6 +317,20 @@ async fn each_target_sees_its_own_instances_and_each_account_assumes_its_role_on
         described,
         "nothing reached EC2"
     );
+    // Asked again at once, the refusal is answered from memory: STS is not asked per call.
+    let assumed = proxy.count("AssumeRole");
+    let again = client
+        .describe_instances(describe("iso", "locked", ""))
+        .await
+        .expect_err("still refused");
+    let (why, metadata) = reason(&again);
+    assert_eq!(why, "ASSUME_ROLE_FAILED");
+    assert_eq!(metadata["request_id"], REFUSAL_REQUEST_ID);
+    assert_eq!(
+        proxy.count("AssumeRole"),
+        assumed,
+        "the refusal is held a few seconds"
+    );
     client
         .describe_instances(describe("iso", "dev-b", "us-west-2"))
         .await
