@@ -16,17 +16,16 @@
 
 pub mod accounts;
 pub mod credentials;
+mod factory;
 
-use crate::ec2::{Ec2, MergeWindow, SdkSettings};
+use crate::ec2::Ec2;
 use crate::error::Error;
-use crate::inventory::{Inventory, InventorySettings};
-use crate::protection::budget::BudgetSettings;
-use crate::protection::budget::settings::derived_key;
-use crate::protection::stats::Stats;
+use crate::inventory::Inventory;
 use crate::watched::Watched;
 use accounts::{Account, Accounts};
 use aws_config::SdkConfig;
-use aws_sdk_ec2::config::{Region, SharedCredentialsProvider};
+use aws_sdk_ec2::config::SharedCredentialsProvider;
+pub use factory::Factory;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -61,124 +60,6 @@ pub struct Reached {
     pub ec2: Ec2,
     /// The target's instance view, when its inventory is on.
     pub inventory: Option<Inventory>,
-}
-
-/// How targets are built: the home AWS configuration and the settings every target gets.
-#[derive(Debug, Clone)]
-pub struct Factory {
-    /// The home account's AWS configuration (credentials chain, region, endpoints), with the
-    /// one HTTP client and identity cache every target's client shares.
-    base: SdkConfig,
-    /// How the SDK calls EC2.
-    pub sdk: SdkSettings,
-    /// The EC2 budget (a target's share may be overridden by the accounts file).
-    pub budget: BudgetSettings,
-    /// The merge window of describes by a few ids.
-    pub merge_window: MergeWindow,
-    /// How instance views are kept, when the inventory is on.
-    pub inventory: Option<InventorySettings>,
-}
-
-/// Identity cache partitions kept: one per account's credentials provider (and the home's).
-const IDENTITY_PARTITIONS: usize = 1024;
-
-impl Factory {
-    /// Targets built from `base` (the standard AWS configuration of the home account): one
-    /// HTTP client and one identity cache for all of them, and STS calls bounded by `sdk`'s
-    /// timeouts (an AssumeRole never hangs a call).
-    pub fn new(
-        base: &SdkConfig,
-        sdk: SdkSettings,
-        budget: BudgetSettings,
-        merge_window: MergeWindow,
-        inventory: Option<InventorySettings>,
-    ) -> Factory {
-        use aws_sdk_ec2::config::IdentityCache;
-        use aws_sdk_ec2::config::timeout::TimeoutConfig;
-        let http = base
-            .http_client()
-            .unwrap_or_else(crate::ec2::default_https_client);
-        let cache = IdentityCache::lazy()
-            .buffer_time(credentials::IDENTITY_BUFFER)
-            .max_partitions(IDENTITY_PARTITIONS)
-            .build();
-        let base = base
-            .to_builder()
-            .http_client(http)
-            .identity_cache(cache)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(sdk.connect_timeout)
-                    .operation_attempt_timeout(sdk.attempt_timeout)
-                    .operation_timeout(sdk.operation_timeout)
-                    .build(),
-            )
-            .build();
-        Factory {
-            base,
-            sdk,
-            budget,
-            merge_window,
-            inventory,
-        }
-    }
-
-    /// The home region: the configured one.
-    pub fn home_region(&self) -> String {
-        self.base
-            .region()
-            .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string())
-    }
-
-    /// Builds what `target` of `account` needs, with `credentials` for an account reached
-    /// through a role. Fails when its budget cannot be set up.
-    async fn build(
-        &self,
-        target: Target,
-        account: &Account,
-        credentials: Option<SharedCredentialsProvider>,
-    ) -> Result<Reached, String> {
-        let mut conf = self.base.to_builder();
-        conf.set_region(Some(Region::new(target.region.clone())));
-        if let Some(credentials) = credentials {
-            conf.set_credentials_provider(Some(credentials));
-        }
-        let conf = conf.build();
-        let stats = Arc::new(Stats::for_target(target.account_label(), &target.region));
-        let settings = account.settings_in(&target.region);
-        // The shared budget's name (with Redis): EC2 throttles per account and region.
-        let key = match &target.account_id {
-            _ if self.budget.redis.is_none() => None,
-            // The home account in its configured region: `--ec2-budget-key`, else derived.
-            _ if target.home && target.region == self.home_region() => None,
-            Some(id) => Some(format!("{id}:{}", target.region)),
-            None => Some(derived_key(&conf).await?),
-        };
-        let budget = self
-            .budget
-            .budget(&conf, key, settings.budget_share, stats.clone())
-            .await?;
-        let client = crate::ec2::protected_client(&conf, self.sdk, Arc::new(budget), stats.clone())
-            .map_err(|e| e.to_string())?;
-        let ec2 = Ec2::new(client, self.merge_window, stats);
-        let inventory = match (settings.inventory, self.inventory) {
-            (Some(false), _) | (None, None) => None,
-            (Some(true) | None, Some(kept)) => Some(kept),
-            (Some(true), None) => Some(InventorySettings::default()),
-        }
-        .map(|kept| Inventory::start(ec2.clone(), kept));
-        tracing::info!(
-            account = %target.alias,
-            region = %target.region,
-            inventory = inventory.is_some(),
-            "target ready"
-        );
-        Ok(Reached {
-            target,
-            ec2,
-            inventory,
-        })
-    }
 }
 
 /// The accounts in force: fixed, or an accounts file kept current.
@@ -364,7 +245,7 @@ impl Targets {
         let credentials = if account.is_home() {
             None
         } else {
-            Some(self.credentials(&factory.base, &account).await)
+            Some(self.credentials(factory.base(), &account).await)
         };
         let reached = factory
             .build(target, &account, credentials)
