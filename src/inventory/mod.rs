@@ -22,7 +22,7 @@ pub mod view;
 use crate::ec2::Ec2;
 use crate::error::Error;
 use crate::pb;
-use crate::telemetry::metrics::instruments;
+use crate::telemetry::metrics::{instruments, with_target};
 use opentelemetry::KeyValue;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -216,9 +216,7 @@ impl Inventory {
 impl Inventory {
     /// `own` attributes, then the target's.
     fn labels<const N: usize>(&self, own: [KeyValue; N]) -> Vec<KeyValue> {
-        own.into_iter()
-            .chain(self.shared.target.iter().cloned())
-            .collect()
+        with_target(own, &self.shared.target)
     }
 }
 

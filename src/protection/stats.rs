@@ -3,7 +3,7 @@
 //! calls the quotas and the shedding refused. Each event also goes to the OpenTelemetry
 //! instruments (`telemetry::metrics`), with its EC2 action where it has one.
 
-use crate::telemetry::metrics::instruments;
+use crate::telemetry::metrics::{instruments, with_target};
 use opentelemetry::KeyValue;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -75,7 +75,7 @@ impl Stats {
 
     /// `own` attributes, then the target's.
     fn with_target<const N: usize>(&self, own: [KeyValue; N]) -> Vec<KeyValue> {
-        own.into_iter().chain(self.target.iter().cloned()).collect()
+        with_target(own, &self.target)
     }
 
     /// An attempt of `action` waited `wait` for budget.

@@ -401,6 +401,11 @@ impl Accounts {
     /// account's first region, which for the home account is the configured one). A region
     /// the account does not allow is INVALID_ARGUMENT naming `region` and the allowed ones.
     pub fn target(&self, account: &str, region: &str) -> Result<Target, Error> {
+        self.resolve(account, region).map(|(_, target)| target)
+    }
+
+    /// `target`, with the account it is in (one lookup for both).
+    pub fn resolve(&self, account: &str, region: &str) -> Result<(&Account, Target), Error> {
         let found = self.account(account)?;
         let region = if region.is_empty() {
             found.regions[0].as_str()
@@ -417,12 +422,13 @@ impl Accounts {
                 ),
             ));
         }
-        Ok(Target {
+        let target = Target {
             alias: found.alias.clone(),
             account_id: found.id.clone(),
             region: region.to_owned(),
             home: found.is_home(),
-        })
+        };
+        Ok((found, target))
     }
 }
 

@@ -172,9 +172,9 @@ impl Targets {
             }
             None => Source::Fixed(Box::new(Accounts::home_only(&home_region, None))),
         };
-        let (target, account) = accounts.with(|a| {
-            let home = a.target("", "").map_err(|e| e.to_string())?;
-            Ok::<_, String>((home, a.home.clone()))
+        let (account, target) = accounts.with(|a| {
+            let (home, target) = a.resolve("", "").map_err(|e| e.to_string())?;
+            Ok::<_, String>((home.clone(), target))
         })?;
         let home = factory.build(target, &account, None).await?;
         let targets = Targets::with_home(accounts, Some(factory), Arc::new(home));
@@ -206,9 +206,8 @@ impl Targets {
         permit: impl FnOnce(&Target) -> Result<(), Error>,
     ) -> Result<Arc<Reached>, Error> {
         let lookup = self.inner.accounts.with(|accounts| {
-            let target = accounts.target(account, region)?;
+            let (found, target) = accounts.resolve(account, region)?;
             permit(&target)?;
-            let found = accounts.account(account)?;
             let key = (target.alias.clone(), target.region.clone());
             let built = self.inner.built.read().expect("targets lock");
             Ok::<_, Error>(match built.get(&key) {

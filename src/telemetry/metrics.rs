@@ -2,6 +2,7 @@
 //! exist (`rpc.server.call.duration`) and under `ec2.` where they are the gateway's own. They
 //! come from the global meter provider that `telemetry::init` installs (no-ops without one).
 
+use opentelemetry::KeyValue;
 use opentelemetry::global;
 use opentelemetry::metrics::{Counter, Gauge, Histogram, UpDownCounter};
 use std::sync::OnceLock;
@@ -145,6 +146,12 @@ pub fn instruments() -> &'static Instruments {
                 .build(),
         }
     })
+}
+
+/// `own` attributes, then a target's (its `cloud.account.id` and `cloud.region`): the
+/// attributes of an instrument recorded for one target (see `Stats`, `Inventory`).
+pub fn with_target<const N: usize>(own: [KeyValue; N], target: &[KeyValue]) -> Vec<KeyValue> {
+    own.into_iter().chain(target.iter().cloned()).collect()
 }
 
 /// Counts something open (a watch, a wait) in an up-down counter for as long as it lives.
