@@ -53,6 +53,17 @@
 #        explicit limit or request wins (a filled-in request is capped at a given limit, a
 #        filled-in limit raised to a given request), a given request above a given limit is
 #        refused; the schema rejects a negative expectedInstances; strict schemas
+#   19   preflight, default render: init container `check` with the gateway's image, command
+#        and securityContext (hardened), args ending in `check` without `--aws`, the same env
+#        var names, envFrom and volumeMounts as the gateway's container, no ports, no probes,
+#        small resources (requests 50m / 64Mi, memory limit 128Mi); NOTES name `-c check`
+#   20   preflight, all-on render (preflight.aws): args end in `check --aws`; env (the Redis URL
+#        through secretKeyRef, extraEnv), envFrom and every Secret, ConfigMap and extra mount the
+#        same as the gateway's container
+#   21   preflight off and guards: preflight.enabled false renders no init container;
+#        extraArgs follow the subcommand; a gateway memory limit below 128Mi caps the check's;
+#        the schema rejects a non-boolean preflight.aws and an unknown preflight key; strict
+#        schemas
 # Prints one line per check and `helm: N passed, M failed`; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -571,6 +582,99 @@ def memory_sizing():
             "default 64Mi / 256Mi; explicit values win; request > limit refused; schema rejects -1")
 
 
+def pod_containers(label):
+    """The Deployment's gateway container and its init containers."""
+    pod = one(label, "Deployment")["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    return c, pod.get("initContainers") or []
+
+
+def preflight(label):
+    """The preflight init container `check`: checks that it runs the gateway's binary with the
+    gateway's image, command, securityContext, env, envFrom and volumeMounts, and that it is a
+    plain run-to-completion container (no ports, no probes, small resources); returns it."""
+    c, inits = pod_containers(label)
+    need([i["name"] for i in inits] == ["check"], f"init containers: {[i['name'] for i in inits]}")
+    (i,) = inits
+    for key in ("image", "imagePullPolicy", "command", "securityContext"):
+        need(i.get(key) == c.get(key), f"{key} differs: check {i.get(key)!r}, gateway {c.get(key)!r}")
+    for key in ("env", "envFrom", "volumeMounts"):
+        need(i.get(key) == c.get(key), f"{key} differs from the gateway's: check {i.get(key)}, gateway {c.get(key)}")
+    need(i.get("command") == ["/ec2-grpc"], f"command is {i.get('command')}")
+    extra = c.get("args") or []
+    args = i.get("args") or []
+    need(args[:1] == ["check"], f"args {args} do not start with `check`")
+    need(extra == [] or args[-len(extra):] == extra, f"args {args} do not end with the gateway's {extra}")
+    sc = i.get("securityContext") or {}
+    need(sc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem is not true")
+    need(sc.get("allowPrivilegeEscalation") is False, "allowPrivilegeEscalation is not false")
+    need(sc.get("capabilities", {}).get("drop") == ["ALL"], "capabilities do not drop ALL")
+    need(sc.get("runAsNonRoot") is True, "runAsNonRoot is not true")
+    for key in ("ports", "livenessProbe", "readinessProbe", "startupProbe", "lifecycle", "restartPolicy"):
+        need(key not in i, f"the check has {key}: {i.get(key)}")
+    res = i.get("resources") or {}
+    need("cpu" in res.get("requests", {}) and "memory" in res.get("requests", {})
+         and "memory" in res.get("limits", {}), f"cpu request, memory request or limit missing: {res}")
+    return i
+
+
+def preflight_default():
+    i = preflight("default")
+    need(i["args"] == ["check"], f"args are {i['args']}, not [check]")
+    c, _ = pod_containers("default")
+    names = [e["name"] for e in i.get("env", [])]
+    need(names == [e["name"] for e in c.get("env", [])], "env var names differ from the gateway's")
+    res = i["resources"]
+    want = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "128Mi"}}
+    need(res == want, f"resources are {res}, not {want}")
+    text = notes.get("default", "")
+    need("`ec2-grpc check` (init container `check`)" in text and "logs POD -c check" in text,
+         "NOTES do not describe the preflight check")
+    mounts = [m["name"] for m in i.get("volumeMounts", [])]
+    return (f"init container check: args {i['args']}, gateway's image, command, env "
+            f"({len(names)} vars), envFrom and mounts ({len(mounts)}), hardened, no ports or probes, "
+            "requests 50m/64Mi, limits 1/128Mi")
+
+
+def preflight_all_on():
+    i = preflight("all-on")
+    need(i["args"][:2] == ["check", "--aws"], f"args are {i['args']}, not starting with check --aws")
+    c, _ = pod_containers("all-on")
+    names = [e["name"] for e in i.get("env", [])]
+    need("EC2_GRPC_EC2_BUDGET_REDIS_URL" in names, f"no Redis URL in the check's env: {names}")
+    mounts = sorted(m["name"] for m in i.get("volumeMounts", []))
+    expected = {"auth-roles", "accounts", "auth-tokens", "auth-client-ca", "tls", "budget-redis-password", "scratch"}
+    need(set(mounts) == expected, f"the check's mounts are {mounts}, not {sorted(expected)}")
+    need("`ec2-grpc check --aws`" in notes.get("all-on", ""), "NOTES do not name check --aws")
+    return f"args {i['args']}; env {', '.join(names)}; mounts {', '.join(mounts)} as the gateway's"
+
+
+def preflight_off_and_guards():
+    render("preflight-off", None, BASE, {"preflight": {"enabled": False}})
+    validate("preflight-off")
+    _, inits = pod_containers("preflight-off")
+    need(not inits, f"init containers with preflight.enabled false: {[i['name'] for i in inits]}")
+    need("-c check" not in notes.get("preflight-off", ""), "NOTES name the check while it is off")
+    render("preflight-args", None, BASE, {"extraArgs": ["--log-level", "debug"], "preflight": {"aws": True},
+                                          "resources": {"limits": {"cpu": "20m", "memory": "96Mi"}}})
+    validate("preflight-args")
+    i = preflight("preflight-args")
+    want = ["check", "--aws", "--log-level", "debug"]
+    need(i["args"] == want, f"args are {i['args']}, not {want}")
+    want_res = {"requests": {"cpu": "20m", "memory": "64Mi"}, "limits": {"cpu": "20m", "memory": "96Mi"}}
+    need(i["resources"] == want_res, f"resources under a 20m / 96Mi gateway limit: {i['resources']}")
+    with helm.Chart.load(CHART) as chart:
+        for bad, field in (({"preflight": {"aws": "yes"}}, "aws"), ({"preflight": {"enable": True}}, "enable")):
+            try:
+                chart.validate_schema(bad)
+            except helm.HelmValuesError as exc:
+                need(field in str(exc), f"schema rejected something else: {exc}")
+            else:
+                raise AssertionError(f"values schema accepted {bad}")
+    return ("preflight.enabled false: no init container; extraArgs after `check --aws`; limits "
+            "follow a lower gateway limit; schema rejects aws=\"yes\" and an unknown key; strict schemas valid")
+
+
 BASE = ["ConfigMap", "Deployment", "Service", "ServiceAccount", "PodDisruptionBudget"]
 ALL = BASE + ["HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor"]
 
@@ -594,6 +698,9 @@ check("budget guards (password or key without Redis, schema bounds)", budget_gua
 check("all-on accounts file: ConfigMap mounted read-only, EC2_GRPC_ACCOUNTS_FILE", accounts_file)
 check("accounts or roles ConfigMap without any Secret mounted", configmap_files_alone)
 check("memory from inventory.expectedInstances, explicit values win", memory_sizing)
+check("preflight init container `check`, default render", preflight_default)
+check("preflight init container, all-on render: --aws, the gateway's Secrets", preflight_all_on)
+check("preflight off, extraArgs, resources caps and schema guards", preflight_off_and_guards)
 
 passed, failed = results.count(True), results.count(False)
 print(f"helm: {passed} passed, {failed} failed")

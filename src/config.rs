@@ -69,8 +69,9 @@ fn parse_rate(value: &str) -> Result<(String, Rate), String> {
     Ok((action.to_owned(), Rate::new(capacity, refill_per_sec)))
 }
 
-/// The service configuration: every option of `ec2-grpc --help`.
-#[derive(Debug, Clone, Parser)]
+/// The binary's command line: the service's configuration (serve), or `check` with the same
+/// flags and environment.
+#[derive(Debug, Parser)]
 #[command(
     name = "ec2-grpc",
     version,
@@ -80,8 +81,42 @@ fn parse_rate(value: &str) -> Result<(String, Rate), String> {
                   AWS region, credentials and endpoint come from the standard AWS configuration: \
                   AWS_REGION, AWS_PROFILE, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, web identity \
                   (IRSA), instance metadata, and AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for a \
-                  local EC2 stand-in."
+                  local EC2 stand-in.",
+    args_conflicts_with_subcommands = true
 )]
+pub struct Cli {
+    /// What to serve with.
+    #[command(flatten)]
+    pub config: Config,
+    /// `check` instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What the binary does instead of serving.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Reads every configuration file and flag the gateway would use (the same flags and
+    /// environment as serving) and reports each problem with its file and line; with --aws,
+    /// also proves the AWS side and Redis. Exits 0 when all is well, 2 otherwise.
+    Check(CheckArgs),
+}
+
+/// `ec2-grpc check`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Also prove the outside: sts:GetCallerIdentity for the home credentials, each account's
+    /// role assumed, one DryRun DescribeInstances per account and region, and Redis reachable
+    /// with the budget script loaded.
+    #[arg(long)]
+    pub aws: bool,
+    /// The configuration to check.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// The service configuration: every option of `ec2-grpc --help`.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// Address to serve gRPC on. A non-loopback address needs authentication (a tokens file,
     /// a JWKS or a client CA) or --allow-unauthenticated.
@@ -304,16 +339,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// Parses flags and environment and validates them; on bad configuration prints a clear
-    /// message and exits with code 2 (the usage-error convention clap also follows).
-    pub fn load() -> Self {
-        let config = Self::parse();
-        if let Err(message) = config.validate() {
-            Self::command()
+    /// This configuration once validated; on bad configuration prints a clear message and
+    /// exits with code 2 (the usage-error convention clap also follows).
+    pub fn validated(self) -> Self {
+        if let Err(message) = self.validate() {
+            Cli::command()
                 .error(clap::error::ErrorKind::ValueValidation, message)
                 .exit();
         }
-        config
+        self
     }
 
     /// Checks what clap's types cannot: the log filter parses, and protected mode.
@@ -480,9 +514,33 @@ impl Config {
 mod tests {
     use super::*;
 
+    fn try_parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ec2-grpc").chain(args.iter().copied()))
+            .map(|cli| cli.config)
+    }
+
     fn parse(args: &[&str]) -> Config {
-        Config::try_parse_from(std::iter::once("ec2-grpc").chain(args.iter().copied()))
-            .expect("flags parse")
+        try_parse(args).expect("flags parse")
+    }
+
+    #[test]
+    fn check_takes_the_same_flags_after_it() {
+        let cli =
+            Cli::try_parse_from(["ec2-grpc", "check", "--aws", "--auth-tokens-file", "tokens"])
+                .expect("check parses");
+        let Some(Command::Check(check)) = cli.command else {
+            panic!("not check: {cli:?}");
+        };
+        assert!(check.aws);
+        assert_eq!(
+            check.config.auth_tokens_file.as_deref(),
+            Some(std::path::Path::new("tokens"))
+        );
+        assert!(
+            Cli::try_parse_from(["ec2-grpc", "--auth-tokens-file", "t", "check"]).is_err(),
+            "flags go after `check`"
+        );
+        assert!(parse(&[]).validate().is_ok());
     }
 
     #[test]
@@ -518,9 +576,7 @@ mod tests {
         assert_eq!(config.ec2_rates.len(), 2);
         assert_eq!(config.ec2_rates[0].1, Rate::new(10.0, 2.0));
         assert!(config.merge_window().is_none());
-        let bad = |args: &[&str]| {
-            Config::try_parse_from(std::iter::once("ec2-grpc").chain(args.iter().copied())).is_err()
-        };
+        let bad = |args: &[&str]| try_parse(args).is_err();
         assert!(bad(&["--ec2-budget-share", "0"]));
         assert!(bad(&["--ec2-rate", "DescribeInstances=10"]));
         assert!(bad(&["--caller-rate", "-1"]));
@@ -569,8 +625,7 @@ mod tests {
             ],
         ];
         for args in refused {
-            let parsed =
-                Config::try_parse_from(std::iter::once("ec2-grpc").chain(args.iter().copied()));
+            let parsed = try_parse(args);
             assert!(parsed.is_err(), "{args:?} should be refused");
         }
         let err = parse(&["--auth-jwt-audience", "ec2-grpc"])

@@ -42,6 +42,7 @@
 pub mod api;
 pub mod auth;
 pub mod call;
+pub mod check;
 pub mod config;
 pub mod convert;
 pub mod ec2;
@@ -53,6 +54,7 @@ pub mod startup;
 pub mod targets;
 pub mod telemetry;
 pub mod tls;
+pub mod toml_lines;
 pub mod validate;
 pub mod watched;
 pub mod wire;

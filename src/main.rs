@@ -1,13 +1,22 @@
 //! The `ec2-grpc` binary: only wiring. The configuration builds each component's settings;
 //! telemetry is installed, the server runs until SIGTERM or SIGINT, and telemetry is flushed
-//! on the way out.
+//! on the way out. `ec2-grpc check` reads the same configuration, reports what it finds, and
+//! exits.
 
-use ec2_grpc::config::Config;
+use ec2_grpc::config::{CheckArgs, Cli, Command, Config};
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = Config::load();
+    let cli = <Cli as clap::Parser>::parse();
+    match cli.command {
+        Some(Command::Check(check)) => check_configuration(check).await,
+        None => serve(cli.config.validated()).await,
+    }
+}
+
+/// Serves until SIGTERM or SIGINT.
+async fn serve(config: Config) -> ExitCode {
     let telemetry = match ec2_grpc::telemetry::init(&config.telemetry()) {
         Ok(telemetry) => telemetry,
         Err(e) => {
@@ -25,4 +34,12 @@ async fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Prints what `ec2-grpc check` finds; exits 0 when all is well, 2 otherwise.
+async fn check_configuration(check: CheckArgs) -> ExitCode {
+    let flags = check.config.validate();
+    let report = ec2_grpc::check::run(&check.config.server(), flags, check.aws).await;
+    print!("{report}");
+    ExitCode::from(report.exit_code())
 }

@@ -95,9 +95,14 @@ fn server_config(
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let mut config = builder
-        .with_single_cert(chain, key)
-        .map_err(|e| format!("{} and {}: {e}", name(0), name(1)))?;
+    let mut config = builder.with_single_cert(chain, key).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(_) => format!(
+            "{} and {}: the private key is not the certificate's",
+            name(0),
+            name(1)
+        ),
+        e => format!("{} and {}: {e}", name(0), name(1)),
+    })?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
 }

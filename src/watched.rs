@@ -47,7 +47,10 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>, String> {
 impl<T: Send + Sync + 'static> Watched<T> {
     /// Reads and parses the text file `path`; unreadable or malformed is an error naming the
     /// file (never its content, which may be secret).
-    pub fn load(path: &Path, parse: fn(&str) -> Result<T, String>) -> Result<Arc<Self>, String> {
+    pub fn load(
+        path: &Path,
+        parse: impl Fn(&str) -> Result<T, String> + Send + Sync + 'static,
+    ) -> Result<Arc<Self>, String> {
         let shown = path.display().to_string();
         Self::load_all(&[path], move |contents| {
             let bytes = contents.first().map(Vec::as_slice).unwrap_or_default();

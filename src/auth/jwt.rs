@@ -62,6 +62,14 @@ impl JwtVerifier {
         })
     }
 
+    /// How many keys are in force (what `ec2-grpc check` reports).
+    pub fn key_count(&self) -> usize {
+        match &self.keys {
+            Keys::File(watched) => watched.get().keys.len(),
+            Keys::Url(remote) => remote.get().keys.len(),
+        }
+    }
+
     /// The key `header` names, among the keys in force.
     fn decoding_key(&self, header: &Header) -> Option<DecodingKey> {
         match &self.keys {

@@ -25,6 +25,7 @@
 
 use super::scope::TagScope;
 use super::targets::TargetGrant;
+use crate::toml_lines::at_key;
 use crate::watched::Watched;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
@@ -110,25 +111,28 @@ impl Authorization {
         }
         for (principal, granted) in &file.grants {
             if let Some(unknown) = granted.iter().find(|r| !roles.contains_key(*r)) {
-                return Err(format!(
-                    "{principal} is granted the unknown role {unknown:?}"
+                return Err(at_key(
+                    text,
+                    &["grants", principal],
+                    format!("{principal} is granted the unknown role {unknown:?}"),
                 ));
             }
         }
         let mut scopes = HashMap::new();
         for (principal, entry) in file.scopes {
+            let at = |message: String| at_key(text, &["scopes", &principal], message);
             let key = entry.key.trim();
             if key.is_empty() || key.len() > 128 || key.to_ascii_lowercase().starts_with("aws:") {
-                return Err(format!(
+                return Err(at(format!(
                     "the scope of {principal} needs a tag key of 1 to 128 characters, not reserved (aws:), got {:?}",
                     entry.key
-                ));
+                )));
             }
             let value = entry.value.unwrap_or_else(|| principal.clone());
             if value.len() > 256 {
-                return Err(format!(
+                return Err(at(format!(
                     "the scope of {principal} has a tag value over 256 characters"
-                ));
+                )));
             }
             let scope = TagScope {
                 principal: principal.clone(),
@@ -140,8 +144,12 @@ impl Authorization {
         for (principal, grant) in &file.targets {
             let patterns = grant.accounts.iter().chain(&grant.regions);
             if grant.accounts.is_empty() || patterns.clone().any(String::is_empty) {
-                return Err(format!(
-                    "the targets of {principal} need at least one account pattern, and no empty pattern"
+                return Err(at_key(
+                    text,
+                    &["targets", principal],
+                    format!(
+                        "the targets of {principal} need at least one account pattern, and no empty pattern"
+                    ),
                 ));
             }
         }
@@ -151,6 +159,17 @@ impl Authorization {
             scopes,
             targets: file.targets,
         })
+    }
+
+    /// What is in force, in a line (what `ec2-grpc check` reports).
+    pub fn describe(&self) -> String {
+        format!(
+            "{} roles, {} principals granted, {} scoped, {} with targets beyond the home account",
+            self.roles.len(),
+            self.grants.len(),
+            self.scopes.len(),
+            self.targets.len()
+        )
     }
 
     /// The tag `principal` is limited to, if any.
@@ -207,7 +226,10 @@ mod tests {
         assert!(authz.permits("boss", "TerminateInstances"));
         assert!(authz.permits("audit", "DescribeInstances"));
         assert!(!authz.permits("nobody", "DescribeInstances"));
-        assert!(Authorization::parse("[grants]\nx = [\"ghost\"]\n").is_err());
+        assert_eq!(
+            Authorization::parse("[grants]\nok = [\"reader\"]\nx = [\"ghost\"]\n").unwrap_err(),
+            "line 3: x is granted the unknown role \"ghost\""
+        );
         assert!(authz.scope("bot").is_none());
     }
 

@@ -48,6 +48,11 @@ impl Tokens {
         Ok(Tokens(entries))
     }
 
+    /// How many tokens there are (what `ec2-grpc check` reports).
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+
     /// The principal whose token this is. Every entry is compared, in constant time.
     pub fn principal(&self, token: &str) -> Option<String> {
         let offered = digest(token);

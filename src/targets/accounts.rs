@@ -29,8 +29,12 @@
 
 use super::Target;
 use crate::error::Error;
+use crate::toml_lines::at_key;
+use crate::watched::Watched;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The alias the home account has when the file gives it none.
@@ -161,6 +165,16 @@ fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The accounts file, kept current (once watched).
+pub type AccountsFile = Watched<Accounts>;
+
+/// Loads the accounts file at `path` (`home_region`: the configured region); errors name the
+/// file, the line and what is wrong.
+pub fn load(path: &Path, home_region: &str) -> Result<Arc<AccountsFile>, String> {
+    let region = home_region.to_owned();
+    Watched::load(path, move |text| Accounts::parse(text, &region, None))
+}
+
 /// A region name as AWS spells them: lowercase letters, digits and dashes (`us-east-1`,
 /// `us-gov-west-1`, `eu-central-2`).
 pub fn is_region_name(text: &str) -> bool {
@@ -249,6 +263,91 @@ fn check_overrides(
     Ok(())
 }
 
+/// `home` with what the file's `[home]` table says of it.
+fn home_entry(home: &mut Account, entry: HomeEntry) -> Result<(), String> {
+    if let Some(alias) = entry.alias {
+        check_alias(&alias)?;
+        home.alias = alias;
+    }
+    if let Some(id) = entry.id {
+        if !is_account_id(&id) {
+            return Err(format!("[home] id {id:?} is not a 12-digit account id"));
+        }
+        home.id = Some(id);
+    }
+    if let Some(regions) = entry.regions {
+        check_regions(&home.alias, &regions)?;
+        home.regions = regions;
+    }
+    check_share(&home.alias, entry.budget_share)?;
+    check_overrides(&home.alias, &home.regions, &entry.overrides)?;
+    home.budget_share = entry.budget_share;
+    home.inventory = entry.inventory;
+    home.overrides = entry.overrides;
+    Ok(())
+}
+
+/// The account an `[accounts.ALIAS]` table describes.
+fn account_entry(alias: &str, entry: AccountEntry) -> Result<Account, String> {
+    check_alias(alias)?;
+    if !is_account_id(&entry.id) {
+        return Err(format!(
+            "account {alias}: id {:?} is not a 12-digit account id",
+            entry.id
+        ));
+    }
+    let roles = match (entry.role_arn, entry.roles) {
+        (Some(arn), None) => vec![arn],
+        (None, Some(chain)) if !chain.is_empty() => chain,
+        _ => {
+            return Err(format!(
+                "account {alias}: give the role to assume as `role_arn`, or a chain as `roles` (not both)"
+            ));
+        }
+    };
+    for arn in &roles {
+        check_role_arn(alias, arn)?;
+    }
+    let session_name = entry
+        .session_name
+        .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_owned());
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c);
+    if !(2..=64).contains(&session_name.len()) || !session_name.chars().all(allowed) {
+        return Err(format!(
+            "account {alias}: session_name must be 2 to 64 letters, digits or +=,.@-_"
+        ));
+    }
+    if let Some(seconds) = entry.session_seconds
+        && !(900..=43_200).contains(&seconds)
+    {
+        return Err(format!(
+            "account {alias}: session_seconds must be 900 to 43200 (STS's range), got {seconds}"
+        ));
+    }
+    if let Some(external_id) = &entry.external_id
+        && !(2..=1224).contains(&external_id.len())
+    {
+        return Err(format!(
+            "account {alias}: external_id must be 2 to 1224 characters"
+        ));
+    }
+    check_regions(alias, &entry.regions)?;
+    check_share(alias, entry.budget_share)?;
+    check_overrides(alias, &entry.regions, &entry.overrides)?;
+    Ok(Account {
+        alias: alias.to_owned(),
+        id: Some(entry.id),
+        roles,
+        external_id: entry.external_id,
+        session_name,
+        session_length: entry.session_seconds.map(Duration::from_secs),
+        regions: entry.regions,
+        budget_share: entry.budget_share,
+        inventory: entry.inventory,
+        overrides: entry.overrides,
+    })
+}
+
 impl Accounts {
     /// The home account alone, in `home_region` (the gateway without an accounts file).
     pub fn home_only(home_region: &str, home_id: Option<String>) -> Accounts {
@@ -274,98 +373,25 @@ impl Accounts {
     pub fn parse(text: &str, home_region: &str, home_id: Option<&str>) -> Result<Accounts, String> {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut accounts = Accounts::home_only(home_region, home_id.map(str::to_owned));
-        let home = &mut accounts.home;
-        if let Some(alias) = file.home.alias {
-            check_alias(&alias)?;
-            home.alias = alias;
-        }
-        if let Some(id) = file.home.id {
-            if !is_account_id(&id) {
-                return Err(format!("[home] id {id:?} is not a 12-digit account id"));
-            }
-            home.id = Some(id);
-        }
-        if let Some(regions) = file.home.regions {
-            check_regions(&home.alias, &regions)?;
-            home.regions = regions;
-        }
-        check_share(&home.alias, file.home.budget_share)?;
-        check_overrides(&home.alias, &home.regions, &file.home.overrides)?;
-        home.budget_share = file.home.budget_share;
-        home.inventory = file.home.inventory;
-        home.overrides = file.home.overrides;
-
+        home_entry(&mut accounts.home, file.home).map_err(|e| at_key(text, &["home"], e))?;
         let mut ids = BTreeMap::new();
         if let Some(id) = &accounts.home.id {
             ids.insert(id.clone(), accounts.home.alias.clone());
         }
         for (alias, entry) in file.accounts {
-            check_alias(&alias)?;
+            let at = |message: String| at_key(text, &["accounts", &alias], message);
             if alias == accounts.home.alias {
-                return Err(format!("account {alias}: the alias is the home account's"));
+                return Err(at(format!(
+                    "account {alias}: the alias is the home account's"
+                )));
             }
-            if !is_account_id(&entry.id) {
-                return Err(format!(
-                    "account {alias}: id {:?} is not a 12-digit account id",
-                    entry.id
-                ));
+            let account = account_entry(&alias, entry).map_err(at)?;
+            let id = account.id.clone().unwrap_or_default();
+            if let Some(other) = ids.insert(id.clone(), alias.clone()) {
+                return Err(at(format!(
+                    "accounts {other} and {alias} have the same id {id}"
+                )));
             }
-            if let Some(other) = ids.insert(entry.id.clone(), alias.clone()) {
-                return Err(format!(
-                    "accounts {other} and {alias} have the same id {}",
-                    entry.id
-                ));
-            }
-            let roles = match (entry.role_arn, entry.roles) {
-                (Some(arn), None) => vec![arn],
-                (None, Some(chain)) if !chain.is_empty() => chain,
-                _ => {
-                    return Err(format!(
-                        "account {alias}: give the role to assume as `role_arn`, or a chain as `roles` (not both)"
-                    ));
-                }
-            };
-            for arn in &roles {
-                check_role_arn(&alias, arn)?;
-            }
-            let session_name = entry
-                .session_name
-                .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_owned());
-            let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c);
-            if !(2..=64).contains(&session_name.len()) || !session_name.chars().all(allowed) {
-                return Err(format!(
-                    "account {alias}: session_name must be 2 to 64 letters, digits or +=,.@-_"
-                ));
-            }
-            if let Some(seconds) = entry.session_seconds
-                && !(900..=43_200).contains(&seconds)
-            {
-                return Err(format!(
-                    "account {alias}: session_seconds must be 900 to 43200 (STS's range), got {seconds}"
-                ));
-            }
-            if let Some(external_id) = &entry.external_id
-                && !(2..=1224).contains(&external_id.len())
-            {
-                return Err(format!(
-                    "account {alias}: external_id must be 2 to 1224 characters"
-                ));
-            }
-            check_regions(&alias, &entry.regions)?;
-            check_share(&alias, entry.budget_share)?;
-            check_overrides(&alias, &entry.regions, &entry.overrides)?;
-            let account = Account {
-                alias: alias.clone(),
-                id: Some(entry.id),
-                roles,
-                external_id: entry.external_id,
-                session_name,
-                session_length: entry.session_seconds.map(Duration::from_secs),
-                regions: entry.regions,
-                budget_share: entry.budget_share,
-                inventory: entry.inventory,
-                overrides: entry.overrides,
-            };
             accounts.others.insert(alias, account);
         }
         Ok(accounts)

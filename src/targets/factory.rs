@@ -85,6 +85,21 @@ impl Factory {
             .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string())
     }
 
+    /// The AWS configuration of a target: the home one in `region`, with `credentials` for an
+    /// account reached through a role.
+    pub fn target_config(
+        &self,
+        region: &str,
+        credentials: Option<SharedCredentialsProvider>,
+    ) -> SdkConfig {
+        let mut conf = self.base.to_builder();
+        conf.set_region(Some(Region::new(region.to_owned())));
+        if let Some(credentials) = credentials {
+            conf.set_credentials_provider(Some(credentials));
+        }
+        conf.build()
+    }
+
     /// Builds what `target` of `account` needs, with `credentials` for an account reached
     /// through a role. Fails when its budget cannot be set up.
     pub(super) async fn build(
@@ -93,12 +108,7 @@ impl Factory {
         account: &Account,
         credentials: Option<SharedCredentialsProvider>,
     ) -> Result<Reached, String> {
-        let mut conf = self.base.to_builder();
-        conf.set_region(Some(Region::new(target.region.clone())));
-        if let Some(credentials) = credentials {
-            conf.set_credentials_provider(Some(credentials));
-        }
-        let conf = conf.build();
+        let conf = self.target_config(&target.region, credentials);
         let stats = Arc::new(Stats::for_target(target.account_label(), &target.region));
         let settings = account.settings_in(&target.region);
         // The shared budget's name (with Redis): EC2 throttles per account and region.

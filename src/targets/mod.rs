@@ -21,8 +21,7 @@ mod factory;
 use crate::ec2::Ec2;
 use crate::error::Error;
 use crate::inventory::Inventory;
-use crate::watched::Watched;
-use accounts::{Account, Accounts};
+use accounts::{Account, Accounts, AccountsFile};
 use aws_config::SdkConfig;
 use aws_sdk_ec2::config::SharedCredentialsProvider;
 pub use factory::Factory;
@@ -66,7 +65,7 @@ pub struct Reached {
 #[derive(Debug)]
 enum Source {
     Fixed(Box<Accounts>),
-    File(Arc<Watched<Accounts>>),
+    File(Arc<AccountsFile>),
 }
 
 impl Source {
@@ -160,13 +159,7 @@ impl Targets {
         let home_region = factory.home_region();
         let accounts = match accounts_file {
             Some(path) => {
-                let region = home_region.clone();
-                let shown = path.display().to_string();
-                let file = Watched::load_all(&[path], move |contents| {
-                    let text = std::str::from_utf8(contents.first().map_or(&[][..], |c| c))
-                        .map_err(|_| format!("{shown}: not UTF-8 text"))?;
-                    Accounts::parse(text, &region, None).map_err(|e| format!("{shown}: {e}"))
-                })?;
+                let file = accounts::load(path, &home_region)?;
                 file.watch();
                 Source::File(file)
             }

@@ -10,6 +10,7 @@
 
 mod actions;
 mod auth;
+mod check;
 mod client_kits;
 mod counting_proxy;
 mod describe;

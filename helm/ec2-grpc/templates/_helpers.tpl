@@ -269,3 +269,141 @@ Checks across values that the JSON schema cannot express; fails the render with 
 {{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
 {{- end }}
 {{- end }}
+
+{{/*
+The binary's command: an explicit command makes Kubernetes ignore the image's default CMD
+flags, which would override the ConfigMap's environment (flags win over EC2_GRPC_*). A YAML
+list at column 0, for the gateway and the preflight check alike.
+*/}}
+{{- define "ec2-grpc.command" -}}
+- /ec2-grpc
+{{- end }}
+
+{{/*
+Everything the binary reads its configuration from: envFrom (the ConfigMap of EC2_GRPC_*
+settings), env (AWS settings, the Redis URL from its Secret, extraEnv) and volumeMounts (the
+roles and accounts ConfigMaps, the Secrets of authentication, TLS and the Redis password,
+extraVolumeMounts), as YAML at column 0. Shared by the gateway's container and the preflight
+init container (ec2-grpc check), so that the check sees exactly the settings, files and Secrets
+the gateway will run with.
+*/}}
+{{- define "ec2-grpc.containerConfig" -}}
+envFrom:
+  - configMapRef:
+      name: {{ include "ec2-grpc.fullname" . }}
+{{- if or .Values.aws.region .Values.aws.endpointUrlEc2 (include "ec2-grpc.redisBudget" .) .Values.extraEnv }}
+env:
+  {{- with .Values.aws.region }}
+  - name: AWS_REGION
+    value: {{ . | quote }}
+  {{- end }}
+  {{- with .Values.aws.endpointUrlEc2 }}
+  - name: AWS_ENDPOINT_URL_EC2
+    value: {{ . | quote }}
+  {{- end }}
+  {{- if include "ec2-grpc.redisBudget" . }}
+  # The Redis of the shared EC2 budget: the URL may carry a password, so it comes from
+  # the Secret, never from the ConfigMap.
+  - name: EC2_GRPC_EC2_BUDGET_REDIS_URL
+    valueFrom:
+      secretKeyRef:
+        name: {{ .Values.budget.redis.urlSecret.name }}
+        key: {{ .Values.budget.redis.urlSecret.key }}
+  {{- end }}
+  {{- with .Values.extraEnv }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
+{{- if or (include "ec2-grpc.volumes" .) .Values.extraVolumeMounts }}
+volumeMounts:
+  {{- if include "ec2-grpc.rolesFile" . }}
+  - name: auth-roles
+    mountPath: /etc/ec2-grpc/auth/roles
+    readOnly: true
+  {{- end }}
+  {{- if .Values.accounts }}
+  # The whole ConfigMap as a directory (no subPath), so that an edited accounts file
+  # reaches the running pod: the binary reads it again when it changes.
+  - name: accounts
+    mountPath: /etc/ec2-grpc/accounts
+    readOnly: true
+  {{- end }}
+  {{- if .Values.auth.tokensSecret }}
+  - name: auth-tokens
+    mountPath: {{ .Values.auth.tokensMountPath }}
+    readOnly: true
+  {{- end }}
+  {{- if .Values.auth.jwksSecret }}
+  - name: auth-jwks
+    mountPath: {{ .Values.auth.jwksMountPath }}
+    readOnly: true
+  {{- end }}
+  {{- if include "ec2-grpc.clientCaVolume" . }}
+  - name: auth-client-ca
+    mountPath: {{ .Values.auth.clientCaMountPath }}
+    readOnly: true
+  {{- end }}
+  {{- if .Values.tls.secretName }}
+  - name: tls
+    mountPath: {{ .Values.tls.mountPath }}
+    readOnly: true
+  {{- end }}
+  {{- if .Values.budget.redis.passwordSecret.name }}
+  - name: budget-redis-password
+    mountPath: {{ .Values.budget.redis.passwordMountPath }}
+    readOnly: true
+  {{- end }}
+  {{- with .Values.extraVolumeMounts }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The resources of the preflight init container (ec2-grpc check): it reads the configuration
+files once and, with preflight.aws, makes a few AWS and Redis calls, then exits. Requests: cpu
+50m, memory 64Mi (a pod is scheduled by the larger of its init container's requests and its
+containers' sum, so requests at or below the gateway's add nothing). Limits: memory 128Mi (the
+SDK clients need some), or the gateway's memory limit when that is lower; cpu the gateway's cpu
+limit when it has one (none otherwise, like the gateway). A request never exceeds its limit.
+*/}}
+{{- define "ec2-grpc.preflightResources" -}}
+{{- $main := include "ec2-grpc.resources" . | fromYaml }}
+{{- $memLimit := "128Mi" }}
+{{- $mainLimit := $main.limits.memory }}
+{{- $mainBytes := include "ec2-grpc.memoryBytes" $mainLimit }}
+{{- if and $mainBytes (lt (int64 $mainBytes) (int64 (include "ec2-grpc.memoryBytes" $memLimit))) }}
+{{- $memLimit = $mainLimit }}
+{{- end }}
+{{- $memRequest := "64Mi" }}
+{{- $limitBytes := include "ec2-grpc.memoryBytes" $memLimit }}
+{{- if and $limitBytes (gt (int64 (include "ec2-grpc.memoryBytes" $memRequest)) (int64 $limitBytes)) }}
+{{- $memRequest = $memLimit }}
+{{- end }}
+{{- $requests := dict "cpu" "50m" "memory" $memRequest }}
+{{- $limits := dict "memory" $memLimit }}
+{{- with $main.limits.cpu }}
+{{- $_ := set $limits "cpu" . }}
+{{- $millis := include "ec2-grpc.millicores" . }}
+{{- if and $millis (lt (int64 $millis) 50) }}
+{{- $_ := set $requests "cpu" . }}
+{{- end }}
+{{- end }}
+{{- toYaml (dict "requests" $requests "limits" $limits) }}
+{{- end }}
+
+{{/*
+A cpu quantity in millicores (an integer), or empty when it is not one the chart reads (a
+number of cores, such as 1 or "0.5", or millicores, such as "500m").
+*/}}
+{{- define "ec2-grpc.millicores" -}}
+{{- if kindIs "string" . }}
+{{- if regexMatch "^[0-9]+m$" . }}
+{{- trimSuffix "m" . | int64 }}
+{{- else if regexMatch "^[0-9]+(\\.[0-9]+)?$" . }}
+{{- mulf . 1000 | ceil | int64 }}
+{{- end }}
+{{- else if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) }}
+{{- mulf . 1000 | ceil | int64 }}
+{{- end }}
+{{- end }}

@@ -95,6 +95,12 @@ impl Default for BudgetScript {
 }
 
 impl BudgetScript {
+    /// Loads the script into Redis (SCRIPT LOAD) and answers its SHA: proves the server
+    /// takes it, as `ec2-grpc check --aws` does before a replica relies on it.
+    pub async fn load(&self, connection: &mut impl ConnectionLike) -> RedisResult<String> {
+        self.0.prepare_invoke().load_async(connection).await
+    }
+
     /// Takes `ask`'s tokens from the buckets of `action`, or nothing.
     pub async fn reserve(
         &self,

@@ -43,6 +43,22 @@ pub struct RedisSettings {
     pub replicas_floor: usize,
 }
 
+impl RedisSettings {
+    /// The password of `password_file`, if one is set; fails when it cannot be read.
+    pub fn password(&self) -> Result<Option<Password>, String> {
+        let Some(path) = &self.password_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "cannot read --ec2-budget-redis-password-file {}: {e}",
+                path.display()
+            )
+        })?;
+        Ok(Some(Password(text.trim().to_owned())))
+    }
+}
+
 impl BudgetSettings {
     /// The budget of one target these settings ask for. `aws` is the target's AWS
     /// configuration; `key` names its shared budget (`None`: named after the credentials'
@@ -61,18 +77,7 @@ impl BudgetSettings {
         let Some(redis) = &self.redis else {
             return Ok(Budget::new(share, &self.rates));
         };
-        let password = match &redis.password_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    format!(
-                        "cannot read --ec2-budget-redis-password-file {}: {e}",
-                        path.display()
-                    )
-                })?;
-                Some(Password(text.trim().to_owned()))
-            }
-            None => None,
-        };
+        let password = redis.password()?;
         let key = match key.or_else(|| redis.key.clone()) {
             Some(key) => key,
             None => derived_key(aws).await?,

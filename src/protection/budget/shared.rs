@@ -118,22 +118,26 @@ pub fn redis_location(url: &str) -> String {
     }
 }
 
+/// A client of the Redis server at `url`, with `password` when the URL has none; fails only
+/// on a malformed URL (it does not connect).
+pub fn client(url: &RedisUrl, password: Option<&Password>) -> Result<redis::Client, String> {
+    let mut info = url
+        .0
+        .as_str()
+        .into_connection_info()
+        .map_err(|_| "--ec2-budget-redis-url is not a redis:// or rediss:// URL".to_owned())?;
+    if let Some(Password(password)) = password {
+        let with_password = info.redis_settings().clone().set_password(password);
+        info = info.set_redis_settings(with_password);
+    }
+    redis::Client::open(info).map_err(|_| "--ec2-budget-redis-url cannot be used".to_owned())
+}
+
 impl SharedBudget {
     /// Connects lazily (a replica starts even while Redis is away, in fallback) and starts
     /// the heartbeat. Fails only on a malformed URL.
     pub fn start(settings: SharedSettings, stats: Arc<Stats>) -> Result<Arc<SharedBudget>, String> {
-        let mut info = settings
-            .url
-            .0
-            .as_str()
-            .into_connection_info()
-            .map_err(|_| "--ec2-budget-redis-url is not a redis:// or rediss:// URL".to_owned())?;
-        if let Some(Password(password)) = &settings.password {
-            let with_password = info.redis_settings().clone().set_password(password);
-            info = info.set_redis_settings(with_password);
-        }
-        let client = redis::Client::open(info)
-            .map_err(|_| "--ec2-budget-redis-url cannot be used".to_owned())?;
+        let client = client(&settings.url, settings.password.as_ref())?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
             .set_response_timeout(Some(settings.timeout))
