@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # The newcomer's first command: sets up a local EC2 stand-in (moto), launches a few demo
-# instances in it, starts the gateway against it, and runs the README's grpcurl examples.
-# Then it keeps both running until Ctrl-C; with --once it exits after the examples (CI uses
-# that to prove this script works as written).
+# instances in it, starts the gateway against it, and runs grpcurl examples like the README's.
+# Then it keeps both running until Ctrl-C (and says what it stopped); with --once it exits
+# after the examples (CI uses that to prove this script works as written). Nothing it started
+# is left running either way.
 #
-# Ports: MOTO_PORT (default 5055) and GATEWAY_PORT (default 50051), both on 127.0.0.1.
+# Ports: MOTO_PORT (default 5055) and GATEWAY_PORT (default 50051), both on 127.0.0.1; both
+# must be free, which is checked before anything starts.
+# The build: `cargo test --workspace --no-run`, the build `scripts/test.sh` uses too (the
+# tests' dev-dependencies change the features of tokio, regex-syntax, opentelemetry-proto, ...,
+# so a `cargo build` of the binary alone would be built again, dependencies and all, by the
+# tests); the binary it makes is the one run here. EC2_GRPC_BIN=PATH runs an ec2-grpc already
+# built instead (the tests of this script do).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,33 +21,80 @@ MOTO_PORT="${MOTO_PORT:-5055}"
 GATEWAY_PORT="${GATEWAY_PORT:-50051}"
 GATEWAY="127.0.0.1:${GATEWAY_PORT}"
 
+# Whether something listens on 127.0.0.1:PORT.
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# The first port from PORT up that nothing listens on.
+free_from() { local port=$1; while listening "$port"; do port=$((port + 1)); done; echo "$port"; }
+
+for name in MOTO_PORT GATEWAY_PORT; do
+  port=${!name}
+  if listening "$port"; then
+    other_moto=${MOTO_PORT} other_gateway=${GATEWAY_PORT}
+    listening "${MOTO_PORT}" && other_moto=$(free_from $((MOTO_PORT + 1)))
+    listening "${GATEWAY_PORT}" && other_gateway=$(free_from $((GATEWAY_PORT + 1)))
+    echo "demo: port ${port} (${name}) is already in use on 127.0.0.1; pick free ports with MOTO_PORT and GATEWAY_PORT, e.g.:" >&2
+    echo "  MOTO_PORT=${other_moto} GATEWAY_PORT=${other_gateway} bash scripts/demo.sh" >&2
+    exit 1
+  fi
+done
+
 bash scripts/setup-tools.sh
-echo "demo: building ec2-grpc (the first build takes several minutes)" >&2
-cargo build --locked --bin ec2-grpc
+if [ -n "${EC2_GRPC_BIN:-}" ]; then
+  binary="${EC2_GRPC_BIN}"
+else
+  echo "demo: building ec2-grpc and its tests (the first build takes several minutes)" >&2
+  cargo test --workspace --locked --no-run
+  binary="${CARGO_TARGET_DIR:-target}/debug/ec2-grpc"
+fi
 
 mkdir -p .demo
+names=()
 pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+# Stops what the demo started (the gateway first), waits for each, and says what it stopped.
+stop_all() {
+  local stopped=() i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[$i]}" 2>/dev/null || true
+    stopped+=("${names[$i]} (pid ${pids[$i]})")
+  done
   wait 2>/dev/null || true
+  if [ ${#stopped[@]} -gt 0 ]; then
+    local listed
+    listed=$(printf '%s and ' "${stopped[@]}")
+    echo "demo: stopped ${listed% and }; nothing is left running." >&2
+  fi
 }
-trap cleanup EXIT
-trap 'exit 0' INT TERM
+trap stop_all EXIT
+trap 'echo >&2; exit 0' INT TERM
 
-wait_for_port() { # port name log
+# Starts NAME (its output in LOG) with COMMAND..., and waits until it listens on PORT. When it
+# exits first, or never listens, prints the last lines of its log and stops.
+start() { # NAME PORT LOG COMMAND...
+  local name=$1 port=$2 log=$3
+  shift 3
+  "$@" > "$log" 2>&1 &
+  names+=("$name")
+  pids+=($!)
+  local pid=$!
   for _ in $(seq 1 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "demo: ${name} exited while starting; the last lines of ${log}:" >&2
+      tail -n 15 "$log" | sed 's/^/  /' >&2
+      exit 1
+    fi
+    if listening "$port"; then
+      echo "demo: ${name} is up on 127.0.0.1:${port} (pid ${pid})" >&2
+      return 0
+    fi
     sleep 0.1
   done
-  echo "demo: $2 did not start on 127.0.0.1:$1; its log:" >&2
-  cat "$3" >&2
+  echo "demo: ${name} did not listen on 127.0.0.1:${port} within 30 s; the last lines of ${log}:" >&2
+  tail -n 15 "$log" | sed 's/^/  /' >&2
   exit 1
 }
 
 echo "demo: starting moto (local EC2 stand-in) on 127.0.0.1:${MOTO_PORT}" >&2
-.venv/bin/moto_server -H 127.0.0.1 -p "${MOTO_PORT}" > .demo/moto.log 2>&1 &
-pids+=($!)
-wait_for_port "${MOTO_PORT}" moto .demo/moto.log
+start moto "${MOTO_PORT}" .demo/moto.log .venv/bin/moto_server -H 127.0.0.1 -p "${MOTO_PORT}"
 
 # Standard AWS variables only: dummy credentials, a region, and the EC2 and STS endpoint
 # overrides (STS: the gateway assumes a role in the demo's second account).
@@ -49,7 +103,8 @@ export AWS_ENDPOINT_URL_STS="http://127.0.0.1:${MOTO_PORT}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 
-echo "demo: launching 3 demo instances (tag team=demo) and 2 others (team=batch) in moto" >&2
+echo "demo: launching 3 demo instances (tag team=demo) and 2 others (team=batch) in moto, and" \
+  "leaving a network interface tagged cleanup=yes (the README's cleanup example)" >&2
 SUBNET_ID=$(.venv/bin/python - <<'PY'
 import os
 import boto3
@@ -59,7 +114,12 @@ for team, count in (("demo", 3), ("batch", 2)):
         ImageId="ami-03cf127a", InstanceType="t3.micro", MinCount=count, MaxCount=count,
         TagSpecifications=[{"ResourceType": "instance",
                             "Tags": [{"Key": "team", "Value": team}]}])
-print(ec2.describe_subnets()["Subnets"][0]["SubnetId"])
+subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+ec2.create_network_interface(
+    SubnetId=subnet, Description="leaked",
+    TagSpecifications=[{"ResourceType": "network-interface",
+                        "Tags": [{"Key": "cleanup", "Value": "yes"}]}])
+print(subnet)
 PY
 )
 
@@ -76,10 +136,9 @@ regions = ["us-west-2", "us-east-1"]
 TOML
 
 echo "demo: starting ec2-grpc on ${GATEWAY} (accounts: .demo/accounts.toml)" >&2
-"${CARGO_TARGET_DIR:-target}/debug/ec2-grpc" --listen "${GATEWAY}" --accounts-file .demo/accounts.toml \
-  > .demo/ec2-grpc.log 2>&1 &
-pids+=($!)
-wait_for_port "${GATEWAY_PORT}" ec2-grpc .demo/ec2-grpc.log
+# A short shutdown grace: at Ctrl-C, a watch pasted in another terminal does not hold it up.
+start ec2-grpc "${GATEWAY_PORT}" .demo/ec2-grpc.log \
+  "${binary}" --listen "${GATEWAY}" --accounts-file .demo/accounts.toml --shutdown-grace-seconds 2
 
 # Each example is printed exactly as you can paste it, then run. Long answers are saved in
 # .demo/NAME.json and summarised by the lines matching PATTERN; EXPECT must appear in the answer
@@ -112,12 +171,15 @@ example launch-dry-run ".venv/bin/grpcurl -d '{\"image_id\": \"ami-03cf127a\", \
   "" '"dryRunSucceeded": true'
 example launch ".venv/bin/grpcurl -d '{\"image_id\": \"ami-03cf127a\", \"instance_type\": \"t3.small\", \"min_count\": 2, \"tag_specifications\": [{\"resource_type\": \"instance\", \"tags\": [{\"key\": \"team\", \"value\": \"grpc\"}]}]}' $G ec2.v1.Ec2Service/RunInstances" \
   '"(reservationId|instanceId|instanceType)"' '"reservationId"'
+# The interface described "demo" stays, for the README's DescribeNetworkInterfaces example; a
+# second one lives its whole life here: created, attached to a demo instance, detached, deleted.
 example eni ".venv/bin/grpcurl -d '{\"subnet_id\": \"${SUBNET_ID}\", \"description\": \"demo\", \"secondary_private_ip_address_count\": 2}' $G ec2.v1.Ec2Service/CreateNetworkInterface" \
   '"(networkInterfaceId|privateIpAddress|status)"' '"networkInterfaceId"'
 example enis ".venv/bin/grpcurl -d '{\"filters\": [{\"name\": \"description\", \"values\": [\"demo\"]}]}' $G ec2.v1.Ec2Service/DescribeNetworkInterfaces" \
   '"(networkInterfaceId|description)"' '"description": "demo"'
-# The rest of the interface's life: attach it to a demo instance, detach it, delete it.
-ENI_ID=$(grep -o '"networkInterfaceId": "[^"]*"' .demo/eni.json | head -1 | cut -d'"' -f4)
+example scratch ".venv/bin/grpcurl -d '{\"subnet_id\": \"${SUBNET_ID}\", \"description\": \"scratch\"}' $G ec2.v1.Ec2Service/CreateNetworkInterface" \
+  '"(networkInterfaceId|description)"' '"networkInterfaceId"'
+ENI_ID=$(grep -o '"networkInterfaceId": "[^"]*"' .demo/scratch.json | head -1 | cut -d'"' -f4)
 INSTANCE_ID=$(grep -o '"instanceId": "[^"]*"' .demo/by-tag.json | head -1 | cut -d'"' -f4)
 example attach ".venv/bin/grpcurl -d '{\"network_interface_id\": \"${ENI_ID}\", \"instance_id\": \"${INSTANCE_ID}\", \"device_index\": 1}' $G ec2.v1.Ec2Service/AttachNetworkInterface" \
   "" '"attachmentId"'
@@ -164,7 +226,7 @@ fi
 cat >&2 <<MSG
 
 demo: ec2-grpc is serving on ${GATEWAY} against moto on 127.0.0.1:${MOTO_PORT}.
-Try the README's grpcurl examples in another terminal; logs are in .demo/.
+Paste the README's grpcurl examples in another terminal, from this directory$( [ "${GATEWAY_PORT}" = 50051 ] || echo " (with ${GATEWAY} for 127.0.0.1:50051)"); logs are in .demo/.
 Press Ctrl-C to stop both.
 MSG
 wait
