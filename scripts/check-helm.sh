@@ -146,6 +146,16 @@ rendered = {}
 notes = {}
 
 
+def schema_rejects(chart, values, field):
+    """The values schema refuses `values`, naming `field`."""
+    try:
+        chart.validate_schema(values)
+    except helm.HelmValuesError as exc:
+        need(field in str(exc), f"schema rejected something else: {exc}")
+    else:
+        raise AssertionError(f"values schema accepted {values}")
+
+
 def render(label, path, expected_kinds, overrides=None):
     values = load_values(path) if overrides is None else overrides
     with helm.Chart.load(CHART) as chart:
@@ -241,12 +251,7 @@ def irsa():
 
 def guards():
     with helm.Chart.load(CHART) as chart:
-        try:
-            chart.validate_schema({"config": {"logFormat": "xml"}})
-        except helm.HelmValuesError as exc:
-            need("logFormat" in str(exc), f"schema rejected something else: {exc}")
-        else:
-            raise AssertionError("values schema accepted config.logFormat=xml")
+        schema_rejects(chart, {"config": {"logFormat": "xml"}}, "logFormat")
         try:
             chart.render({"terminationGracePeriodSeconds": 30}, name=RELEASE, namespace=NAMESPACE)
         except helm.HelmRenderError as exc:
@@ -350,12 +355,7 @@ def auth_guards():
                 need(message in str(exc), f"render failed otherwise: {exc}")
             else:
                 raise AssertionError(f"render accepted {values} (expected: {message})")
-        try:
-            chart.validate_schema({"auth": {"jwksUrl": "http://oidc.example.com/jwks"}})
-        except helm.HelmValuesError as exc:
-            need("jwksUrl" in str(exc), f"schema rejected something else: {exc}")
-        else:
-            raise AssertionError("values schema accepted a plain-http auth.jwksUrl")
+        schema_rejects(chart, {"auth": {"jwksUrl": "http://oidc.example.com/jwks"}}, "jwksUrl")
     return ("render refuses clientCaSecret without TLS, jwksSecret with jwksUrl, reflection "
             "credentials without auth; schema rejects an http jwksUrl")
 
@@ -463,12 +463,7 @@ def budget_guards():
             else:
                 raise AssertionError(f"render accepted {values} (expected: {message})")
         for field, value in bad_schema.items():
-            try:
-                chart.validate_schema({"budget": {"redis": {field: value}}})
-            except helm.HelmValuesError as exc:
-                need(field in str(exc), f"schema rejected something else: {exc}")
-            else:
-                raise AssertionError(f"values schema accepted budget.redis.{field}={value!r}")
+            schema_rejects(chart, {"budget": {"redis": {field: value}}}, field)
     return ("render refuses passwordSecret and key without urlSecret; schema rejects lease 0, "
             "timeoutMs 0, replicasFloor 0, a key with spaces")
 
@@ -572,12 +567,7 @@ def memory_sizing():
             need("exceeds resources.limits.memory" in str(exc), f"render failed otherwise: {exc}")
         else:
             raise AssertionError("render accepted a memory request above the limit")
-        try:
-            chart.validate_schema({"inventory": {"expectedInstances": -1}})
-        except helm.HelmValuesError as exc:
-            need("expectedInstances" in str(exc), f"schema rejected something else: {exc}")
-        else:
-            raise AssertionError("values schema accepted inventory.expectedInstances=-1")
+        schema_rejects(chart, {"inventory": {"expectedInstances": -1}}, "expectedInstances")
     return (f"100000 instances: request 309Mi, limit 387Mi; all-on {n}: {expected[0]} / {expected[1]}; "
             "default 64Mi / 256Mi; explicit values win; request > limit refused; schema rejects -1")
 
@@ -665,12 +655,7 @@ def preflight_off_and_guards():
     need(i["resources"] == want_res, f"resources under a 20m / 96Mi gateway limit: {i['resources']}")
     with helm.Chart.load(CHART) as chart:
         for bad, field in (({"preflight": {"aws": "yes"}}, "aws"), ({"preflight": {"enable": True}}, "enable")):
-            try:
-                chart.validate_schema(bad)
-            except helm.HelmValuesError as exc:
-                need(field in str(exc), f"schema rejected something else: {exc}")
-            else:
-                raise AssertionError(f"values schema accepted {bad}")
+            schema_rejects(chart, bad, field)
     return ("preflight.enabled false: no init container; extraArgs after `check --aws`; limits "
             "follow a lower gateway limit; schema rejects aws=\"yes\" and an unknown key; strict schemas valid")
 
