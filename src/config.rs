@@ -70,7 +70,7 @@ fn parse_rate(value: &str) -> Result<(String, Rate), String> {
 }
 
 /// The binary's command line: the service's configuration (serve), or `check` with the same
-/// flags and environment.
+/// flags and environment (every flag is global: before or after `check`).
 #[derive(Debug, Parser)]
 #[command(
     name = "ec2-grpc",
@@ -81,11 +81,10 @@ fn parse_rate(value: &str) -> Result<(String, Rate), String> {
                   AWS region, credentials and endpoint come from the standard AWS configuration: \
                   AWS_REGION, AWS_PROFILE, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, web identity \
                   (IRSA), instance metadata, and AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL for a \
-                  local EC2 stand-in.",
-    args_conflicts_with_subcommands = true
+                  local EC2 stand-in."
 )]
 pub struct Cli {
-    /// What to serve with.
+    /// What to serve with, or to check.
     #[command(flatten)]
     pub config: Config,
     /// `check` instead of serving.
@@ -110,9 +109,6 @@ pub struct CheckArgs {
     /// with the budget script loaded.
     #[arg(long)]
     pub aws: bool,
-    /// The configuration to check.
-    #[command(flatten)]
-    pub config: Config,
 }
 
 /// The service configuration: every option of `ec2-grpc --help`.
@@ -120,18 +116,24 @@ pub struct CheckArgs {
 pub struct Config {
     /// Address to serve gRPC on. A non-loopback address needs authentication (a tokens file,
     /// a JWKS or a client CA) or --allow-unauthenticated.
-    #[arg(long, env = "EC2_GRPC_LISTEN", default_value = "127.0.0.1:50051")]
+    #[arg(
+        long,
+        global = true,
+        env = "EC2_GRPC_LISTEN",
+        default_value = "127.0.0.1:50051"
+    )]
     pub listen: SocketAddr,
 
     /// Bearer tokens: a file of `NAME TOKEN` lines (a Kubernetes Secret mount), read again when
     /// it changes. When set, every call but health and reflection needs a known token.
-    #[arg(long, env = "EC2_GRPC_AUTH_TOKENS_FILE")]
+    #[arg(long, global = true, env = "EC2_GRPC_AUTH_TOKENS_FILE")]
     pub auth_tokens_file: Option<std::path::PathBuf>,
 
     /// JWT authentication: a JWKS file (RS256 / ES256 keys), read again when it changes. When
     /// set, a bearer JWT signed by one of its keys authenticates its principal claim.
     #[arg(
         long,
+        global = true,
         env = "EC2_GRPC_AUTH_JWKS_FILE",
         conflicts_with = "auth_jwks_url"
     )]
@@ -140,92 +142,127 @@ pub struct Config {
     /// JWT authentication with the JWKS of an identity provider's URL (https): fetched at
     /// startup, again every --auth-jwks-refresh-secs, and when a token names an unknown key
     /// (at most every 30 s).
-    #[arg(long, env = "EC2_GRPC_AUTH_JWKS_URL")]
+    #[arg(long, global = true, env = "EC2_GRPC_AUTH_JWKS_URL")]
     pub auth_jwks_url: Option<String>,
 
     /// How often the JWKS of --auth-jwks-url is fetched again, in seconds.
-    #[arg(long, env = "EC2_GRPC_AUTH_JWKS_REFRESH_SECS", default_value_t = 300,
+    #[arg(long, global = true, env = "EC2_GRPC_AUTH_JWKS_REFRESH_SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub auth_jwks_refresh_secs: u64,
 
     /// The `iss` a JWT must carry.
-    #[arg(long, env = "EC2_GRPC_AUTH_JWT_ISSUER")]
+    #[arg(long, global = true, env = "EC2_GRPC_AUTH_JWT_ISSUER")]
     pub auth_jwt_issuer: Option<String>,
 
     /// The `aud` a JWT must carry.
-    #[arg(long, env = "EC2_GRPC_AUTH_JWT_AUDIENCE")]
+    #[arg(long, global = true, env = "EC2_GRPC_AUTH_JWT_AUDIENCE")]
     pub auth_jwt_audience: Option<String>,
 
     /// The JWT claim that names the principal.
-    #[arg(long, env = "EC2_GRPC_AUTH_JWT_PRINCIPAL_CLAIM", default_value = "sub")]
+    #[arg(
+        long,
+        global = true,
+        env = "EC2_GRPC_AUTH_JWT_PRINCIPAL_CLAIM",
+        default_value = "sub"
+    )]
     pub auth_jwt_principal_claim: String,
 
     /// mTLS: a PEM CA bundle. Callers may present a client certificate chaining to it; its
     /// URI SAN, else DNS SAN, else email SAN, else subject CN is the principal. Needs TLS
     /// (--tls-cert-file). The certificate is optional at the TLS level, so health stays
     /// reachable; every other RPC still needs some credential.
-    #[arg(long, env = "EC2_GRPC_AUTH_CLIENT_CA_FILE", requires = "tls_cert_file")]
+    #[arg(
+        long,
+        global = true,
+        env = "EC2_GRPC_AUTH_CLIENT_CA_FILE",
+        requires = "tls_cert_file"
+    )]
     pub auth_client_ca_file: Option<std::path::PathBuf>,
 
     /// Server reflection needs credentials too (by default health and reflection are public,
     /// so grpcurl can list the API).
-    #[arg(long, env = "EC2_GRPC_AUTH_REFLECTION_REQUIRES_CREDENTIALS")]
+    #[arg(
+        long,
+        global = true,
+        env = "EC2_GRPC_AUTH_REFLECTION_REQUIRES_CREDENTIALS"
+    )]
     pub auth_reflection_requires_credentials: bool,
 
     /// Roles, grants and tag scopes (TOML): which principal may call which RPC, on which
     /// resources. Read again when it changes. Without it, every authenticated principal may call
     /// every RPC. Needs an authentication method.
-    #[arg(long, env = "EC2_GRPC_AUTH_ROLES_FILE")]
+    #[arg(long, global = true, env = "EC2_GRPC_AUTH_ROLES_FILE")]
     pub auth_roles_file: Option<std::path::PathBuf>,
 
     /// Serve gRPC over TLS with this PEM certificate chain (with --tls-key-file).
-    #[arg(long, env = "EC2_GRPC_TLS_CERT_FILE", requires = "tls_key_file")]
+    #[arg(
+        long,
+        global = true,
+        env = "EC2_GRPC_TLS_CERT_FILE",
+        requires = "tls_key_file"
+    )]
     pub tls_cert_file: Option<std::path::PathBuf>,
 
     /// The PEM private key of --tls-cert-file.
-    #[arg(long, env = "EC2_GRPC_TLS_KEY_FILE", requires = "tls_cert_file")]
+    #[arg(
+        long,
+        global = true,
+        env = "EC2_GRPC_TLS_KEY_FILE",
+        requires = "tls_cert_file"
+    )]
     pub tls_key_file: Option<std::path::PathBuf>,
 
     /// Serve on a non-loopback address without authenticating callers. Only for networks where
     /// something else (a network policy, a sidecar) already decides who may connect.
-    #[arg(long, env = "EC2_GRPC_ALLOW_UNAUTHENTICATED")]
+    #[arg(long, global = true, env = "EC2_GRPC_ALLOW_UNAUTHENTICATED")]
     pub allow_unauthenticated: bool,
 
     /// Log filter: a level (error, warn, info, debug, trace) or tracing directives such as
     /// `info,ec2_grpc=debug`.
-    #[arg(long, env = "EC2_GRPC_LOG_LEVEL", default_value = "info")]
+    #[arg(
+        long,
+        global = true,
+        env = "EC2_GRPC_LOG_LEVEL",
+        default_value = "info"
+    )]
     pub log_level: String,
 
     /// Serve Prometheus metrics (`GET /metrics`) on this address; off when unset. OTLP export
     /// is configured by the standard OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_SERVICE_NAME variables.
-    #[arg(long, env = "EC2_GRPC_METRICS_LISTEN")]
+    #[arg(long, global = true, env = "EC2_GRPC_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
     /// Log format: human-readable text or one JSON object per line.
-    #[arg(long, value_enum, env = "EC2_GRPC_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, value_enum, env = "EC2_GRPC_LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
     /// Most instance ids per EC2 call when acting on a selection (start, stop, reboot,
     /// terminate, monitor, unmonitor, tags): 1 to 1000, EC2's maximum.
-    #[arg(long, env = "EC2_GRPC_ACTION_BATCH_SIZE", default_value_t = 1000,
+    #[arg(long, global = true, env = "EC2_GRPC_ACTION_BATCH_SIZE", default_value_t = 1000,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub action_batch_size: u16,
 
     /// The part of the AWS account's EC2 API rate the gateway may spend: EC2's bucket sizes
     /// and refill rates are multiplied by it (0 < share <= 1). With --ec2-budget-redis-url it
     /// is the share of all replicas together; without, each replica's own.
-    #[arg(long, env = "EC2_GRPC_EC2_BUDGET_SHARE", default_value_t = 1.0, value_parser = parse_share)]
+    #[arg(long, global = true, env = "EC2_GRPC_EC2_BUDGET_SHARE", default_value_t = 1.0, value_parser = parse_share)]
     pub ec2_budget_share: f64,
 
     /// Share the EC2 budget between replicas through this Redis (redis:// or rediss:// with
     /// TLS; a password in the URL or in --ec2-budget-redis-password-file; never logged).
     /// Unset: each replica keeps its own budget in memory.
-    #[arg(long, env = "EC2_GRPC_EC2_BUDGET_REDIS_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "EC2_GRPC_EC2_BUDGET_REDIS_URL",
+        hide_env_values = true
+    )]
     pub ec2_budget_redis_url: Option<String>,
 
     /// A file holding the Redis password (a Kubernetes Secret mount), for a URL without one.
     #[arg(
         long,
+        global = true,
         env = "EC2_GRPC_EC2_BUDGET_REDIS_PASSWORD_FILE",
         requires = "ec2_budget_redis_url"
     )]
@@ -234,94 +271,109 @@ pub struct Config {
     /// Names the account's shared budget in Redis (every replica of one AWS account and
     /// region must use the same). Default: the credentials' account id and the region, or
     /// `default:REGION` when the credentials do not say their account.
-    #[arg(long, env = "EC2_GRPC_EC2_BUDGET_KEY", requires = "ec2_budget_redis_url",
+    #[arg(long, global = true, env = "EC2_GRPC_EC2_BUDGET_KEY", requires = "ec2_budget_redis_url",
           value_parser = parse_budget_key)]
     pub ec2_budget_key: Option<String>,
 
     /// The longest one Redis call of the shared budget may take before the replica falls back
     /// to its local share (milliseconds).
-    #[arg(long, env = "EC2_GRPC_EC2_BUDGET_REDIS_TIMEOUT_MS", default_value_t = 50,
+    #[arg(long, global = true, env = "EC2_GRPC_EC2_BUDGET_REDIS_TIMEOUT_MS", default_value_t = 50,
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub ec2_budget_redis_timeout_ms: u64,
 
     /// The most EC2 request slots one Redis round trip takes under load (a lease spent
     /// without asking Redis again; 1 turns leases off).
-    #[arg(long, env = "EC2_GRPC_EC2_BUDGET_LEASE", default_value_t = 4,
+    #[arg(long, global = true, env = "EC2_GRPC_EC2_BUDGET_LEASE", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub ec2_budget_lease: u32,
 
     /// While Redis is away, each replica spends share / live replicas (the count last seen
     /// in Redis); never assume fewer replicas than this.
-    #[arg(long, env = "EC2_GRPC_EC2_BUDGET_REPLICAS_FLOOR", default_value_t = 1,
+    #[arg(long, global = true, env = "EC2_GRPC_EC2_BUDGET_REPLICAS_FLOOR", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub ec2_budget_replicas_floor: u16,
 
     /// Replace EC2's numbers for one action's request bucket, as ACTION=CAPACITY/REFILL per
     /// second (for example DescribeInstances=100/20); repeat or separate with commas.
-    #[arg(long = "ec2-rate", env = "EC2_GRPC_EC2_RATES", value_delimiter = ',', value_parser = parse_rate)]
+    #[arg(long = "ec2-rate", global = true, env = "EC2_GRPC_EC2_RATES", value_delimiter = ',', value_parser = parse_rate)]
     pub ec2_rates: Vec<(String, Rate)>,
 
     /// Attempts per EC2 call, the first included (the SDK's standard retry with backoff).
-    #[arg(long, env = "EC2_GRPC_EC2_MAX_ATTEMPTS", default_value_t = 3,
+    #[arg(long, global = true, env = "EC2_GRPC_EC2_MAX_ATTEMPTS", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..=10))]
     pub ec2_max_attempts: u32,
 
     /// Time limit of one EC2 attempt, budget wait included (milliseconds).
-    #[arg(long, env = "EC2_GRPC_EC2_ATTEMPT_TIMEOUT_MS", default_value_t = 10_000,
+    #[arg(long, global = true, env = "EC2_GRPC_EC2_ATTEMPT_TIMEOUT_MS", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub ec2_attempt_timeout_ms: u64,
 
     /// Time limit of one EC2 call, all attempts together (milliseconds). A caller's
     /// grpc-timeout shortens it for that call.
-    #[arg(long, env = "EC2_GRPC_EC2_OPERATION_TIMEOUT_MS", default_value_t = 30_000,
+    #[arg(long, global = true, env = "EC2_GRPC_EC2_OPERATION_TIMEOUT_MS", default_value_t = 30_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub ec2_operation_timeout_ms: u64,
 
     /// Calls per second each caller may make (its own token bucket; health and reflection
     /// are free). A caller is its authenticated principal; without authentication, its
     /// connection.
-    #[arg(long, env = "EC2_GRPC_CALLER_RATE", default_value_t = 50.0, value_parser = parse_positive)]
+    #[arg(long, global = true, env = "EC2_GRPC_CALLER_RATE", default_value_t = 50.0, value_parser = parse_positive)]
     pub caller_rate: f64,
 
     /// How many calls a caller may burst above its rate.
-    #[arg(long, env = "EC2_GRPC_CALLER_BURST", default_value_t = 100.0, value_parser = parse_positive)]
+    #[arg(long, global = true, env = "EC2_GRPC_CALLER_BURST", default_value_t = 100.0, value_parser = parse_positive)]
     pub caller_burst: f64,
 
     /// Calls handled at once; one more is shed with UNAVAILABLE.
-    #[arg(long, env = "EC2_GRPC_MAX_CONCURRENT_CALLS", default_value_t = 1024,
+    #[arg(long, global = true, env = "EC2_GRPC_MAX_CONCURRENT_CALLS", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_calls: u32,
 
     /// Describes of a few instance ids from many callers are merged into one EC2 call: the
     /// merge window closes after this long without a new request (milliseconds; 0 turns
     /// merging off).
-    #[arg(long, env = "EC2_GRPC_MERGE_IDLE_MS", default_value_t = 100)]
+    #[arg(
+        long,
+        global = true,
+        env = "EC2_GRPC_MERGE_IDLE_MS",
+        default_value_t = 100
+    )]
     pub merge_idle_ms: u64,
 
     /// ... or this long after it opened, at the latest (milliseconds).
-    #[arg(long, env = "EC2_GRPC_MERGE_MAX_WAIT_MS", default_value_t = 100)]
+    #[arg(
+        long,
+        global = true,
+        env = "EC2_GRPC_MERGE_MAX_WAIT_MS",
+        default_value_t = 100
+    )]
     pub merge_max_wait_ms: u64,
 
     /// ... or when it holds this many ids (1 to 1000).
-    #[arg(long, env = "EC2_GRPC_MERGE_MAX_IDS", default_value_t = 1000,
+    #[arg(long, global = true, env = "EC2_GRPC_MERGE_MAX_IDS", default_value_t = 1000,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub merge_max_ids: u16,
 
     /// The instance inventory: list every instance of the account and region this often
     /// (seconds; paging DescribeInstances through the EC2 budget) into the view that serves
     /// WatchInstances, WaitInstances and `max_staleness` reads. 0 turns the inventory off.
-    #[arg(long, env = "EC2_GRPC_INVENTORY_RESYNC_SECONDS", default_value_t = 60)]
+    #[arg(
+        long,
+        global = true,
+        env = "EC2_GRPC_INVENTORY_RESYNC_SECONDS",
+        default_value_t = 60
+    )]
     pub inventory_resync_seconds: u64,
 
     /// How often the instances the gateway launched or acted on are described again until
     /// they settle (milliseconds; they are described at once too).
-    #[arg(long, env = "EC2_GRPC_INVENTORY_REFRESH_MS", default_value_t = 2000,
+    #[arg(long, global = true, env = "EC2_GRPC_INVENTORY_REFRESH_MS", default_value_t = 2000,
           value_parser = clap::value_parser!(u64).range(10..))]
     pub inventory_refresh_ms: u64,
 
     /// Changes of the view kept for watches to resume from (a watch resuming from an older
     /// revision, or falling further behind, lists again).
-    #[arg(long, env = "EC2_GRPC_INVENTORY_HISTORY", default_value_t = 10_000,
+    #[arg(long, global = true, env = "EC2_GRPC_INVENTORY_HISTORY", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub inventory_history: u64,
 
@@ -329,12 +381,17 @@ pub struct Config {
     /// aliases, account ids, the IAM role to assume, allowed regions, budget and inventory
     /// overrides; see the README), read again when it changes. Unset: the home account in
     /// its configured region only.
-    #[arg(long, env = "EC2_GRPC_ACCOUNTS_FILE")]
+    #[arg(long, global = true, env = "EC2_GRPC_ACCOUNTS_FILE")]
     pub accounts_file: Option<std::path::PathBuf>,
 
     /// On SIGTERM or SIGINT, how long in-flight calls may take to finish before the server
     /// exits anyway (seconds).
-    #[arg(long, env = "EC2_GRPC_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    #[arg(
+        long,
+        global = true,
+        env = "EC2_GRPC_SHUTDOWN_GRACE_SECONDS",
+        default_value_t = 30
+    )]
     pub shutdown_grace_seconds: u64,
 }
 
@@ -524,22 +581,21 @@ mod tests {
     }
 
     #[test]
-    fn check_takes_the_same_flags_after_it() {
-        let cli =
-            Cli::try_parse_from(["ec2-grpc", "check", "--aws", "--auth-tokens-file", "tokens"])
-                .expect("check parses");
-        let Some(Command::Check(check)) = cli.command else {
-            panic!("not check: {cli:?}");
-        };
-        assert!(check.aws);
-        assert_eq!(
-            check.config.auth_tokens_file.as_deref(),
-            Some(std::path::Path::new("tokens"))
-        );
-        assert!(
-            Cli::try_parse_from(["ec2-grpc", "--auth-tokens-file", "t", "check"]).is_err(),
-            "flags go after `check`"
-        );
+    fn check_takes_the_same_flags_before_or_after_it() {
+        let after = ["ec2-grpc", "check", "--aws", "--auth-tokens-file", "tokens"];
+        let before = ["ec2-grpc", "--auth-tokens-file", "tokens", "check", "--aws"];
+        for args in [after, before] {
+            let cli = Cli::try_parse_from(args).expect("check parses");
+            assert!(
+                matches!(cli.command, Some(Command::Check(CheckArgs { aws: true }))),
+                "{args:?}"
+            );
+            assert_eq!(
+                cli.config.auth_tokens_file.as_deref(),
+                Some(std::path::Path::new("tokens")),
+                "{args:?}"
+            );
+        }
         assert!(parse(&[]).validate().is_ok());
     }
 

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 async fn main() -> ExitCode {
     let cli = <Cli as clap::Parser>::parse();
     match cli.command {
-        Some(Command::Check(check)) => check_configuration(check).await,
+        Some(Command::Check(CheckArgs { aws })) => check_configuration(cli.config, aws).await,
         None => serve(cli.config.validated()).await,
     }
 }
@@ -37,9 +37,9 @@ async fn serve(config: Config) -> ExitCode {
 }
 
 /// Prints what `ec2-grpc check` finds; exits 0 when all is well, 2 otherwise.
-async fn check_configuration(check: CheckArgs) -> ExitCode {
-    let flags = check.config.validate();
-    let report = ec2_grpc::check::run(&check.config.server(), flags, check.aws).await;
+async fn check_configuration(config: Config, aws: bool) -> ExitCode {
+    let flags = config.validate();
+    let report = ec2_grpc::check::run(&config.server(), flags, aws).await;
     print!("{report}");
     ExitCode::from(report.exit_code())
 }
