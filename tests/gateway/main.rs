@@ -13,7 +13,6 @@ mod auth;
 mod check;
 mod client_kits;
 mod counting_proxy;
-mod demo_script;
 mod describe;
 mod interface_lifecycle;
 mod inventory;

@@ -4,9 +4,10 @@
 //! what they stopped; and every grpcurl example of the README, pasted as the README prints it
 //! while the demo runs, answers what the README shows.
 //!
-//! One test, its parts in turn: each run of the demo writes `.demo/`.
+//! One test, its parts in turn (each run of the demo writes `.demo/`), in a test binary of its
+//! own: cargo runs test binaries one after another, so the demo's processes never share the
+//! machine with the gateway tests that count EC2 throttles against a clock.
 
-use crate::support::{self, free_port};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -19,11 +20,28 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The project venv's Python (`scripts/setup-tools.sh` makes it); fails loudly when missing.
+fn venv_python() -> PathBuf {
+    let path = root().join(".venv/bin/python");
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash scripts/setup-tools.sh` (the README's test command runs it)",
+        path.display()
+    );
+    path
+}
+
+/// A free port on loopback (bound, read, released).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
 /// `bash scripts/demo.sh ARGS` as a terminal starts it: SIGINT is reset to its default first
 /// (a test runner started in the background passes it on ignored, and bash cannot trap a
 /// signal ignored when it starts).
 fn demo(moto_port: u16, gateway_port: u16, args: &[&str]) -> Child {
-    Command::new(support::tool(".venv/bin/python"))
+    Command::new(venv_python())
         .arg("-c")
         .arg(
             "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); \
@@ -287,7 +305,7 @@ async fn the_demo_names_taken_ports_leaves_nothing_running_and_the_readme_exampl
     for variable in ["MOTO_PORT", "GATEWAY_PORT"] {
         let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = taken.local_addr().expect("addr").port();
-        let other = free_port().await;
+        let other = free_port();
         let (moto, gateway) = if variable == "MOTO_PORT" {
             (port, other)
         } else {
@@ -312,7 +330,7 @@ async fn the_demo_names_taken_ports_leaves_nothing_running_and_the_readme_exampl
     }
 
     // --once: the examples run, then everything it started is stopped.
-    let ports = [free_port().await, free_port().await];
+    let ports = [free_port(), free_port()];
     let mut child = demo(ports[0], ports[1], &["--once"]);
     let (mut lines, _) = lines_of(&mut child);
     let status = child.wait().await.expect("the demo ends");
@@ -326,7 +344,7 @@ async fn the_demo_names_taken_ports_leaves_nothing_running_and_the_readme_exampl
     nothing_left(&started_pids(&said), ports);
 
     // Running: the README's examples, pasted; then Ctrl-C.
-    let ports = [free_port().await, free_port().await];
+    let ports = [free_port(), free_port()];
     let mut child = demo(ports[0], ports[1], &[]);
     let (mut lines, stdout) = lines_of(&mut child);
     let mut said = until(&mut lines, "Press Ctrl-C").await;
