@@ -40,8 +40,8 @@ fn free_port() -> u16 {
 /// `bash scripts/demo.sh ARGS` as a terminal starts it: SIGINT is reset to its default first
 /// (a test runner started in the background passes it on ignored, and bash cannot trap a
 /// signal ignored when it starts).
-fn demo(moto_port: u16, gateway_port: u16, args: &[&str]) -> Child {
-    Command::new(venv_python())
+fn demo(moto_port: u16, gateway_port: u16, args: &[&str]) -> Demo {
+    let child = Command::new(venv_python())
         .arg("-c")
         .arg(
             "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); \
@@ -55,9 +55,36 @@ fn demo(moto_port: u16, gateway_port: u16, args: &[&str]) -> Child {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
-        .expect("start scripts/demo.sh")
+        .expect("start scripts/demo.sh");
+    Demo(child)
+}
+
+/// A demo started by a test. Dropped while it still runs (an assertion failed), it gets
+/// SIGTERM, so its trap stops moto and the gateway (a SIGKILL would leave them running).
+struct Demo(Child);
+
+impl std::ops::Deref for Demo {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Demo {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        if let (Ok(None), Some(pid)) = (self.0.try_wait(), self.0.id()) {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+    }
 }
 
 /// The demo's stderr lines as they come (its stdout is drained, kept for failures).
