@@ -112,12 +112,13 @@ fn lines_of(
     (receive, drained)
 }
 
-/// Stderr lines until one contains `wanted` (or the demo's stderr ends): all of them.
-async fn until(lines: &mut mpsc::UnboundedReceiver<String>, wanted: &str) -> Vec<String> {
+/// Stderr lines until one contains `wanted` (`None`, or the demo's stderr ends: every line
+/// left): all of them.
+async fn until(lines: &mut mpsc::UnboundedReceiver<String>, wanted: Option<&str>) -> Vec<String> {
     let mut seen = Vec::new();
     let deadline = Duration::from_secs(600);
     while let Ok(Some(line)) = tokio::time::timeout(deadline, lines.recv()).await {
-        let done = line.contains(wanted);
+        let done = wanted.is_some_and(|w| line.contains(w));
         seen.push(line);
         if done {
             break;
@@ -179,9 +180,8 @@ fn readme_examples(readme: &str) -> Vec<Example> {
     let mut block: Option<&str> = None;
     let mut comment: Option<String> = None;
     let lines: Vec<&str> = readme.lines().collect();
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i].trim_end();
+    for (i, line) in lines.iter().enumerate() {
+        let line = line.trim_end();
         if let Some(fence) = line.strip_prefix("```") {
             block = if block.is_some() { None } else { Some(fence) };
             comment = None;
@@ -219,7 +219,6 @@ fn readme_examples(readme: &str) -> Vec<Example> {
                 shown: Shown::Transcript(output),
             });
         }
-        i += 1;
     }
     examples
 }
@@ -341,7 +340,7 @@ async fn the_demo_names_taken_ports_leaves_nothing_running_and_the_readme_exampl
         let mut child = demo(moto, gateway, &["--once"]);
         let (mut lines, _) = lines_of(&mut child);
         let status = child.wait().await.expect("the demo ends");
-        let said = until(&mut lines, "\u{0}").await;
+        let said = until(&mut lines, None).await;
         assert!(!status.success(), "{said:?}");
         let first = said.first().cloned().unwrap_or_default();
         assert!(
@@ -361,7 +360,7 @@ async fn the_demo_names_taken_ports_leaves_nothing_running_and_the_readme_exampl
     let mut child = demo(ports[0], ports[1], &["--once"]);
     let (mut lines, _) = lines_of(&mut child);
     let status = child.wait().await.expect("the demo ends");
-    let said = until(&mut lines, "\u{0}").await;
+    let said = until(&mut lines, None).await;
     assert!(status.success(), "{said:?}");
     assert!(
         said.iter()
@@ -374,7 +373,7 @@ async fn the_demo_names_taken_ports_leaves_nothing_running_and_the_readme_exampl
     let ports = [free_port(), free_port()];
     let mut child = demo(ports[0], ports[1], &[]);
     let (mut lines, stdout) = lines_of(&mut child);
-    let mut said = until(&mut lines, "Press Ctrl-C").await;
+    let mut said = until(&mut lines, Some("Press Ctrl-C")).await;
     assert!(
         said.last().is_some_and(|l| l.contains("Press Ctrl-C")),
         "{said:?}"
@@ -422,7 +421,7 @@ async fn the_demo_names_taken_ports_leaves_nothing_running_and_the_readme_exampl
         .await
         .expect("the demo ends at Ctrl-C")
         .expect("wait");
-    said.extend(until(&mut lines, "\u{0}").await);
+    said.extend(until(&mut lines, None).await);
     assert!(
         status.success(),
         "{said:?}\n{}",

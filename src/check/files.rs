@@ -57,13 +57,13 @@ pub async fn check(
     }
     match &settings.accounts_file {
         Some(path) => {
-            let loaded = accounts::load(path, home_region);
-            let accounts = loaded.as_ref().ok().map(|file| file.get().clone());
-            report.add(
-                "accounts file",
-                loaded.map(|file| format!("{}: {}", shown(path), describe(&file.get()))),
-            );
-            accounts
+            let loaded = accounts::load(path, home_region).map(|file| file.get().clone());
+            let found = loaded
+                .as_ref()
+                .map(|a| format!("{}: {}", shown(path), describe(a)))
+                .map_err(Clone::clone);
+            report.add("accounts file", found);
+            loaded.ok()
         }
         None => Some(Accounts::home_only(home_region, None)),
     }

@@ -15,7 +15,7 @@ use crate::targets::Factory;
 use std::fmt;
 
 /// One thing checked: what it is, and what was found (a detail, or the problem).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Finding {
     /// What was checked (`roles file`, `account dev in us-west-2`, ...).
     pub subject: String,
@@ -36,11 +36,6 @@ impl Report {
             subject: subject.into(),
             outcome,
         });
-    }
-
-    /// Every finding, in order.
-    pub fn findings(&self) -> &[Finding] {
-        &self.findings
     }
 
     /// How many findings are problems.
