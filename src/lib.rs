@@ -48,6 +48,7 @@ pub mod convert;
 pub mod ec2;
 pub mod error;
 pub mod inventory;
+pub mod lookup_catalog;
 pub mod protection;
 pub mod server;
 pub mod startup;

@@ -6,6 +6,7 @@ pub mod actions;
 mod instances;
 mod interface_cleanup;
 mod interface_lifecycle;
+mod lookups;
 mod network_interfaces;
 mod selection;
 pub mod stream;
@@ -580,4 +581,6 @@ impl Ec2Service for Gateway {
         let stream = wait::wait_instances(view(&at)?, r, scope)?;
         Ok(answered(stream, &at))
     }
+
+    lookups::lookup_rpcs!();
 }

@@ -25,6 +25,7 @@
 
 use super::scope::TagScope;
 use super::targets::TargetGrant;
+use crate::lookup_catalog::RPCS as LOOKUP_RPCS;
 use crate::toml_lines::at_key;
 use crate::watched::Watched;
 use serde::Deserialize;
@@ -40,7 +41,8 @@ pub fn load(path: &Path) -> Result<Arc<RolesFile>, String> {
     Watched::load(path, Authorization::parse)
 }
 
-/// Describes, streams, and the watches and waits served from the instance view.
+/// Describes, streams, and the watches and waits served from the instance view; with every
+/// lookup RPC (`LOOKUP_RPCS`).
 const READER: &[&str] = &[
     "DescribeInstances",
     "DescribeInstancesStream",
@@ -98,12 +100,13 @@ impl Authorization {
     pub fn parse(text: &str) -> Result<Authorization, String> {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
         let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<HashSet<_>>();
+        let reader: HashSet<String> = set(READER).union(&set(LOOKUP_RPCS)).cloned().collect();
         let mut roles = HashMap::from([
-            ("reader".to_owned(), set(READER)),
             (
                 "operator".to_owned(),
-                set(READER).union(&set(OPERATOR)).cloned().collect(),
+                reader.union(&set(OPERATOR)).cloned().collect(),
             ),
+            ("reader".to_owned(), reader),
             ("admin".to_owned(), set(&["*"])),
         ]);
         for (role, permissions) in file.roles {

@@ -111,6 +111,14 @@ impl TagScope {
         }
     }
 
+    /// PERMISSION_DENIED: a lookup whose items cannot be filtered by the scope's tag must name
+    /// what they belong to (`field`), so that can be checked against the scope first.
+    pub fn refuse_unnamed(&self, field: &str) -> Error {
+        self.refusal(format!(
+            "{field} must be named, so it can be checked against the scope"
+        ))
+    }
+
     /// PERMISSION_DENIED: resources named by id alone (CreateTags' `resource_ids`) are not
     /// checked against the scope, so a scoped principal tags through a selection.
     pub fn refuse_resource_ids(&self) -> Error {

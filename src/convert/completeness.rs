@@ -70,7 +70,7 @@ fn proto_fields(name: &str, extras: &[&str]) -> Vec<String> {
 }
 
 /// Asserts that the SDK value's members and the message's fields are the same names.
-fn assert_same(sdk_debug: String, message: &str, extras: &[&str]) {
+pub(super) fn assert_same(sdk_debug: String, message: &str, extras: &[&str]) {
     assert_eq!(
         sdk_members(&sdk_debug),
         proto_fields(message, extras),

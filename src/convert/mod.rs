@@ -8,6 +8,7 @@
 
 pub mod common;
 pub mod instance;
+pub mod lookup_shapes;
 pub mod network_interface;
 pub mod request;
 

@@ -5,10 +5,12 @@
 //! - `budgeted`: every HTTP attempt passes the EC2 budget and the caller's deadline.
 //! - `coalesce`: identical in-flight describes share one call.
 //! - `batch`: describes of a few instance ids from many callers merge into one call.
+//! - `lookup_calls`: the lookups' identical calls share one, and slow-changing answers are kept.
 
 pub mod batch;
 pub mod budgeted;
 pub mod coalesce;
+pub mod lookup_calls;
 
 use crate::error::Error;
 use crate::protection::budget::Budget;
@@ -21,6 +23,7 @@ use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfac
 use aws_sdk_ec2::types::Filter;
 use batch::IdBatcher;
 use coalesce::SingleFlight;
+use lookup_calls::LookupCalls;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -153,6 +156,8 @@ pub struct Ec2 {
     interfaces: Arc<SingleFlight<DescribeNetworkInterfacesOutput>>,
     /// The merger of describes by a few ids, when on.
     batcher: Option<IdBatcher>,
+    /// The lookups' calls in flight, and their kept answers.
+    pub lookups: Arc<LookupCalls>,
     /// Protection counters.
     pub stats: Arc<Stats>,
 }
@@ -164,6 +169,7 @@ impl Ec2 {
         Ec2 {
             instances: SingleFlight::new(stats.clone()),
             interfaces: SingleFlight::new(stats.clone()),
+            lookups: Arc::new(LookupCalls::new(stats.clone())),
             batcher: window.map(|w| IdBatcher::start(client.clone(), w, stats.clone())),
             client,
             stats,

@@ -1,6 +1,8 @@
 //! Checks made on requests before any EC2 call, so bad input costs no EC2 budget and gets an
 //! INVALID_ARGUMENT naming the field (a `google.rpc.BadRequest` violation per problem).
 
+pub mod lookup;
+
 use crate::error::Error;
 use crate::pb;
 use tonic_types::FieldViolation;

@@ -23,7 +23,8 @@ impl Rate {
 }
 
 /// EC2's request buckets (capacity, refill per second), for the paginated or filtered
-/// describes the gateway always makes, and its mutating actions.
+/// describes the gateway always makes, and its mutating actions. The lookups' buckets are in
+/// `lookup_catalog::BUCKETS`, from their table.
 pub const EC2_REQUEST_RATES: [(&str, Rate); 14] = [
     ("DescribeInstances", Rate::new(100.0, 20.0)),
     ("DescribeNetworkInterfaces", Rate::new(100.0, 20.0)),
@@ -68,9 +69,14 @@ impl Rates {
             capacity: (rate.capacity * share).max(1.0),
             refill_per_sec: rate.refill_per_sec * share,
         };
+        let lookups = crate::lookup_catalog::BUCKETS
+            .iter()
+            .map(|&(action, capacity, refill)| (action, Rate::new(capacity, refill)));
         let mut requests: HashMap<String, Rate> = EC2_REQUEST_RATES
             .iter()
-            .map(|(action, rate)| (action.to_string(), scaled(rate)))
+            .copied()
+            .chain(lookups)
+            .map(|(action, rate)| (action.to_string(), scaled(&rate)))
             .collect();
         for (action, rate) in overrides {
             requests.insert(action.clone(), scaled(rate));
