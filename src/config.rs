@@ -371,6 +371,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(10..))]
     pub inventory_refresh_ms: u64,
 
+    /// How often the waits on status checks (WAIT_TARGET_STATUS_OK, _SYSTEM_STATUS_OK) ask
+    /// EC2 (milliseconds): one DescribeInstanceStatus per round serves every such wait of an
+    /// account and region. boto3's waiters poll every 15 s.
+    #[arg(long, global = true, env = "EC2_GRPC_INVENTORY_STATUS_INTERVAL_MS", default_value_t = 15000,
+          value_parser = clap::value_parser!(u64).range(100..))]
+    pub inventory_status_interval_ms: u64,
+
     /// Changes of the view kept for watches to resume from (a watch resuming from an older
     /// revision, or falling further behind, lists again).
     #[arg(long, global = true, env = "EC2_GRPC_INVENTORY_HISTORY", default_value_t = 10_000,
@@ -490,6 +497,7 @@ impl Config {
             resync: Duration::from_secs(self.inventory_resync_seconds),
             refresh: Duration::from_millis(self.inventory_refresh_ms),
             history: usize::try_from(self.inventory_history).unwrap_or(usize::MAX),
+            status_interval: Duration::from_millis(self.inventory_status_interval_ms),
         })
     }
 

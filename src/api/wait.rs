@@ -7,6 +7,10 @@
 //! terminated or stopping; InstanceStopped on pending or terminated; InstanceTerminated on
 //! pending or stopping. As with botocore's `pathAll`, a selection by filters that matches
 //! nothing is not done yet.
+//!
+//! The waits on status checks (STATUS_OK, SYSTEM_STATUS_OK: boto3's `instance_status_ok` and
+//! `system_status_ok`) select on the view too, but read the checks from the target's status
+//! rounds (`inventory::status_checks`): one DescribeInstanceStatus per interval for them all.
 
 use super::stream::MessageStream;
 use crate::auth::scope::TagScope;
@@ -14,6 +18,7 @@ use crate::call::Call;
 use crate::error::Error;
 use crate::inventory::Inventory;
 use crate::inventory::filter::Selector;
+use crate::inventory::status_checks::{StatusWaiter, Statuses};
 use crate::inventory::view::{Entry, View};
 use crate::pb;
 use crate::pb::WaitTarget;
@@ -40,12 +45,20 @@ pub fn wait_instances(
         .into_iter()
         .filter(|id| seen.insert(id.clone()))
         .collect();
+    let target = WaitTarget::try_from(request.target).unwrap_or_default();
+    let status = match target {
+        WaitTarget::StatusOk | WaitTarget::SystemStatusOk => {
+            Some(inventory.status_checks()?.join())
+        }
+        _ => None,
+    };
     let waiter = Waiter {
+        status,
         inventory: inventory.clone(),
         updates: inventory.subscribe(),
         selector,
         named,
-        target: WaitTarget::try_from(request.target).unwrap_or_default(),
+        target,
         deadline: Call::deadline(),
         last: None,
         over: false,
@@ -60,6 +73,8 @@ pub fn wait_instances(
 /// One wait's state.
 struct Waiter {
     inventory: Inventory,
+    /// The status rounds, for a wait on status checks.
+    status: Option<StatusWaiter>,
     /// Tells of every update of the view.
     updates: watch::Receiver<u64>,
     selector: Selector,
@@ -89,15 +104,13 @@ impl Waiter {
     async fn advance(&mut self) -> Result<pb::WaitInstancesResponse, Error> {
         let late = self.late();
         until(&self.inventory, self.deadline, late, self.inventory.ready()).await?;
+        if self.status.is_some() {
+            return self.advance_on_status().await;
+        }
         loop {
             self.updates.mark_unchanged();
-            let progress = self.inventory.read(|view| self.progress(view))?;
-            let unchanged = self.last.as_ref().is_some_and(|last| {
-                last.ready == progress.ready
-                    && last.selected == progress.selected
-                    && last.not_ready == progress.not_ready
-            });
-            if !unchanged {
+            let progress = self.inventory.read(|view| self.progress(view, None))?;
+            if !self.unchanged(&progress) {
                 self.last = Some(progress.clone());
                 return Ok(progress);
             }
@@ -108,6 +121,54 @@ impl Waiter {
                 return Err(Error::Internal("the instance view stopped".into()));
             }
         }
+    }
+
+    /// The next progress of a wait on status checks that differs from the last one sent: at
+    /// each status round, the selection (on the view) against the round's statuses.
+    async fn advance_on_status(&mut self) -> Result<pb::WaitInstancesResponse, Error> {
+        loop {
+            let wanted = self.inventory.read(|view| self.wanted(view))?;
+            let late = self.late();
+            let status = self.status.as_mut().expect("a wait on status checks");
+            status.want(wanted);
+            let round = until(&self.inventory, self.deadline, late, status.next_round()).await??;
+            let statuses = match round.outcome {
+                Some(Ok(statuses)) => statuses,
+                Some(Err(refused)) => return Err(refused),
+                None => continue,
+            };
+            let progress = self
+                .inventory
+                .read(|view| self.progress(view, Some(&statuses)))?;
+            if !self.unchanged(&progress) || progress.done {
+                self.last = Some(progress.clone());
+                return Ok(progress);
+            }
+        }
+    }
+
+    /// The instances whose status checks the wait needs: the named ones, or what the
+    /// selection matches now.
+    fn wanted(&self, view: &View) -> Result<Vec<String>, Error> {
+        if self.named.is_empty() {
+            Ok(self
+                .selector
+                .select(view, None)
+                .map(|e| e.id().to_owned())
+                .collect())
+        } else {
+            self.selector.check_named(view, &self.named)?;
+            Ok(self.named.clone())
+        }
+    }
+
+    /// Whether `progress` says what the last one sent said (revisions aside).
+    fn unchanged(&self, progress: &pb::WaitInstancesResponse) -> bool {
+        self.last.as_ref().is_some_and(|last| {
+            last.ready == progress.ready
+                && last.selected == progress.selected
+                && last.not_ready == progress.not_ready
+        })
     }
 
     /// The error of a wait whose deadline passes now.
@@ -122,7 +183,11 @@ impl Waiter {
 
     /// Where the selection stands in `view`; an error when an instance can no longer reach
     /// the target (or is outside the caller's scope).
-    fn progress(&self, view: &View) -> Result<pb::WaitInstancesResponse, Error> {
+    fn progress(
+        &self,
+        view: &View,
+        statuses: Option<&Statuses>,
+    ) -> Result<pb::WaitInstancesResponse, Error> {
         // Named ids: each one, listed or not. Filters only: what matches now.
         let selected: Vec<(String, Option<&Entry>)> = if self.named.is_empty() {
             self.selector
@@ -153,7 +218,10 @@ impl Waiter {
                     target: target_name(self.target).to_owned(),
                 });
             }
+            let check = statuses.and_then(|s| s.get(id));
             let there = match (self.target, state) {
+                (WaitTarget::StatusOk, _) => check.is_some_and(|c| is_ok(&c.instance_status)),
+                (WaitTarget::SystemStatusOk, _) => check.is_some_and(|c| is_ok(&c.system_status)),
                 (_, None) => false,
                 (WaitTarget::Exists, Some(_)) => true,
                 (target, Some(state)) => state == target_name(target),
@@ -199,9 +267,16 @@ async fn until<F: Future>(
     }
 }
 
-/// The state the target names (`exists` for EXISTS).
+/// Whether a status check (DescribeInstanceStatus' summary) says `ok`.
+fn is_ok(summary: &Option<pb::InstanceStatusSummary>) -> bool {
+    summary.as_ref().is_some_and(|s| s.status == "ok")
+}
+
+/// The state the target names (`exists` for EXISTS; what is checked, for the status checks).
 fn target_name(target: WaitTarget) -> &'static str {
     match target {
+        WaitTarget::StatusOk => "status ok",
+        WaitTarget::SystemStatusOk => "system status ok",
         WaitTarget::Running => "running",
         WaitTarget::Stopped => "stopped",
         WaitTarget::Terminated => "terminated",
@@ -215,7 +290,10 @@ fn fails(target: WaitTarget, state: &str) -> bool {
         WaitTarget::Running => &["shutting-down", "terminated", "stopping"],
         WaitTarget::Stopped => &["pending", "terminated"],
         WaitTarget::Terminated => &["pending", "stopping"],
-        WaitTarget::Exists | WaitTarget::Unspecified => &[],
+        WaitTarget::Exists
+        | WaitTarget::StatusOk
+        | WaitTarget::SystemStatusOk
+        | WaitTarget::Unspecified => &[],
     };
     failing.contains(&state)
 }
@@ -274,6 +352,64 @@ mod tests {
         let failed = doomed.next().await.unwrap().unwrap_err();
         assert_eq!(failed.code(), tonic::Code::FailedPrecondition);
         assert!(failed.message().contains("i-1"), "{failed:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn status_waits_read_the_status_rounds() {
+        use crate::inventory::status_checks::Poll;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let counted = rounds.clone();
+        // Round 1: i-1 ok, i-2 still initializing; round 2: both ok.
+        let poll: Poll = Arc::new(move |ids: Vec<String>| {
+            let round = counted.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                Ok(ids
+                    .into_iter()
+                    .map(|id| {
+                        let ok = round > 0 || id == "i-1";
+                        let summary = pb::InstanceStatusSummary {
+                            status: if ok { "ok" } else { "initializing" }.into(),
+                            ..Default::default()
+                        };
+                        let status = pb::InstanceStatus {
+                            instance_id: id.clone(),
+                            instance_status: Some(summary),
+                            ..Default::default()
+                        };
+                        (id, status)
+                    })
+                    .collect())
+            })
+        });
+        let inventory = Inventory::new(InventorySettings::default()).with_status_checks(poll);
+        inventory.listed(
+            vec![entry("i-1", "running"), entry("i-2", "running")],
+            Instant::now(),
+        );
+        let mut wait = wait_instances(
+            &inventory,
+            waiting(&["i-1", "i-2"], WaitTarget::StatusOk),
+            None,
+        )
+        .unwrap();
+        let first = wait.next().await.unwrap().unwrap();
+        assert_eq!((first.selected, first.ready, first.done), (2, 1, false));
+        assert_eq!(first.not_ready[0].instance_id, "i-2");
+        let last = wait.next().await.unwrap().unwrap();
+        assert!(last.done, "{last:?}");
+        assert_eq!(rounds.load(Ordering::SeqCst), 2);
+        assert!(wait.next().await.is_none());
+
+        let mut system = wait_instances(
+            &inventory,
+            waiting(&["i-1"], WaitTarget::SystemStatusOk),
+            None,
+        )
+        .unwrap();
+        let never = system.next().await.unwrap().unwrap();
+        assert!(!never.done, "no system status in these rounds: {never:?}");
     }
 
     #[test]

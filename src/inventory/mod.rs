@@ -17,6 +17,7 @@
 pub mod filter;
 mod refresh;
 pub mod revision;
+pub mod status_checks;
 pub mod view;
 
 use crate::ec2::Ec2;
@@ -24,6 +25,7 @@ use crate::error::Error;
 use crate::pb;
 use crate::telemetry::metrics::{instruments, with_target};
 use opentelemetry::KeyValue;
+use status_checks::StatusChecks;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -40,6 +42,9 @@ pub struct InventorySettings {
     pub refresh: Duration,
     /// Changes kept for watches to resume from.
     pub history: usize,
+    /// Time between the status-check rounds of the waits on status checks (boto3's waiters
+    /// poll every 15 s).
+    pub status_interval: Duration,
 }
 
 impl Default for InventorySettings {
@@ -48,6 +53,7 @@ impl Default for InventorySettings {
             resync: Duration::from_secs(60),
             refresh: Duration::from_secs(2),
             history: 10_000,
+            status_interval: Duration::from_secs(15),
         }
     }
 }
@@ -56,6 +62,8 @@ impl Default for InventorySettings {
 #[derive(Debug, Clone)]
 pub struct Inventory {
     shared: Arc<Shared>,
+    /// The status checks of the waits on them, when the view is kept from EC2.
+    status: Option<StatusChecks>,
 }
 
 /// What the RPCs and the refresh tasks share.
@@ -100,15 +108,30 @@ impl Inventory {
                 settings,
                 target,
             }),
+            status: None,
         }
     }
 
     /// The view, kept from `ec2` by its refresh tasks (which stop once every handle is
     /// dropped). Must be called inside a tokio runtime.
     pub fn start(ec2: Ec2, settings: InventorySettings) -> Inventory {
-        let inventory = Inventory::of_target(settings, ec2.stats.target_attributes().to_vec());
+        let mut inventory =
+            Inventory::of_target(settings, ec2.stats.target_attributes().to_vec());
+        inventory = inventory.with_status_checks(status_checks::ec2_poll(ec2.clone()));
         refresh::spawn(&inventory, ec2);
         inventory
+    }
+
+    /// The view, its waits on status checks asking `poll` (tests: a poll of their own).
+    pub fn with_status_checks(mut self, poll: status_checks::Poll) -> Inventory {
+        self.status = Some(StatusChecks::new(poll, self.shared.settings.status_interval));
+        self
+    }
+
+    /// The status checks of the waits on them; FAILED_PRECONDITION when the view is not kept
+    /// from EC2.
+    pub fn status_checks(&self) -> Result<&StatusChecks, Error> {
+        self.status.as_ref().ok_or(Error::InventoryOff)
     }
 
     /// Reads the view.

@@ -51,9 +51,13 @@ pub(super) fn spawn(inventory: &Inventory, ec2: Ec2) {
     });
 }
 
-/// A handle from the weak reference the tasks hold.
+/// A handle from the weak reference the tasks hold (without the status checks, which the
+/// refresh does not use).
 fn upgrade(weak: &Weak<Shared>) -> Option<Inventory> {
-    weak.upgrade().map(|shared| Inventory { shared })
+    weak.upgrade().map(|shared| Inventory {
+        shared,
+        status: None,
+    })
 }
 
 /// Lists every instance every `resync` (the next list is due `resync` after the last one

@@ -292,7 +292,8 @@ pub fn wait_instances(r: &pb::WaitInstancesRequest) -> Result<(), Error> {
     let target = pb::WaitTarget::try_from(r.target).unwrap_or_default();
     v.check(target != pb::WaitTarget::Unspecified, "target", || {
         format!(
-            "must be WAIT_TARGET_EXISTS, _RUNNING, _STOPPED or _TERMINATED, got {}",
+            "must be WAIT_TARGET_EXISTS, _RUNNING, _STOPPED, _TERMINATED, _STATUS_OK or \
+             _SYSTEM_STATUS_OK, got {}",
             r.target
         )
     });
@@ -354,6 +355,13 @@ pub fn run_instances(r: &pb::RunInstancesRequest) -> Result<(), Error> {
         "image_id",
         || "required unless launch_template names the image".into(),
     );
+    v.check(is_image_reference(&r.image_id), "image_id", || {
+        format!(
+            "must be an AMI id (ami-...) or an SSM parameter EC2 resolves \
+             (resolve:ssm:/aws/service/..., or resolve:ssm:NAME[:VERSION]), got {:?}",
+            r.image_id
+        )
+    });
     let min = r.min_count.unwrap_or(1);
     let max = r.max_count.unwrap_or(min);
     v.check(min >= 1, "min_count", || {
@@ -389,6 +397,17 @@ fn check_id(v: &mut Violations, field: &str, id: &str, prefix: &str) {
             format!("must be an id starting with {prefix}, got {id:?}")
         }
     });
+}
+
+/// What RunInstances' `image_id` may be: empty (a launch template names the image), an AMI
+/// id, or `resolve:ssm:` and a parameter, which EC2 resolves to an AMI id at launch (the public
+/// `/aws/service/...` aliases, like the latest Amazon Linux).
+fn is_image_reference(image_id: &str) -> bool {
+    image_id.is_empty()
+        || image_id.starts_with("ami-")
+        || image_id
+            .strip_prefix("resolve:ssm:")
+            .is_some_and(|parameter| !parameter.is_empty())
 }
 
 /// Validates an `AttachNetworkInterfaceRequest`.

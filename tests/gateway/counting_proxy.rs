@@ -1,5 +1,5 @@
 //! A counting HTTP proxy in front of moto: what the gateway sends to AWS (EC2 and STS, both
-//! query-protocol POSTs), counted by `Action`, forwarded as it is. It can play an STS that
+//! query-protocol POSTs), counted by `Action` and kept (`forms`), forwarded as it is. It can play an STS that
 //! refuses one role: an AssumeRole whose `RoleArn` contains the refused text gets STS's
 //! `AccessDenied` (HTTP 403, with a request id) instead of moto's answer, as a role whose
 //! trust policy does not name the gateway would.
@@ -25,8 +25,12 @@ pub struct CountingProxy {
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL`.
     pub endpoint: String,
     counts: Arc<Mutex<HashMap<String, usize>>>,
+    forms: Arc<Mutex<Vec<Form>>>,
     task: tokio::task::JoinHandle<()>,
 }
+
+/// A request's form parameters, as the gateway sent them.
+pub type Form = HashMap<String, String>;
 
 impl Drop for CountingProxy {
     fn drop(&mut self) {
@@ -39,6 +43,7 @@ struct Shared {
     upstream: String,
     refused_role: Option<String>,
     counts: Arc<Mutex<HashMap<String, usize>>>,
+    forms: Arc<Mutex<Vec<Form>>>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -49,10 +54,12 @@ impl CountingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let counts = Arc::new(Mutex::new(HashMap::new()));
+        let forms = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::new(Shared {
             upstream: upstream.to_owned(),
             refused_role: refused_role.map(str::to_owned),
             counts: counts.clone(),
+            forms: forms.clone(),
             client: Client::builder(TokioExecutor::new()).build_http(),
         });
         let task = tokio::spawn(async move {
@@ -69,6 +76,7 @@ impl CountingProxy {
         CountingProxy {
             endpoint,
             counts,
+            forms,
             task,
         }
     }
@@ -77,6 +85,16 @@ impl CountingProxy {
     pub fn count(&self, action: &str) -> usize {
         let counts = self.counts.lock().expect("lock");
         counts.get(action).copied().unwrap_or(0)
+    }
+
+    /// The parameters of every request seen for `action`, in order.
+    pub fn forms(&self, action: &str) -> Vec<Form> {
+        let forms = self.forms.lock().expect("lock");
+        forms
+            .iter()
+            .filter(|f| f.get("Action").is_some_and(|a| a == action))
+            .cloned()
+            .collect()
     }
 
     /// Requests seen so far, every action.
@@ -92,8 +110,9 @@ async fn forward(
 ) -> Result<hyper::Response<Full<Bytes>>, hyper::Error> {
     let (mut parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
-    let form: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let form: Form = form_urlencoded::parse(&body).into_owned().collect();
     let action = form.get("Action").cloned().unwrap_or_default();
+    shared.forms.lock().expect("lock").push(form.clone());
     *shared
         .counts
         .lock()

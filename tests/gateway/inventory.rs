@@ -27,6 +27,7 @@ fn settings(resync: Duration, history: usize) -> InventorySettings {
         resync,
         refresh: Duration::from_millis(100),
         history,
+        ..InventorySettings::default()
     }
 }
 

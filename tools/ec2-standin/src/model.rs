@@ -257,6 +257,19 @@ pub const SUBNETS: [&str; 3] = [
     "subnet-0a1b2c3d4e5f60002",
     "subnet-0a1b2c3d4e5f60003",
 ];
+/// The public SSM parameters naming AMIs that the stand-in resolves, as EC2 resolves an
+/// `ImageId` of `resolve:ssm:NAME` at launch (through the region's SSM): name -> AMI id.
+pub const PUBLIC_IMAGE_PARAMETERS: [(&str, &str); 2] = [
+    (
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+        "ami-0a2023a2023a20230",
+    ),
+    (
+        "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+        "ami-0a2023a2023a20231",
+    ),
+];
+
 /// The VPC of `SUBNETS`.
 pub const VPC_ID: &str = "vpc-0a1b2c3d4e5f60000";
 /// The default security group.

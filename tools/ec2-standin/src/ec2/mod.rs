@@ -3,7 +3,7 @@
 
 mod describe;
 
-use crate::model::{Account, Instance, LaunchSpec, State};
+use crate::model::{Account, Instance, LaunchSpec, PUBLIC_IMAGE_PARAMETERS, State};
 use crate::query::Query;
 use crate::xml;
 use describe::{describe_instances, describe_network_interfaces};
@@ -227,6 +227,23 @@ fn remember(tokens: &mut Tokens, query: &Query, id: &str) {
     }
 }
 
+/// The AMI an `ImageId` names: itself, or the AMI a `resolve:ssm:` parameter holds, as EC2
+/// resolves it at launch; an unknown parameter is EC2's `InvalidParameterValue`.
+fn resolve_image(image_id: &str) -> Result<&str, Ec2Error> {
+    let Some(parameter) = image_id.strip_prefix("resolve:ssm:") else {
+        return Ok(image_id);
+    };
+    PUBLIC_IMAGE_PARAMETERS
+        .iter()
+        .find(|(name, _)| *name == parameter)
+        .map(|(_, ami)| *ami)
+        .ok_or_else(|| {
+            Ec2Error::invalid(format!(
+                "Invalid value '{image_id}' for ImageId: the SSM parameter {parameter} cannot be resolved"
+            ))
+        })
+}
+
 fn run_instances(
     account: &mut Account,
     tokens: &mut Tokens,
@@ -247,6 +264,7 @@ fn run_instances(
             )
         })
     };
+    let image_id = resolve_image(image_id)?;
     let (min, max) = (count("MinCount")?, count("MaxCount")?);
     if min < 1 || max < min {
         return Err(Ec2Error::invalid(format!(
