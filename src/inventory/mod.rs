@@ -115,8 +115,7 @@ impl Inventory {
     /// The view, kept from `ec2` by its refresh tasks (which stop once every handle is
     /// dropped). Must be called inside a tokio runtime.
     pub fn start(ec2: Ec2, settings: InventorySettings) -> Inventory {
-        let mut inventory =
-            Inventory::of_target(settings, ec2.stats.target_attributes().to_vec());
+        let mut inventory = Inventory::of_target(settings, ec2.stats.target_attributes().to_vec());
         inventory = inventory.with_status_checks(status_checks::ec2_poll(ec2.clone()));
         refresh::spawn(&inventory, ec2);
         inventory
@@ -124,7 +123,10 @@ impl Inventory {
 
     /// The view, its waits on status checks asking `poll` (tests: a poll of their own).
     pub fn with_status_checks(mut self, poll: status_checks::Poll) -> Inventory {
-        self.status = Some(StatusChecks::new(poll, self.shared.settings.status_interval));
+        self.status = Some(StatusChecks::new(
+            poll,
+            self.shared.settings.status_interval,
+        ));
         self
     }
 

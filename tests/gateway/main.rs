@@ -17,6 +17,7 @@ mod describe;
 mod interface_lifecycle;
 mod inventory;
 mod launch;
+mod lookups;
 mod mtls;
 mod process;
 mod protection;
