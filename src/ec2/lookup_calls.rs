@@ -10,7 +10,8 @@ use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// A lookup's answer, shared by every caller it serves.
 pub type Shared = Arc<dyn Any + Send + Sync>;

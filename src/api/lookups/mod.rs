@@ -226,10 +226,10 @@ async fn fetch<L: Lookup>(
 ) -> Result<(Answer<L::Item>, Option<Duration>), Error> {
     let key = format!("{}|{}", L::ACTION, hex(&request.for_key().encode_to_vec()));
     let max_age = request.max_staleness().map(std_duration);
-    if let Some((kept, age)) = max_age.and_then(|max| ec2.lookups.recall(&key, max)) {
-        if let Ok(answer) = kept.downcast::<Answer<L::Item>>() {
-            return Ok((answer.as_ref().clone(), Some(age)));
-        }
+    if let Some((kept, age)) = max_age.and_then(|max| ec2.lookups.recall(&key, max))
+        && let Ok(answer) = kept.downcast::<Answer<L::Item>>()
+    {
+        return Ok((answer.as_ref().clone(), Some(age)));
     }
     let call = request.send(&ec2.client);
     let shared = ec2
@@ -276,12 +276,8 @@ async fn admit<L: Lookup>(ec2: &Ec2, request: &mut L, scope: &TagScope) -> Resul
                 return Err(scope.refuse_unnamed("launch_template_id or launch_template_name"));
             }
             let template = pb::DescribeLaunchTemplatesRequest {
-                launch_template_ids: (!id.is_empty())
-                    .then(|| vec![id.to_owned()])
-                    .unwrap_or_default(),
-                launch_template_names: (!name.is_empty())
-                    .then(|| vec![name.to_owned()])
-                    .unwrap_or_default(),
+                launch_template_ids: named(id),
+                launch_template_names: named(name),
                 ..Default::default()
             };
             let (answer, _) = fetch(ec2, &template).await?;
@@ -314,6 +310,15 @@ fn within<L: Lookup>(
             })
             .collect()),
         Scoping::Instances | Scoping::Template | Scoping::None => Ok(items),
+    }
+}
+
+/// A request's one id or name as the list a describe takes (empty: none).
+fn named(value: &str) -> Vec<String> {
+    if value.is_empty() {
+        Vec::new()
+    } else {
+        vec![value.to_owned()]
     }
 }
 

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from ec2.v1 import ec2_service_pb2 as ec2_dot_v1_dot_ec2__service__pb2
+from ec2.v1 import lookup_pb2 as ec2_dot_v1_dot_lookup__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -136,6 +137,96 @@ class Ec2ServiceStub:
                 '/ec2.v1.Ec2Service/WaitInstances',
                 request_serializer=ec2_dot_v1_dot_ec2__service__pb2.WaitInstancesRequest.SerializeToString,
                 response_deserializer=ec2_dot_v1_dot_ec2__service__pb2.WaitInstancesResponse.FromString,
+                _registered_method=True)
+        self.DescribeImages = channel.unary_unary(
+                '/ec2.v1.Ec2Service/DescribeImages',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeImagesRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeImagesResponse.FromString,
+                _registered_method=True)
+        self.DescribeImagesStream = channel.unary_stream(
+                '/ec2.v1.Ec2Service/DescribeImagesStream',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeImagesStreamRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeImagesStreamResponse.FromString,
+                _registered_method=True)
+        self.DescribeSubnets = channel.unary_unary(
+                '/ec2.v1.Ec2Service/DescribeSubnets',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeSubnetsRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeSubnetsResponse.FromString,
+                _registered_method=True)
+        self.DescribeSubnetsStream = channel.unary_stream(
+                '/ec2.v1.Ec2Service/DescribeSubnetsStream',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeSubnetsStreamRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeSubnetsStreamResponse.FromString,
+                _registered_method=True)
+        self.DescribeSecurityGroups = channel.unary_unary(
+                '/ec2.v1.Ec2Service/DescribeSecurityGroups',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeSecurityGroupsRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeSecurityGroupsResponse.FromString,
+                _registered_method=True)
+        self.DescribeSecurityGroupsStream = channel.unary_stream(
+                '/ec2.v1.Ec2Service/DescribeSecurityGroupsStream',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeSecurityGroupsStreamRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeSecurityGroupsStreamResponse.FromString,
+                _registered_method=True)
+        self.DescribeVpcs = channel.unary_unary(
+                '/ec2.v1.Ec2Service/DescribeVpcs',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeVpcsRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeVpcsResponse.FromString,
+                _registered_method=True)
+        self.DescribeAvailabilityZones = channel.unary_unary(
+                '/ec2.v1.Ec2Service/DescribeAvailabilityZones',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeAvailabilityZonesRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeAvailabilityZonesResponse.FromString,
+                _registered_method=True)
+        self.DescribeInstanceTypes = channel.unary_unary(
+                '/ec2.v1.Ec2Service/DescribeInstanceTypes',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypesRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypesResponse.FromString,
+                _registered_method=True)
+        self.DescribeInstanceTypesStream = channel.unary_stream(
+                '/ec2.v1.Ec2Service/DescribeInstanceTypesStream',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypesStreamRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypesStreamResponse.FromString,
+                _registered_method=True)
+        self.DescribeInstanceTypeOfferings = channel.unary_unary(
+                '/ec2.v1.Ec2Service/DescribeInstanceTypeOfferings',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypeOfferingsRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypeOfferingsResponse.FromString,
+                _registered_method=True)
+        self.DescribeInstanceTypeOfferingsStream = channel.unary_stream(
+                '/ec2.v1.Ec2Service/DescribeInstanceTypeOfferingsStream',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypeOfferingsStreamRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypeOfferingsStreamResponse.FromString,
+                _registered_method=True)
+        self.DescribeLaunchTemplates = channel.unary_unary(
+                '/ec2.v1.Ec2Service/DescribeLaunchTemplates',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplatesRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplatesResponse.FromString,
+                _registered_method=True)
+        self.DescribeLaunchTemplateVersions = channel.unary_unary(
+                '/ec2.v1.Ec2Service/DescribeLaunchTemplateVersions',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplateVersionsRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplateVersionsResponse.FromString,
+                _registered_method=True)
+        self.DescribeLaunchTemplateVersionsStream = channel.unary_stream(
+                '/ec2.v1.Ec2Service/DescribeLaunchTemplateVersionsStream',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplateVersionsStreamRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplateVersionsStreamResponse.FromString,
+                _registered_method=True)
+        self.DescribeKeyPairs = channel.unary_unary(
+                '/ec2.v1.Ec2Service/DescribeKeyPairs',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeKeyPairsRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeKeyPairsResponse.FromString,
+                _registered_method=True)
+        self.DescribeInstanceStatus = channel.unary_unary(
+                '/ec2.v1.Ec2Service/DescribeInstanceStatus',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceStatusRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceStatusResponse.FromString,
+                _registered_method=True)
+        self.DescribeInstanceStatusStream = channel.unary_stream(
+                '/ec2.v1.Ec2Service/DescribeInstanceStatusStream',
+                request_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceStatusStreamRequest.SerializeToString,
+                response_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceStatusStreamResponse.FromString,
                 _registered_method=True)
 
 
@@ -310,6 +401,136 @@ class Ec2ServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DescribeImages(self, request, context):
+        """The lookups a launch depends on (proto/lookups.toml): EC2 describes served as EC2 answers
+        them, with the same validation, DryRun, budget, coalescing, roles and scopes.
+        BEGIN lookups (scripts/gen_lookups.py)
+        EC2 `DescribeImages` (boto3 `describe_images`): one page, as EC2 answers it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeImagesStream(self, request, context):
+        """Every page of EC2 `DescribeImages`, streamed; resumable from any message's `next_token`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeSubnets(self, request, context):
+        """EC2 `DescribeSubnets` (boto3 `describe_subnets`): one page, as EC2 answers it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeSubnetsStream(self, request, context):
+        """Every page of EC2 `DescribeSubnets`, streamed; resumable from any message's `next_token`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeSecurityGroups(self, request, context):
+        """EC2 `DescribeSecurityGroups` (boto3 `describe_security_groups`): one page, as EC2 answers it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeSecurityGroupsStream(self, request, context):
+        """Every page of EC2 `DescribeSecurityGroups`, streamed; resumable from any message's `next_token`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeVpcs(self, request, context):
+        """EC2 `DescribeVpcs` (boto3 `describe_vpcs`): one page, as EC2 answers it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeAvailabilityZones(self, request, context):
+        """EC2 `DescribeAvailabilityZones` (boto3 `describe_availability_zones`): as EC2 answers it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeInstanceTypes(self, request, context):
+        """EC2 `DescribeInstanceTypes` (boto3 `describe_instance_types`): one page, as EC2 answers it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeInstanceTypesStream(self, request, context):
+        """Every page of EC2 `DescribeInstanceTypes`, streamed; resumable from any message's `next_token`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeInstanceTypeOfferings(self, request, context):
+        """EC2 `DescribeInstanceTypeOfferings` (boto3 `describe_instance_type_offerings`): one page, as EC2 answers it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeInstanceTypeOfferingsStream(self, request, context):
+        """Every page of EC2 `DescribeInstanceTypeOfferings`, streamed; resumable from any message's `next_token`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeLaunchTemplates(self, request, context):
+        """EC2 `DescribeLaunchTemplates` (boto3 `describe_launch_templates`): one page, as EC2 answers it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeLaunchTemplateVersions(self, request, context):
+        """EC2 `DescribeLaunchTemplateVersions` (boto3 `describe_launch_template_versions`): one page, as EC2 answers it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeLaunchTemplateVersionsStream(self, request, context):
+        """Every page of EC2 `DescribeLaunchTemplateVersions`, streamed; resumable from any message's `next_token`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeKeyPairs(self, request, context):
+        """EC2 `DescribeKeyPairs` (boto3 `describe_key_pairs`): as EC2 answers it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeInstanceStatus(self, request, context):
+        """EC2 `DescribeInstanceStatus` (boto3 `describe_instance_status`): one page, as EC2 answers it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeInstanceStatusStream(self, request, context):
+        """Every page of EC2 `DescribeInstanceStatus`, streamed; resumable from any message's `next_token`.
+        END lookups
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_Ec2ServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -407,6 +628,96 @@ def add_Ec2ServiceServicer_to_server(servicer, server):
                     servicer.WaitInstances,
                     request_deserializer=ec2_dot_v1_dot_ec2__service__pb2.WaitInstancesRequest.FromString,
                     response_serializer=ec2_dot_v1_dot_ec2__service__pb2.WaitInstancesResponse.SerializeToString,
+            ),
+            'DescribeImages': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeImages,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeImagesRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeImagesResponse.SerializeToString,
+            ),
+            'DescribeImagesStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.DescribeImagesStream,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeImagesStreamRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeImagesStreamResponse.SerializeToString,
+            ),
+            'DescribeSubnets': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeSubnets,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeSubnetsRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeSubnetsResponse.SerializeToString,
+            ),
+            'DescribeSubnetsStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.DescribeSubnetsStream,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeSubnetsStreamRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeSubnetsStreamResponse.SerializeToString,
+            ),
+            'DescribeSecurityGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeSecurityGroups,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeSecurityGroupsRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeSecurityGroupsResponse.SerializeToString,
+            ),
+            'DescribeSecurityGroupsStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.DescribeSecurityGroupsStream,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeSecurityGroupsStreamRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeSecurityGroupsStreamResponse.SerializeToString,
+            ),
+            'DescribeVpcs': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeVpcs,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeVpcsRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeVpcsResponse.SerializeToString,
+            ),
+            'DescribeAvailabilityZones': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeAvailabilityZones,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeAvailabilityZonesRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeAvailabilityZonesResponse.SerializeToString,
+            ),
+            'DescribeInstanceTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeInstanceTypes,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypesRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypesResponse.SerializeToString,
+            ),
+            'DescribeInstanceTypesStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.DescribeInstanceTypesStream,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypesStreamRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypesStreamResponse.SerializeToString,
+            ),
+            'DescribeInstanceTypeOfferings': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeInstanceTypeOfferings,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypeOfferingsRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypeOfferingsResponse.SerializeToString,
+            ),
+            'DescribeInstanceTypeOfferingsStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.DescribeInstanceTypeOfferingsStream,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypeOfferingsStreamRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypeOfferingsStreamResponse.SerializeToString,
+            ),
+            'DescribeLaunchTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeLaunchTemplates,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplatesRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplatesResponse.SerializeToString,
+            ),
+            'DescribeLaunchTemplateVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeLaunchTemplateVersions,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplateVersionsRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplateVersionsResponse.SerializeToString,
+            ),
+            'DescribeLaunchTemplateVersionsStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.DescribeLaunchTemplateVersionsStream,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplateVersionsStreamRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplateVersionsStreamResponse.SerializeToString,
+            ),
+            'DescribeKeyPairs': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeKeyPairs,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeKeyPairsRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeKeyPairsResponse.SerializeToString,
+            ),
+            'DescribeInstanceStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeInstanceStatus,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceStatusRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceStatusResponse.SerializeToString,
+            ),
+            'DescribeInstanceStatusStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.DescribeInstanceStatusStream,
+                    request_deserializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceStatusStreamRequest.FromString,
+                    response_serializer=ec2_dot_v1_dot_lookup__pb2.DescribeInstanceStatusStreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -930,6 +1241,492 @@ class Ec2Service:
             '/ec2.v1.Ec2Service/WaitInstances',
             ec2_dot_v1_dot_ec2__service__pb2.WaitInstancesRequest.SerializeToString,
             ec2_dot_v1_dot_ec2__service__pb2.WaitInstancesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeImages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeImages',
+            ec2_dot_v1_dot_lookup__pb2.DescribeImagesRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeImagesStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeImagesStream',
+            ec2_dot_v1_dot_lookup__pb2.DescribeImagesStreamRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeImagesStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeSubnets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeSubnets',
+            ec2_dot_v1_dot_lookup__pb2.DescribeSubnetsRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeSubnetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeSubnetsStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeSubnetsStream',
+            ec2_dot_v1_dot_lookup__pb2.DescribeSubnetsStreamRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeSubnetsStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeSecurityGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeSecurityGroups',
+            ec2_dot_v1_dot_lookup__pb2.DescribeSecurityGroupsRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeSecurityGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeSecurityGroupsStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeSecurityGroupsStream',
+            ec2_dot_v1_dot_lookup__pb2.DescribeSecurityGroupsStreamRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeSecurityGroupsStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeVpcs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeVpcs',
+            ec2_dot_v1_dot_lookup__pb2.DescribeVpcsRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeVpcsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeAvailabilityZones(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeAvailabilityZones',
+            ec2_dot_v1_dot_lookup__pb2.DescribeAvailabilityZonesRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeAvailabilityZonesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeInstanceTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeInstanceTypes',
+            ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypesRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeInstanceTypesStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeInstanceTypesStream',
+            ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypesStreamRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypesStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeInstanceTypeOfferings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeInstanceTypeOfferings',
+            ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypeOfferingsRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypeOfferingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeInstanceTypeOfferingsStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeInstanceTypeOfferingsStream',
+            ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypeOfferingsStreamRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeInstanceTypeOfferingsStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeLaunchTemplates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeLaunchTemplates',
+            ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplatesRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeLaunchTemplateVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeLaunchTemplateVersions',
+            ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplateVersionsRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplateVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeLaunchTemplateVersionsStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeLaunchTemplateVersionsStream',
+            ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplateVersionsStreamRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeLaunchTemplateVersionsStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeKeyPairs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeKeyPairs',
+            ec2_dot_v1_dot_lookup__pb2.DescribeKeyPairsRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeKeyPairsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeInstanceStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeInstanceStatus',
+            ec2_dot_v1_dot_lookup__pb2.DescribeInstanceStatusRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeInstanceStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeInstanceStatusStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ec2.v1.Ec2Service/DescribeInstanceStatusStream',
+            ec2_dot_v1_dot_lookup__pb2.DescribeInstanceStatusStreamRequest.SerializeToString,
+            ec2_dot_v1_dot_lookup__pb2.DescribeInstanceStatusStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

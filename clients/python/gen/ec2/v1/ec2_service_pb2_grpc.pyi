@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from ec2.v1 import ec2_service_pb2 as _ec2_service_pb2
+from ec2.v1 import lookup_pb2 as _lookup_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -111,6 +112,48 @@ class Ec2ServiceStub:
     WAIT_TARGET_UNREACHABLE) naming an instance that can no longer get there, or
     DEADLINE_EXCEEDED at the caller's deadline.
     """
+    DescribeImages: _grpc.UnaryUnaryMultiCallable[_lookup_pb2.DescribeImagesRequest, _lookup_pb2.DescribeImagesResponse]
+    """The lookups a launch depends on (proto/lookups.toml): EC2 describes served as EC2 answers
+    them, with the same validation, DryRun, budget, coalescing, roles and scopes.
+    BEGIN lookups (scripts/gen_lookups.py)
+    EC2 `DescribeImages` (boto3 `describe_images`): one page, as EC2 answers it.
+    """
+    DescribeImagesStream: _grpc.UnaryStreamMultiCallable[_lookup_pb2.DescribeImagesStreamRequest, _lookup_pb2.DescribeImagesStreamResponse]
+    """Every page of EC2 `DescribeImages`, streamed; resumable from any message's `next_token`."""
+    DescribeSubnets: _grpc.UnaryUnaryMultiCallable[_lookup_pb2.DescribeSubnetsRequest, _lookup_pb2.DescribeSubnetsResponse]
+    """EC2 `DescribeSubnets` (boto3 `describe_subnets`): one page, as EC2 answers it."""
+    DescribeSubnetsStream: _grpc.UnaryStreamMultiCallable[_lookup_pb2.DescribeSubnetsStreamRequest, _lookup_pb2.DescribeSubnetsStreamResponse]
+    """Every page of EC2 `DescribeSubnets`, streamed; resumable from any message's `next_token`."""
+    DescribeSecurityGroups: _grpc.UnaryUnaryMultiCallable[_lookup_pb2.DescribeSecurityGroupsRequest, _lookup_pb2.DescribeSecurityGroupsResponse]
+    """EC2 `DescribeSecurityGroups` (boto3 `describe_security_groups`): one page, as EC2 answers it."""
+    DescribeSecurityGroupsStream: _grpc.UnaryStreamMultiCallable[_lookup_pb2.DescribeSecurityGroupsStreamRequest, _lookup_pb2.DescribeSecurityGroupsStreamResponse]
+    """Every page of EC2 `DescribeSecurityGroups`, streamed; resumable from any message's `next_token`."""
+    DescribeVpcs: _grpc.UnaryUnaryMultiCallable[_lookup_pb2.DescribeVpcsRequest, _lookup_pb2.DescribeVpcsResponse]
+    """EC2 `DescribeVpcs` (boto3 `describe_vpcs`): one page, as EC2 answers it."""
+    DescribeAvailabilityZones: _grpc.UnaryUnaryMultiCallable[_lookup_pb2.DescribeAvailabilityZonesRequest, _lookup_pb2.DescribeAvailabilityZonesResponse]
+    """EC2 `DescribeAvailabilityZones` (boto3 `describe_availability_zones`): as EC2 answers it."""
+    DescribeInstanceTypes: _grpc.UnaryUnaryMultiCallable[_lookup_pb2.DescribeInstanceTypesRequest, _lookup_pb2.DescribeInstanceTypesResponse]
+    """EC2 `DescribeInstanceTypes` (boto3 `describe_instance_types`): one page, as EC2 answers it."""
+    DescribeInstanceTypesStream: _grpc.UnaryStreamMultiCallable[_lookup_pb2.DescribeInstanceTypesStreamRequest, _lookup_pb2.DescribeInstanceTypesStreamResponse]
+    """Every page of EC2 `DescribeInstanceTypes`, streamed; resumable from any message's `next_token`."""
+    DescribeInstanceTypeOfferings: _grpc.UnaryUnaryMultiCallable[_lookup_pb2.DescribeInstanceTypeOfferingsRequest, _lookup_pb2.DescribeInstanceTypeOfferingsResponse]
+    """EC2 `DescribeInstanceTypeOfferings` (boto3 `describe_instance_type_offerings`): one page, as EC2 answers it."""
+    DescribeInstanceTypeOfferingsStream: _grpc.UnaryStreamMultiCallable[_lookup_pb2.DescribeInstanceTypeOfferingsStreamRequest, _lookup_pb2.DescribeInstanceTypeOfferingsStreamResponse]
+    """Every page of EC2 `DescribeInstanceTypeOfferings`, streamed; resumable from any message's `next_token`."""
+    DescribeLaunchTemplates: _grpc.UnaryUnaryMultiCallable[_lookup_pb2.DescribeLaunchTemplatesRequest, _lookup_pb2.DescribeLaunchTemplatesResponse]
+    """EC2 `DescribeLaunchTemplates` (boto3 `describe_launch_templates`): one page, as EC2 answers it."""
+    DescribeLaunchTemplateVersions: _grpc.UnaryUnaryMultiCallable[_lookup_pb2.DescribeLaunchTemplateVersionsRequest, _lookup_pb2.DescribeLaunchTemplateVersionsResponse]
+    """EC2 `DescribeLaunchTemplateVersions` (boto3 `describe_launch_template_versions`): one page, as EC2 answers it."""
+    DescribeLaunchTemplateVersionsStream: _grpc.UnaryStreamMultiCallable[_lookup_pb2.DescribeLaunchTemplateVersionsStreamRequest, _lookup_pb2.DescribeLaunchTemplateVersionsStreamResponse]
+    """Every page of EC2 `DescribeLaunchTemplateVersions`, streamed; resumable from any message's `next_token`."""
+    DescribeKeyPairs: _grpc.UnaryUnaryMultiCallable[_lookup_pb2.DescribeKeyPairsRequest, _lookup_pb2.DescribeKeyPairsResponse]
+    """EC2 `DescribeKeyPairs` (boto3 `describe_key_pairs`): as EC2 answers it."""
+    DescribeInstanceStatus: _grpc.UnaryUnaryMultiCallable[_lookup_pb2.DescribeInstanceStatusRequest, _lookup_pb2.DescribeInstanceStatusResponse]
+    """EC2 `DescribeInstanceStatus` (boto3 `describe_instance_status`): one page, as EC2 answers it."""
+    DescribeInstanceStatusStream: _grpc.UnaryStreamMultiCallable[_lookup_pb2.DescribeInstanceStatusStreamRequest, _lookup_pb2.DescribeInstanceStatusStreamResponse]
+    """Every page of EC2 `DescribeInstanceStatus`, streamed; resumable from any message's `next_token`.
+    END lookups
+    """
 
 @_typing.type_check_only
 class Ec2ServiceAsyncStub(Ec2ServiceStub):
@@ -194,6 +237,48 @@ class Ec2ServiceAsyncStub(Ec2ServiceStub):
     progress. Ends OK when they are all there, FAILED_PRECONDITION (reason
     WAIT_TARGET_UNREACHABLE) naming an instance that can no longer get there, or
     DEADLINE_EXCEEDED at the caller's deadline.
+    """
+    DescribeImages: _aio.UnaryUnaryMultiCallable[_lookup_pb2.DescribeImagesRequest, _lookup_pb2.DescribeImagesResponse]  # type: ignore[assignment]
+    """The lookups a launch depends on (proto/lookups.toml): EC2 describes served as EC2 answers
+    them, with the same validation, DryRun, budget, coalescing, roles and scopes.
+    BEGIN lookups (scripts/gen_lookups.py)
+    EC2 `DescribeImages` (boto3 `describe_images`): one page, as EC2 answers it.
+    """
+    DescribeImagesStream: _aio.UnaryStreamMultiCallable[_lookup_pb2.DescribeImagesStreamRequest, _lookup_pb2.DescribeImagesStreamResponse]  # type: ignore[assignment]
+    """Every page of EC2 `DescribeImages`, streamed; resumable from any message's `next_token`."""
+    DescribeSubnets: _aio.UnaryUnaryMultiCallable[_lookup_pb2.DescribeSubnetsRequest, _lookup_pb2.DescribeSubnetsResponse]  # type: ignore[assignment]
+    """EC2 `DescribeSubnets` (boto3 `describe_subnets`): one page, as EC2 answers it."""
+    DescribeSubnetsStream: _aio.UnaryStreamMultiCallable[_lookup_pb2.DescribeSubnetsStreamRequest, _lookup_pb2.DescribeSubnetsStreamResponse]  # type: ignore[assignment]
+    """Every page of EC2 `DescribeSubnets`, streamed; resumable from any message's `next_token`."""
+    DescribeSecurityGroups: _aio.UnaryUnaryMultiCallable[_lookup_pb2.DescribeSecurityGroupsRequest, _lookup_pb2.DescribeSecurityGroupsResponse]  # type: ignore[assignment]
+    """EC2 `DescribeSecurityGroups` (boto3 `describe_security_groups`): one page, as EC2 answers it."""
+    DescribeSecurityGroupsStream: _aio.UnaryStreamMultiCallable[_lookup_pb2.DescribeSecurityGroupsStreamRequest, _lookup_pb2.DescribeSecurityGroupsStreamResponse]  # type: ignore[assignment]
+    """Every page of EC2 `DescribeSecurityGroups`, streamed; resumable from any message's `next_token`."""
+    DescribeVpcs: _aio.UnaryUnaryMultiCallable[_lookup_pb2.DescribeVpcsRequest, _lookup_pb2.DescribeVpcsResponse]  # type: ignore[assignment]
+    """EC2 `DescribeVpcs` (boto3 `describe_vpcs`): one page, as EC2 answers it."""
+    DescribeAvailabilityZones: _aio.UnaryUnaryMultiCallable[_lookup_pb2.DescribeAvailabilityZonesRequest, _lookup_pb2.DescribeAvailabilityZonesResponse]  # type: ignore[assignment]
+    """EC2 `DescribeAvailabilityZones` (boto3 `describe_availability_zones`): as EC2 answers it."""
+    DescribeInstanceTypes: _aio.UnaryUnaryMultiCallable[_lookup_pb2.DescribeInstanceTypesRequest, _lookup_pb2.DescribeInstanceTypesResponse]  # type: ignore[assignment]
+    """EC2 `DescribeInstanceTypes` (boto3 `describe_instance_types`): one page, as EC2 answers it."""
+    DescribeInstanceTypesStream: _aio.UnaryStreamMultiCallable[_lookup_pb2.DescribeInstanceTypesStreamRequest, _lookup_pb2.DescribeInstanceTypesStreamResponse]  # type: ignore[assignment]
+    """Every page of EC2 `DescribeInstanceTypes`, streamed; resumable from any message's `next_token`."""
+    DescribeInstanceTypeOfferings: _aio.UnaryUnaryMultiCallable[_lookup_pb2.DescribeInstanceTypeOfferingsRequest, _lookup_pb2.DescribeInstanceTypeOfferingsResponse]  # type: ignore[assignment]
+    """EC2 `DescribeInstanceTypeOfferings` (boto3 `describe_instance_type_offerings`): one page, as EC2 answers it."""
+    DescribeInstanceTypeOfferingsStream: _aio.UnaryStreamMultiCallable[_lookup_pb2.DescribeInstanceTypeOfferingsStreamRequest, _lookup_pb2.DescribeInstanceTypeOfferingsStreamResponse]  # type: ignore[assignment]
+    """Every page of EC2 `DescribeInstanceTypeOfferings`, streamed; resumable from any message's `next_token`."""
+    DescribeLaunchTemplates: _aio.UnaryUnaryMultiCallable[_lookup_pb2.DescribeLaunchTemplatesRequest, _lookup_pb2.DescribeLaunchTemplatesResponse]  # type: ignore[assignment]
+    """EC2 `DescribeLaunchTemplates` (boto3 `describe_launch_templates`): one page, as EC2 answers it."""
+    DescribeLaunchTemplateVersions: _aio.UnaryUnaryMultiCallable[_lookup_pb2.DescribeLaunchTemplateVersionsRequest, _lookup_pb2.DescribeLaunchTemplateVersionsResponse]  # type: ignore[assignment]
+    """EC2 `DescribeLaunchTemplateVersions` (boto3 `describe_launch_template_versions`): one page, as EC2 answers it."""
+    DescribeLaunchTemplateVersionsStream: _aio.UnaryStreamMultiCallable[_lookup_pb2.DescribeLaunchTemplateVersionsStreamRequest, _lookup_pb2.DescribeLaunchTemplateVersionsStreamResponse]  # type: ignore[assignment]
+    """Every page of EC2 `DescribeLaunchTemplateVersions`, streamed; resumable from any message's `next_token`."""
+    DescribeKeyPairs: _aio.UnaryUnaryMultiCallable[_lookup_pb2.DescribeKeyPairsRequest, _lookup_pb2.DescribeKeyPairsResponse]  # type: ignore[assignment]
+    """EC2 `DescribeKeyPairs` (boto3 `describe_key_pairs`): as EC2 answers it."""
+    DescribeInstanceStatus: _aio.UnaryUnaryMultiCallable[_lookup_pb2.DescribeInstanceStatusRequest, _lookup_pb2.DescribeInstanceStatusResponse]  # type: ignore[assignment]
+    """EC2 `DescribeInstanceStatus` (boto3 `describe_instance_status`): one page, as EC2 answers it."""
+    DescribeInstanceStatusStream: _aio.UnaryStreamMultiCallable[_lookup_pb2.DescribeInstanceStatusStreamRequest, _lookup_pb2.DescribeInstanceStatusStreamResponse]  # type: ignore[assignment]
+    """Every page of EC2 `DescribeInstanceStatus`, streamed; resumable from any message's `next_token`.
+    END lookups
     """
 
 class Ec2ServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -389,6 +474,156 @@ class Ec2ServiceServicer(metaclass=_abc_1.ABCMeta):
         progress. Ends OK when they are all there, FAILED_PRECONDITION (reason
         WAIT_TARGET_UNREACHABLE) naming an instance that can no longer get there, or
         DEADLINE_EXCEEDED at the caller's deadline.
+        """
+
+    @_abc_1.abstractmethod
+    def DescribeImages(
+        self,
+        request: _lookup_pb2.DescribeImagesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lookup_pb2.DescribeImagesResponse, _abc.Awaitable[_lookup_pb2.DescribeImagesResponse]]:
+        """The lookups a launch depends on (proto/lookups.toml): EC2 describes served as EC2 answers
+        them, with the same validation, DryRun, budget, coalescing, roles and scopes.
+        BEGIN lookups (scripts/gen_lookups.py)
+        EC2 `DescribeImages` (boto3 `describe_images`): one page, as EC2 answers it.
+        """
+
+    @_abc_1.abstractmethod
+    def DescribeImagesStream(
+        self,
+        request: _lookup_pb2.DescribeImagesStreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_lookup_pb2.DescribeImagesStreamResponse], _abc.AsyncIterator[_lookup_pb2.DescribeImagesStreamResponse]]:
+        """Every page of EC2 `DescribeImages`, streamed; resumable from any message's `next_token`."""
+
+    @_abc_1.abstractmethod
+    def DescribeSubnets(
+        self,
+        request: _lookup_pb2.DescribeSubnetsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lookup_pb2.DescribeSubnetsResponse, _abc.Awaitable[_lookup_pb2.DescribeSubnetsResponse]]:
+        """EC2 `DescribeSubnets` (boto3 `describe_subnets`): one page, as EC2 answers it."""
+
+    @_abc_1.abstractmethod
+    def DescribeSubnetsStream(
+        self,
+        request: _lookup_pb2.DescribeSubnetsStreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_lookup_pb2.DescribeSubnetsStreamResponse], _abc.AsyncIterator[_lookup_pb2.DescribeSubnetsStreamResponse]]:
+        """Every page of EC2 `DescribeSubnets`, streamed; resumable from any message's `next_token`."""
+
+    @_abc_1.abstractmethod
+    def DescribeSecurityGroups(
+        self,
+        request: _lookup_pb2.DescribeSecurityGroupsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lookup_pb2.DescribeSecurityGroupsResponse, _abc.Awaitable[_lookup_pb2.DescribeSecurityGroupsResponse]]:
+        """EC2 `DescribeSecurityGroups` (boto3 `describe_security_groups`): one page, as EC2 answers it."""
+
+    @_abc_1.abstractmethod
+    def DescribeSecurityGroupsStream(
+        self,
+        request: _lookup_pb2.DescribeSecurityGroupsStreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_lookup_pb2.DescribeSecurityGroupsStreamResponse], _abc.AsyncIterator[_lookup_pb2.DescribeSecurityGroupsStreamResponse]]:
+        """Every page of EC2 `DescribeSecurityGroups`, streamed; resumable from any message's `next_token`."""
+
+    @_abc_1.abstractmethod
+    def DescribeVpcs(
+        self,
+        request: _lookup_pb2.DescribeVpcsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lookup_pb2.DescribeVpcsResponse, _abc.Awaitable[_lookup_pb2.DescribeVpcsResponse]]:
+        """EC2 `DescribeVpcs` (boto3 `describe_vpcs`): one page, as EC2 answers it."""
+
+    @_abc_1.abstractmethod
+    def DescribeAvailabilityZones(
+        self,
+        request: _lookup_pb2.DescribeAvailabilityZonesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lookup_pb2.DescribeAvailabilityZonesResponse, _abc.Awaitable[_lookup_pb2.DescribeAvailabilityZonesResponse]]:
+        """EC2 `DescribeAvailabilityZones` (boto3 `describe_availability_zones`): as EC2 answers it."""
+
+    @_abc_1.abstractmethod
+    def DescribeInstanceTypes(
+        self,
+        request: _lookup_pb2.DescribeInstanceTypesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lookup_pb2.DescribeInstanceTypesResponse, _abc.Awaitable[_lookup_pb2.DescribeInstanceTypesResponse]]:
+        """EC2 `DescribeInstanceTypes` (boto3 `describe_instance_types`): one page, as EC2 answers it."""
+
+    @_abc_1.abstractmethod
+    def DescribeInstanceTypesStream(
+        self,
+        request: _lookup_pb2.DescribeInstanceTypesStreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_lookup_pb2.DescribeInstanceTypesStreamResponse], _abc.AsyncIterator[_lookup_pb2.DescribeInstanceTypesStreamResponse]]:
+        """Every page of EC2 `DescribeInstanceTypes`, streamed; resumable from any message's `next_token`."""
+
+    @_abc_1.abstractmethod
+    def DescribeInstanceTypeOfferings(
+        self,
+        request: _lookup_pb2.DescribeInstanceTypeOfferingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lookup_pb2.DescribeInstanceTypeOfferingsResponse, _abc.Awaitable[_lookup_pb2.DescribeInstanceTypeOfferingsResponse]]:
+        """EC2 `DescribeInstanceTypeOfferings` (boto3 `describe_instance_type_offerings`): one page, as EC2 answers it."""
+
+    @_abc_1.abstractmethod
+    def DescribeInstanceTypeOfferingsStream(
+        self,
+        request: _lookup_pb2.DescribeInstanceTypeOfferingsStreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_lookup_pb2.DescribeInstanceTypeOfferingsStreamResponse], _abc.AsyncIterator[_lookup_pb2.DescribeInstanceTypeOfferingsStreamResponse]]:
+        """Every page of EC2 `DescribeInstanceTypeOfferings`, streamed; resumable from any message's `next_token`."""
+
+    @_abc_1.abstractmethod
+    def DescribeLaunchTemplates(
+        self,
+        request: _lookup_pb2.DescribeLaunchTemplatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lookup_pb2.DescribeLaunchTemplatesResponse, _abc.Awaitable[_lookup_pb2.DescribeLaunchTemplatesResponse]]:
+        """EC2 `DescribeLaunchTemplates` (boto3 `describe_launch_templates`): one page, as EC2 answers it."""
+
+    @_abc_1.abstractmethod
+    def DescribeLaunchTemplateVersions(
+        self,
+        request: _lookup_pb2.DescribeLaunchTemplateVersionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lookup_pb2.DescribeLaunchTemplateVersionsResponse, _abc.Awaitable[_lookup_pb2.DescribeLaunchTemplateVersionsResponse]]:
+        """EC2 `DescribeLaunchTemplateVersions` (boto3 `describe_launch_template_versions`): one page, as EC2 answers it."""
+
+    @_abc_1.abstractmethod
+    def DescribeLaunchTemplateVersionsStream(
+        self,
+        request: _lookup_pb2.DescribeLaunchTemplateVersionsStreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_lookup_pb2.DescribeLaunchTemplateVersionsStreamResponse], _abc.AsyncIterator[_lookup_pb2.DescribeLaunchTemplateVersionsStreamResponse]]:
+        """Every page of EC2 `DescribeLaunchTemplateVersions`, streamed; resumable from any message's `next_token`."""
+
+    @_abc_1.abstractmethod
+    def DescribeKeyPairs(
+        self,
+        request: _lookup_pb2.DescribeKeyPairsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lookup_pb2.DescribeKeyPairsResponse, _abc.Awaitable[_lookup_pb2.DescribeKeyPairsResponse]]:
+        """EC2 `DescribeKeyPairs` (boto3 `describe_key_pairs`): as EC2 answers it."""
+
+    @_abc_1.abstractmethod
+    def DescribeInstanceStatus(
+        self,
+        request: _lookup_pb2.DescribeInstanceStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_lookup_pb2.DescribeInstanceStatusResponse, _abc.Awaitable[_lookup_pb2.DescribeInstanceStatusResponse]]:
+        """EC2 `DescribeInstanceStatus` (boto3 `describe_instance_status`): one page, as EC2 answers it."""
+
+    @_abc_1.abstractmethod
+    def DescribeInstanceStatusStream(
+        self,
+        request: _lookup_pb2.DescribeInstanceStatusStreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_lookup_pb2.DescribeInstanceStatusStreamResponse], _abc.AsyncIterator[_lookup_pb2.DescribeInstanceStatusStreamResponse]]:
+        """Every page of EC2 `DescribeInstanceStatus`, streamed; resumable from any message's `next_token`.
+        END lookups
         """
 
 def add_Ec2ServiceServicer_to_server(servicer: Ec2ServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x65\x63\x32/v1/inventory.proto\x12\x06\x65\x63\x32.v1*\xd6\x01\n\x0eWatchEventType\x12 \n\x1cWATCH_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16WATCH_EVENT_TYPE_ADDED\x10\x01\x12\x1d\n\x19WATCH_EVENT_TYPE_MODIFIED\x10\x02\x12\x1c\n\x18WATCH_EVENT_TYPE_DELETED\x10\x03\x12*\n&WATCH_EVENT_TYPE_INITIAL_LIST_COMPLETE\x10\x04\x12\x1d\n\x19WATCH_EVENT_TYPE_BOOKMARK\x10\x05*\x8f\x01\n\nWaitTarget\x12\x1b\n\x17WAIT_TARGET_UNSPECIFIED\x10\x00\x12\x16\n\x12WAIT_TARGET_EXISTS\x10\x01\x12\x17\n\x13WAIT_TARGET_RUNNING\x10\x02\x12\x17\n\x13WAIT_TARGET_STOPPED\x10\x03\x12\x1a\n\x16WAIT_TARGET_TERMINATED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x65\x63\x32/v1/inventory.proto\x12\x06\x65\x63\x32.v1*\xd6\x01\n\x0eWatchEventType\x12 \n\x1cWATCH_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16WATCH_EVENT_TYPE_ADDED\x10\x01\x12\x1d\n\x19WATCH_EVENT_TYPE_MODIFIED\x10\x02\x12\x1c\n\x18WATCH_EVENT_TYPE_DELETED\x10\x03\x12*\n&WATCH_EVENT_TYPE_INITIAL_LIST_COMPLETE\x10\x04\x12\x1d\n\x19WATCH_EVENT_TYPE_BOOKMARK\x10\x05*\xcc\x01\n\nWaitTarget\x12\x1b\n\x17WAIT_TARGET_UNSPECIFIED\x10\x00\x12\x16\n\x12WAIT_TARGET_EXISTS\x10\x01\x12\x17\n\x13WAIT_TARGET_RUNNING\x10\x02\x12\x17\n\x13WAIT_TARGET_STOPPED\x10\x03\x12\x1a\n\x16WAIT_TARGET_TERMINATED\x10\x04\x12\x19\n\x15WAIT_TARGET_STATUS_OK\x10\x05\x12 \n\x1cWAIT_TARGET_SYSTEM_STATUS_OK\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,5 +34,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHEVENTTYPE']._serialized_start=35
   _globals['_WATCHEVENTTYPE']._serialized_end=249
   _globals['_WAITTARGET']._serialized_start=252
-  _globals['_WAITTARGET']._serialized_end=395
+  _globals['_WAITTARGET']._serialized_end=456
 # @@protoc_insertion_point(module_scope)

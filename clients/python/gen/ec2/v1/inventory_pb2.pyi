@@ -103,6 +103,17 @@ class _WaitTargetEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WaitTarget
     """`instance_terminated`: every selected instance is terminated. Fails when one is pending
     or stopping.
     """
+    WAIT_TARGET_STATUS_OK: _WaitTarget.ValueType  # 5
+    """`instance_status_ok`: every selected instance's status check (DescribeInstanceStatus'
+    `instance_status.status`) is `ok`. The view holds no status checks: one
+    DescribeInstanceStatus per interval serves every such wait of the account and region. As
+    boto3's waiter, it never fails on a status; it ends at the caller's deadline, or with the
+    error EC2 answers.
+    """
+    WAIT_TARGET_SYSTEM_STATUS_OK: _WaitTarget.ValueType  # 6
+    """`system_status_ok`: every selected instance's system status check (`system_status.status`)
+    is `ok`; polled as WAIT_TARGET_STATUS_OK.
+    """
 
 class WaitTarget(_WaitTarget, metaclass=_WaitTargetEnumTypeWrapper):
     """What `WaitInstances` waits for: botocore's instance waiters."""
@@ -124,5 +135,16 @@ terminated.
 WAIT_TARGET_TERMINATED: WaitTarget.ValueType  # 4
 """`instance_terminated`: every selected instance is terminated. Fails when one is pending
 or stopping.
+"""
+WAIT_TARGET_STATUS_OK: WaitTarget.ValueType  # 5
+"""`instance_status_ok`: every selected instance's status check (DescribeInstanceStatus'
+`instance_status.status`) is `ok`. The view holds no status checks: one
+DescribeInstanceStatus per interval serves every such wait of the account and region. As
+boto3's waiter, it never fails on a status; it ends at the caller's deadline, or with the
+error EC2 answers.
+"""
+WAIT_TARGET_SYSTEM_STATUS_OK: WaitTarget.ValueType  # 6
+"""`system_status_ok`: every selected instance's system status check (`system_status.status`)
+is `ok`; polled as WAIT_TARGET_STATUS_OK.
 """
 Global___WaitTarget: _TypeAlias = WaitTarget  # noqa: Y015

@@ -9,7 +9,7 @@ import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
  * Describes the file ec2/v1/inventory.proto.
  */
 export const file_ec2_v1_inventory: GenFile = /*@__PURE__*/
-  fileDesc("ChZlYzIvdjEvaW52ZW50b3J5LnByb3RvEgZlYzIudjEq1gEKDldhdGNoRXZlbnRUeXBlEiAKHFdBVENIX0VWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIaChZXQVRDSF9FVkVOVF9UWVBFX0FEREVEEAESHQoZV0FUQ0hfRVZFTlRfVFlQRV9NT0RJRklFRBACEhwKGFdBVENIX0VWRU5UX1RZUEVfREVMRVRFRBADEioKJldBVENIX0VWRU5UX1RZUEVfSU5JVElBTF9MSVNUX0NPTVBMRVRFEAQSHQoZV0FUQ0hfRVZFTlRfVFlQRV9CT09LTUFSSxAFKo8BCgpXYWl0VGFyZ2V0EhsKF1dBSVRfVEFSR0VUX1VOU1BFQ0lGSUVEEAASFgoSV0FJVF9UQVJHRVRfRVhJU1RTEAESFwoTV0FJVF9UQVJHRVRfUlVOTklORxACEhcKE1dBSVRfVEFSR0VUX1NUT1BQRUQQAxIaChZXQUlUX1RBUkdFVF9URVJNSU5BVEVEEARiBnByb3RvMw");
+  fileDesc("ChZlYzIvdjEvaW52ZW50b3J5LnByb3RvEgZlYzIudjEq1gEKDldhdGNoRXZlbnRUeXBlEiAKHFdBVENIX0VWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIaChZXQVRDSF9FVkVOVF9UWVBFX0FEREVEEAESHQoZV0FUQ0hfRVZFTlRfVFlQRV9NT0RJRklFRBACEhwKGFdBVENIX0VWRU5UX1RZUEVfREVMRVRFRBADEioKJldBVENIX0VWRU5UX1RZUEVfSU5JVElBTF9MSVNUX0NPTVBMRVRFEAQSHQoZV0FUQ0hfRVZFTlRfVFlQRV9CT09LTUFSSxAFKswBCgpXYWl0VGFyZ2V0EhsKF1dBSVRfVEFSR0VUX1VOU1BFQ0lGSUVEEAASFgoSV0FJVF9UQVJHRVRfRVhJU1RTEAESFwoTV0FJVF9UQVJHRVRfUlVOTklORxACEhcKE1dBSVRfVEFSR0VUX1NUT1BQRUQQAxIaChZXQUlUX1RBUkdFVF9URVJNSU5BVEVEEAQSGQoVV0FJVF9UQVJHRVRfU1RBVFVTX09LEAUSIAocV0FJVF9UQVJHRVRfU1lTVEVNX1NUQVRVU19PSxAGYgZwcm90bzM");
 
 /**
  * What a `WatchInstances` message says.
@@ -114,6 +114,25 @@ export enum WaitTarget {
    * @generated from enum value: WAIT_TARGET_TERMINATED = 4;
    */
   TERMINATED = 4,
+
+  /**
+   * `instance_status_ok`: every selected instance's status check (DescribeInstanceStatus'
+   * `instance_status.status`) is `ok`. The view holds no status checks: one
+   * DescribeInstanceStatus per interval serves every such wait of the account and region. As
+   * boto3's waiter, it never fails on a status; it ends at the caller's deadline, or with the
+   * error EC2 answers.
+   *
+   * @generated from enum value: WAIT_TARGET_STATUS_OK = 5;
+   */
+  STATUS_OK = 5,
+
+  /**
+   * `system_status_ok`: every selected instance's system status check (`system_status.status`)
+   * is `ok`; polled as WAIT_TARGET_STATUS_OK.
+   *
+   * @generated from enum value: WAIT_TARGET_SYSTEM_STATUS_OK = 6;
+   */
+  SYSTEM_STATUS_OK = 6,
 }
 
 /**
