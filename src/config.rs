@@ -378,6 +378,18 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(100..))]
     pub inventory_status_interval_ms: u64,
 
+    /// The SQS queue EventBridge delivers the home account's EC2 events to, in the home
+    /// region: the view hears state changes, spot interruptions and scheduled changes within
+    /// seconds (other accounts and regions: `events_queue_url` in the accounts file).
+    #[arg(long, global = true, env = "EC2_GRPC_INVENTORY_EVENTS_QUEUE_URL")]
+    pub inventory_events_queue_url: Option<String>,
+
+    /// How long EC2's events gather before their instances are described (milliseconds): one
+    /// DescribeInstances per window, whatever the number of events.
+    #[arg(long, global = true, env = "EC2_GRPC_INVENTORY_EVENTS_DEBOUNCE_MS", default_value_t = 250,
+          value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub inventory_events_debounce_ms: u64,
+
     /// Changes of the view kept for watches to resume from (a watch resuming from an older
     /// revision, or falling further behind, lists again).
     #[arg(long, global = true, env = "EC2_GRPC_INVENTORY_HISTORY", default_value_t = 10_000,
@@ -486,6 +498,7 @@ impl Config {
             auth: self.auth(),
             tls: self.tls(),
             inventory: self.inventory(),
+            events_queue_url: self.inventory_events_queue_url.clone(),
             accounts_file: self.accounts_file.clone(),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
         }
@@ -498,6 +511,7 @@ impl Config {
             refresh: Duration::from_millis(self.inventory_refresh_ms),
             history: usize::try_from(self.inventory_history).unwrap_or(usize::MAX),
             status_interval: Duration::from_millis(self.inventory_status_interval_ms),
+            event_debounce: Duration::from_millis(self.inventory_events_debounce_ms),
         })
     }
 

@@ -47,6 +47,7 @@ pub mod config;
 pub mod convert;
 pub mod ec2;
 pub mod error;
+pub mod events;
 pub mod inventory;
 pub mod lookup_catalog;
 pub mod protection;

@@ -63,6 +63,8 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// The instance inventory, if on.
     pub inventory: Option<InventorySettings>,
+    /// The SQS queue of the home account's EC2 events in the home region, if any.
+    pub events_queue_url: Option<String>,
     /// The accounts and regions served besides the home one (TOML, kept current); `None`:
     /// the home account in its configured region.
     pub accounts_file: Option<PathBuf>,
@@ -97,13 +99,14 @@ pub async fn run(settings: Settings, telemetry: &Telemetry) -> Result<(), Startu
         ));
     }
     let shared = crate::ec2::aws_config_from_env().await;
-    let factory = Factory::new(
+    let mut factory = Factory::new(
         &shared,
         settings.sdk,
         settings.budget,
         settings.merge_window,
         settings.inventory,
     );
+    factory.home_events_queue = settings.events_queue_url.clone();
     let targets = Targets::start(factory, settings.accounts_file.as_deref())
         .await
         .map_err(StartupError::Targets)?;

@@ -20,6 +20,7 @@
 
 mod clients;
 mod cpu;
+mod events;
 mod inventory;
 mod latency;
 mod profile;
@@ -133,6 +134,9 @@ async fn main() {
     }
     if wanted("p10") {
         results["p10"] = targets::run().await;
+    }
+    if wanted("p9_events") {
+        results["p9_events"] = events::run().await;
     }
     if args.iter().any(|a| a == "--soak") {
         let seconds = value_of(&args, "--soak-secs").map_or(600, |s| {

@@ -168,6 +168,7 @@ impl Waiter {
             last.ready == progress.ready
                 && last.selected == progress.selected
                 && last.not_ready == progress.not_ready
+                && last.advisories == progress.advisories
         })
     }
 
@@ -236,7 +237,13 @@ impl Waiter {
             }
         }
         let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        let advisories = selected
+            .iter()
+            .flat_map(|(id, _)| view.advisories(id))
+            .map(|advisory| advisory.as_ref().clone())
+            .collect();
         Ok(pb::WaitInstancesResponse {
+            advisories,
             selected: count(selected.len()),
             ready: count(ready),
             done: !selected.is_empty() && ready == selected.len(),

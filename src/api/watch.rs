@@ -184,6 +184,14 @@ impl Watcher {
             return Ok(false);
         };
         for change in &changes {
+            if let Some(advisory) = &change.advisory {
+                if let Some(entry) = change.after.as_ref().filter(|e| self.selector.matches(e)) {
+                    let mut message = self.event(WatchEventType::Advisory, entry, change.revision);
+                    message.advisory = Some(advisory.as_ref().clone());
+                    self.queue.push_back(message);
+                }
+                continue;
+            }
             let before = change.before.as_ref().filter(|e| self.selector.matches(e));
             let after = change.after.as_ref().filter(|e| self.selector.matches(e));
             let (kind, entry) = match (before, after) {
@@ -220,6 +228,7 @@ impl Watcher {
             reservation_id: entry.facts().reservation_id.clone(),
             revision: self.inventory.revision_token(revision),
             dry_run_succeeded: false,
+            advisory: None,
         }
     }
 

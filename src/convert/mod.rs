@@ -34,7 +34,7 @@ pub(crate) fn list<T, U>(values: Option<Vec<T>>, convert: fn(T) -> U) -> Vec<U> 
 }
 
 /// An EC2 timestamp as a `google.protobuf.Timestamp`.
-fn timestamp(value: Option<DateTime>) -> Option<prost_types::Timestamp> {
+pub(crate) fn timestamp(value: Option<DateTime>) -> Option<prost_types::Timestamp> {
     value.map(|t| prost_types::Timestamp {
         seconds: t.secs(),
         // Always below 1e9, so it fits an i32.

@@ -45,6 +45,9 @@ pub struct InventorySettings {
     /// Time between the status-check rounds of the waits on status checks (boto3's waiters
     /// poll every 15 s).
     pub status_interval: Duration,
+    /// How long EC2's events gather before their instances are described (one
+    /// DescribeInstances per window), where the target has an events queue.
+    pub event_debounce: Duration,
 }
 
 impl Default for InventorySettings {
@@ -54,6 +57,7 @@ impl Default for InventorySettings {
             refresh: Duration::from_secs(2),
             history: 10_000,
             status_interval: Duration::from_secs(15),
+            event_debounce: Duration::from_millis(250),
         }
     }
 }
@@ -209,6 +213,18 @@ impl Inventory {
         self.update(|view| view.apply_list(entries, started));
     }
 
+    /// Describes `ids` at once through `ec2` (the target's seam, its budget) and applies the
+    /// answer: an event said they changed. Answers the instances found, encoded as the view
+    /// keeps them (for the other replicas); fails when EC2 could not be asked.
+    pub async fn refresh(&self, ec2: &Ec2, ids: &[String]) -> Result<Vec<bytes::Bytes>, Error> {
+        refresh::refresh_ids(self, ec2, ids).await
+    }
+
+    /// Takes in what EC2 says is coming for some instances (see `View::advise`).
+    pub fn advise(&self, advisories: Vec<pb::Advisory>) {
+        self.update(|view| view.advise(advisories));
+    }
+
     /// Applies what EC2 answered at `at` about some instances.
     pub fn observed(&self, entries: Vec<view::Entry>, at: Instant) {
         self.update(|view| view.apply_observed(entries, at));
@@ -226,6 +242,7 @@ impl Inventory {
             ("added", tally.added),
             ("modified", tally.modified),
             ("deleted", tally.deleted),
+            ("advised", tally.advised),
         ] {
             if n > 0 {
                 events.add(n, &self.labels([KeyValue::new("kind", kind)]));

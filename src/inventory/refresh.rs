@@ -10,6 +10,7 @@ use crate::ec2::{DescribePage, Ec2};
 use crate::error::Error;
 use crate::telemetry::metrics::instruments;
 use aws_sdk_ec2::types::Filter;
+use bytes::Bytes;
 use opentelemetry::KeyValue;
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -126,22 +127,8 @@ async fn refresh_acted_on(inventory: &Inventory, ec2: &Ec2) {
     };
     for chunk in ids.chunks(IDS_PER_DESCRIBE) {
         let at = Instant::now();
-        let page = DescribePage {
-            filters: vec![
-                Filter::builder()
-                    .name("instance-id")
-                    .set_values(Some(chunk.to_vec()))
-                    .build(),
-            ],
-            ..DescribePage::default()
-        };
-        let found: Vec<Entry> = match ec2.describe_instances(page).await {
-            Ok(output) => output
-                .reservations
-                .into_iter()
-                .flatten()
-                .flat_map(|r| Entry::of_reservation(instance::reservation(r)))
-                .collect(),
+        let found = match describe_ids(ec2, chunk).await {
+            Ok(found) => found,
             Err(e) => {
                 tracing::warn!("refreshing {} instances failed: {e}", chunk.len());
                 continue;
@@ -166,6 +153,46 @@ async fn refresh_acted_on(inventory: &Inventory, ec2: &Ec2) {
         inventory.observed(found, at);
     }
     record_age(inventory);
+}
+
+/// Describes `ids` once (by the `instance-id` filter: an id EC2 does not list yet, right
+/// after a launch, is eventual consistency and answers nothing, not an error) and applies
+/// what EC2 answered: the refresh an event asks for. Answers the instances found, each as
+/// the view keeps it (a protobuf-encoded single-instance reservation); fails on the first
+/// describe that fails.
+pub(super) async fn refresh_ids(
+    inventory: &Inventory,
+    ec2: &Ec2,
+    ids: &[String],
+) -> Result<Vec<Bytes>, Error> {
+    let mut refreshed = Vec::new();
+    for chunk in ids.chunks(IDS_PER_DESCRIBE) {
+        let at = Instant::now();
+        let found = describe_ids(ec2, chunk).await?;
+        refreshed.extend(found.iter().map(|e| e.encoded_reservation().clone()));
+        inventory.observed(found, at);
+    }
+    Ok(refreshed)
+}
+
+/// One DescribeInstances of `ids` (at most `IDS_PER_DESCRIBE`) by the `instance-id` filter.
+async fn describe_ids(ec2: &Ec2, ids: &[String]) -> Result<Vec<Entry>, Error> {
+    let page = DescribePage {
+        filters: vec![
+            Filter::builder()
+                .name("instance-id")
+                .set_values(Some(ids.to_vec()))
+                .build(),
+        ],
+        ..DescribePage::default()
+    };
+    let output = ec2.describe_instances(page).await?;
+    Ok(output
+        .reservations
+        .into_iter()
+        .flatten()
+        .flat_map(|r| Entry::of_reservation(instance::reservation(r)))
+        .collect())
 }
 
 /// Records the view's age and size.

@@ -171,6 +171,9 @@ pub struct Change {
     pub before: Option<Arc<Entry>>,
     /// The instance as it is.
     pub after: Option<Arc<Entry>>,
+    /// What EC2 says is coming for the instance, when this change is an advisory (the
+    /// instance itself unchanged).
+    pub advisory: Option<Arc<pb::Advisory>>,
 }
 
 /// How many changes of each kind an update made.
@@ -182,6 +185,8 @@ pub struct Tally {
     pub modified: u64,
     /// Instances that are gone.
     pub deleted: u64,
+    /// Advisories taken in.
+    pub advised: u64,
 }
 
 /// An instance as the view holds it.
@@ -190,6 +195,8 @@ struct Slot {
     entry: Arc<Entry>,
     /// When EC2 last described it (for a list: when the list started).
     observed: Instant,
+    /// What EC2 said is coming for it: the latest advisory of each kind.
+    advisories: Vec<Arc<pb::Advisory>>,
 }
 
 /// Why a revision cannot be resumed from.
@@ -347,6 +354,7 @@ impl View {
                     Slot {
                         entry: entry.clone(),
                         observed,
+                        advisories: Vec::new(),
                     },
                 );
                 tally.added += 1;
@@ -365,15 +373,59 @@ impl View {
 
     /// Numbers a change and keeps it in the history.
     fn record(&mut self, before: Option<Arc<Entry>>, after: Option<Arc<Entry>>) {
+        self.push(Change {
+            revision: self.revision + 1,
+            before,
+            after,
+            advisory: None,
+        });
+    }
+
+    /// Appends `change` (at the next revision) to the history.
+    fn push(&mut self, change: Change) {
         self.revision += 1;
         if self.history.len() == self.history_limit {
             self.history.pop_front();
         }
-        self.history.push_back(Arc::new(Change {
-            revision: self.revision,
-            before,
-            after,
-        }));
+        self.history.push_back(Arc::new(change));
+    }
+
+    /// Takes in what EC2 says is coming for instances of the view: each becomes a change of
+    /// its own (watchers hear it) and the instance's latest of its kind. A redelivered event
+    /// (the same event id) or an instance the view does not hold changes nothing.
+    pub fn advise(&mut self, advisories: Vec<pb::Advisory>) -> Tally {
+        let mut tally = Tally::default();
+        for advisory in advisories {
+            let Some(slot) = self.entries.get_mut(&advisory.instance_id) else {
+                continue;
+            };
+            if slot
+                .advisories
+                .iter()
+                .any(|a| a.event_id == advisory.event_id)
+            {
+                continue;
+            }
+            let advisory = Arc::new(advisory);
+            slot.advisories.retain(|a| a.kind != advisory.kind);
+            slot.advisories.push(advisory.clone());
+            let entry = slot.entry.clone();
+            tally.advised += 1;
+            self.push(Change {
+                revision: self.revision + 1,
+                before: Some(entry.clone()),
+                after: Some(entry),
+                advisory: Some(advisory),
+            });
+        }
+        tally
+    }
+
+    /// What EC2 said is coming for instance `id` (the latest advisory of each kind).
+    pub fn advisories(&self, id: &str) -> &[Arc<pb::Advisory>] {
+        self.entries
+            .get(id)
+            .map_or(&[], |slot| slot.advisories.as_slice())
     }
 }
 

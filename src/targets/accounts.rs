@@ -22,7 +22,12 @@
 //! [accounts.dev.overrides.us-west-2]
 //! budget_share = 0.2
 //! inventory = true
+//! events_queue_url = "https://sqs.us-west-2.amazonaws.com/111111111111/ec2-events"
 //! ```
+//!
+//! `events_queue_url` (per region: `[home.overrides.REGION]` for the home account; the
+//! `--inventory-events-queue-url` flag names the home region's) is the SQS queue EventBridge
+//! delivers that account and region's EC2 events to (see `events`).
 //!
 //! The file is read again when it changes (`watched`); a file that does not parse keeps the
 //! one in force. Resolving a call's `account` and `region` against it is `Accounts::target`.
@@ -84,13 +89,16 @@ struct AccountEntry {
 }
 
 /// What one region of an account changes from the account's settings.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Overrides {
     /// The part of the account's EC2 rate in this region the gateway may spend.
     pub budget_share: Option<f64>,
     /// Whether the region's instances are kept in a view.
     pub inventory: Option<bool>,
+    /// The SQS queue EventBridge delivers the region's EC2 events to (per region only: a
+    /// queue serves one account and region).
+    pub events_queue_url: Option<String>,
 }
 
 /// How the gateway reaches an account: its own credentials, or a role (chain) assumed with
@@ -143,10 +151,11 @@ impl Account {
 
     /// What applies in `region`: the region's override, else the account's setting.
     pub fn settings_in(&self, region: &str) -> Overrides {
-        let region_overrides = self.overrides.get(region).copied().unwrap_or_default();
+        let region_overrides = self.overrides.get(region).cloned().unwrap_or_default();
         Overrides {
             budget_share: region_overrides.budget_share.or(self.budget_share),
             inventory: region_overrides.inventory.or(self.inventory),
+            events_queue_url: region_overrides.events_queue_url,
         }
     }
 }
@@ -477,6 +486,7 @@ inventory = false
 
 [accounts.dev.overrides.us-west-2]
 budget_share = 0.2
+events_queue_url = "https://sqs.us-west-2.amazonaws.com/111111111111/ec2-events"
 inventory = true
 
 [accounts.prod]
@@ -537,14 +547,18 @@ regions = ["eu-west-1"]
             dev.settings_in("us-west-2"),
             Overrides {
                 budget_share: Some(0.2),
-                inventory: Some(true)
+                inventory: Some(true),
+                events_queue_url: Some(
+                    "https://sqs.us-west-2.amazonaws.com/111111111111/ec2-events".into()
+                ),
             }
         );
         assert_eq!(
             dev.settings_in("us-east-1"),
             Overrides {
                 budget_share: Some(0.5),
-                inventory: Some(false)
+                inventory: Some(false),
+                events_queue_url: None,
             }
         );
         assert_eq!(accounts.home.settings_in("us-east-1"), Overrides::default());

@@ -5,6 +5,7 @@
 use super::accounts::Account;
 use super::{Reached, Target, credentials};
 use crate::ec2::{Ec2, MergeWindow, SdkSettings};
+use crate::events::{EventsSettings, Fanout, sqs_client};
 use crate::inventory::{Inventory, InventorySettings};
 use crate::protection::budget::BudgetSettings;
 use crate::protection::budget::settings::derived_key;
@@ -27,6 +28,9 @@ pub struct Factory {
     pub merge_window: MergeWindow,
     /// How instance views are kept, when the inventory is on.
     pub inventory: Option<InventorySettings>,
+    /// The SQS queue of the home account's EC2 events in the home region
+    /// (`--inventory-events-queue-url`); other targets name theirs in the accounts file.
+    pub home_events_queue: Option<String>,
 }
 
 /// Identity cache partitions kept: one per account's credentials provider (and the home's).
@@ -70,6 +74,7 @@ impl Factory {
             budget,
             merge_window,
             inventory,
+            home_events_queue: None,
         }
     }
 
@@ -100,6 +105,20 @@ impl Factory {
         conf.build()
     }
 
+    /// The channel of `target`'s events between the replicas, when they share Redis.
+    fn fanout(&self, target: &Target) -> Option<Fanout> {
+        let redis = self.budget.redis.as_ref()?;
+        let password = redis
+            .password()
+            .map_err(|e| tracing::warn!("the events channel has no Redis: {e}"))
+            .ok()?;
+        let client = crate::protection::budget::shared::client(&redis.url, password.as_ref())
+            .map_err(|e| tracing::warn!("the events channel has no Redis: {e}"))
+            .ok()?;
+        let key = format!("{}:{}", target.account_label(), target.region);
+        Some(Fanout::new(client, crate::events::fanout::channel(&key)))
+    }
+
     /// Builds what `target` of `account` needs, with `credentials` for an account reached
     /// through a role. Fails when its budget cannot be set up.
     pub(super) async fn build(
@@ -126,16 +145,39 @@ impl Factory {
         let client = crate::ec2::protected_client(&conf, self.sdk, Arc::new(budget), stats.clone())
             .map_err(|e| e.to_string())?;
         let ec2 = Ec2::new(client, self.merge_window, stats);
-        let inventory = match (settings.inventory, self.inventory) {
+        let kept = match (settings.inventory, self.inventory) {
             (Some(false), _) | (None, None) => None,
             (Some(true) | None, Some(kept)) => Some(kept),
             (Some(true), None) => Some(InventorySettings::default()),
+        };
+        let inventory = kept.map(|kept| Inventory::start(ec2.clone(), kept));
+        let home_region = target.home && target.region == self.home_region();
+        let queue = settings
+            .events_queue_url
+            .or_else(|| self.home_events_queue.clone().filter(|_| home_region));
+        if let (Some(kept), Some(inventory), Some(queue_url)) = (kept, &inventory, &queue) {
+            let events = EventsSettings {
+                queue_url: queue_url.clone(),
+                debounce: kept.event_debounce,
+            };
+            let fanout = self.fanout(&target).map(Arc::new);
+            if let Some(fanout) = &fanout {
+                let (fanout, inventory) = (fanout.clone(), inventory.clone());
+                tokio::spawn(async move { fanout.follow(inventory).await });
+            }
+            crate::events::start(
+                sqs_client(&conf),
+                events,
+                inventory.clone(),
+                ec2.clone(),
+                fanout,
+            );
         }
-        .map(|kept| Inventory::start(ec2.clone(), kept));
         tracing::info!(
             account = %target.alias,
             region = %target.region,
             inventory = inventory.is_some(),
+            events_queue = queue.as_deref().unwrap_or("none"),
             "target ready"
         );
         Ok(Reached {

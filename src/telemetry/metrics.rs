@@ -49,6 +49,17 @@ pub struct Instruments {
     pub inventory_watchers: UpDownCounter<i64>,
     /// `ec2.inventory.waiters`: WaitInstances streams open.
     pub inventory_waiters: UpDownCounter<i64>,
+    /// `ec2.inventory.event.messages`: messages read from the events queue, by `kind` (the
+    /// event's, `unknown` or `malformed`).
+    pub inventory_event_messages: Counter<u64>,
+    /// `ec2.inventory.event.deleted`: messages deleted once handled.
+    pub inventory_event_deleted: Counter<u64>,
+    /// `ec2.inventory.event.lag` (s): from an event's time to its instances refreshed in the
+    /// view.
+    pub inventory_event_lag: Histogram<f64>,
+    /// `ec2.inventory.event.failures`: failures of the events queue, by `stage` (receive,
+    /// refresh, delete).
+    pub inventory_event_failures: Counter<u64>,
     /// `ec2.sts.assume_role.calls`: sessions assumed for target accounts, by
     /// `cloud.account.alias` and `outcome` (one per session, not per call).
     pub sts_assume_role: Counter<u64>,
@@ -139,6 +150,23 @@ pub fn instruments() -> &'static Instruments {
             inventory_waiters: meter
                 .i64_up_down_counter("ec2.inventory.waiters")
                 .with_description("WaitInstances streams open")
+                .build(),
+            inventory_event_messages: meter
+                .u64_counter("ec2.inventory.event.messages")
+                .with_description("Messages read from the events queue, by kind")
+                .build(),
+            inventory_event_deleted: meter
+                .u64_counter("ec2.inventory.event.deleted")
+                .with_description("Messages of the events queue deleted once handled")
+                .build(),
+            inventory_event_lag: meter
+                .f64_histogram("ec2.inventory.event.lag")
+                .with_unit("s")
+                .with_description("From an EC2 event's time to its instances refreshed in the view")
+                .build(),
+            inventory_event_failures: meter
+                .u64_counter("ec2.inventory.event.failures")
+                .with_description("Failures of the events queue, by stage")
                 .build(),
             sts_assume_role: meter
                 .u64_counter("ec2.sts.assume_role.calls")

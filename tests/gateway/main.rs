@@ -14,6 +14,7 @@ mod check;
 mod client_kits;
 mod counting_proxy;
 mod describe;
+mod events;
 mod interface_lifecycle;
 mod inventory;
 mod launch;

@@ -2068,6 +2068,7 @@ class WatchInstancesResponse(_message.Message):
     RESERVATION_ID_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
     DRY_RUN_SUCCEEDED_FIELD_NUMBER: _builtins.int
+    ADVISORY_FIELD_NUMBER: _builtins.int
     type: _inventory_pb2.WatchEventType.ValueType
     """What happened."""
     reservation_id: _builtins.str
@@ -2080,6 +2081,10 @@ class WatchInstancesResponse(_message.Message):
     def instance(self) -> _instance_pb2.Instance:
         """The instance, as the view has it (ADDED, MODIFIED, DELETED)."""
 
+    @_builtins.property
+    def advisory(self) -> _inventory_pb2.Advisory:
+        """What EC2 says is coming for the instance (ADVISORY)."""
+
     def __init__(
         self,
         *,
@@ -2088,10 +2093,11 @@ class WatchInstancesResponse(_message.Message):
         reservation_id: _builtins.str = ...,
         revision: _builtins.str = ...,
         dry_run_succeeded: _builtins.bool = ...,
+        advisory: _inventory_pb2.Advisory | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["instance", b"instance"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["advisory", b"advisory", "instance", b"instance"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run_succeeded", b"dry_run_succeeded", "instance", b"instance", "reservation_id", b"reservation_id", "revision", b"revision", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advisory", b"advisory", "dry_run_succeeded", b"dry_run_succeeded", "instance", b"instance", "reservation_id", b"reservation_id", "revision", b"revision", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2164,6 +2170,7 @@ class WaitInstancesResponse(_message.Message):
     REVISION_FIELD_NUMBER: _builtins.int
     DONE_FIELD_NUMBER: _builtins.int
     DRY_RUN_SUCCEEDED_FIELD_NUMBER: _builtins.int
+    ADVISORIES_FIELD_NUMBER: _builtins.int
     selected: _builtins.int
     """Instances selected: the named ids (found or not), or the instances the filters match."""
     ready: _builtins.int
@@ -2180,6 +2187,13 @@ class WaitInstancesResponse(_message.Message):
         which EC2 would answer NotFound).
         """
 
+    @_builtins.property
+    def advisories(self) -> _containers.RepeatedCompositeFieldContainer[_inventory_pb2.Advisory]:
+        """What EC2 says is coming for selected instances (a spot interruption, a scheduled change,
+        ...): why one may be going away. Heard from EC2's events, when the account and region
+        have a queue; the latest of each kind per instance.
+        """
+
     def __init__(
         self,
         *,
@@ -2189,10 +2203,11 @@ class WaitInstancesResponse(_message.Message):
         revision: _builtins.str = ...,
         done: _builtins.bool = ...,
         dry_run_succeeded: _builtins.bool = ...,
+        advisories: _abc.Iterable[_inventory_pb2.Advisory] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["done", b"done", "dry_run_succeeded", b"dry_run_succeeded", "not_ready", b"not_ready", "ready", b"ready", "revision", b"revision", "selected", b"selected"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advisories", b"advisories", "done", b"done", "dry_run_succeeded", b"dry_run_succeeded", "not_ready", b"not_ready", "ready", b"ready", "revision", b"revision", "selected", b"selected"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -22,17 +22,22 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x65\x63\x32/v1/inventory.proto\x12\x06\x65\x63\x32.v1*\xd6\x01\n\x0eWatchEventType\x12 \n\x1cWATCH_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16WATCH_EVENT_TYPE_ADDED\x10\x01\x12\x1d\n\x19WATCH_EVENT_TYPE_MODIFIED\x10\x02\x12\x1c\n\x18WATCH_EVENT_TYPE_DELETED\x10\x03\x12*\n&WATCH_EVENT_TYPE_INITIAL_LIST_COMPLETE\x10\x04\x12\x1d\n\x19WATCH_EVENT_TYPE_BOOKMARK\x10\x05*\xcc\x01\n\nWaitTarget\x12\x1b\n\x17WAIT_TARGET_UNSPECIFIED\x10\x00\x12\x16\n\x12WAIT_TARGET_EXISTS\x10\x01\x12\x17\n\x13WAIT_TARGET_RUNNING\x10\x02\x12\x17\n\x13WAIT_TARGET_STOPPED\x10\x03\x12\x1a\n\x16WAIT_TARGET_TERMINATED\x10\x04\x12\x19\n\x15WAIT_TARGET_STATUS_OK\x10\x05\x12 \n\x1cWAIT_TARGET_SYSTEM_STATUS_OK\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x65\x63\x32/v1/inventory.proto\x12\x06\x65\x63\x32.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x02\n\x08\x41\x64visory\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x14.ec2.v1.AdvisoryKindR\x04kind\x12\x1f\n\x0binstance_id\x18\x02 \x01(\tR\ninstanceId\x12\x16\n\x06\x61\x63tion\x18\x03 \x01(\tR\x06\x61\x63tion\x12\x32\n\x06issued\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x06issued\x12\x39\n\nnot_before\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tnotBefore\x12\x37\n\tnot_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x08notAfter\x12 \n\x0b\x64\x65scription\x18\x07 \x01(\tR\x0b\x64\x65scription\x12\x19\n\x08\x65vent_id\x18\x08 \x01(\tR\x07\x65ventId*\xf5\x01\n\x0eWatchEventType\x12 \n\x1cWATCH_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16WATCH_EVENT_TYPE_ADDED\x10\x01\x12\x1d\n\x19WATCH_EVENT_TYPE_MODIFIED\x10\x02\x12\x1c\n\x18WATCH_EVENT_TYPE_DELETED\x10\x03\x12*\n&WATCH_EVENT_TYPE_INITIAL_LIST_COMPLETE\x10\x04\x12\x1d\n\x19WATCH_EVENT_TYPE_BOOKMARK\x10\x05\x12\x1d\n\x19WATCH_EVENT_TYPE_ADVISORY\x10\x06*\xd7\x01\n\x0c\x41\x64visoryKind\x12\x1d\n\x19\x41\x44VISORY_KIND_UNSPECIFIED\x10\x00\x12#\n\x1f\x41\x44VISORY_KIND_SPOT_INTERRUPTION\x10\x01\x12*\n&ADVISORY_KIND_REBALANCE_RECOMMENDATION\x10\x02\x12\"\n\x1e\x41\x44VISORY_KIND_SCHEDULED_CHANGE\x10\x03\x12\x33\n/ADVISORY_KIND_CAPACITY_RESERVATION_INTERRUPTION\x10\x04*\xcc\x01\n\nWaitTarget\x12\x1b\n\x17WAIT_TARGET_UNSPECIFIED\x10\x00\x12\x16\n\x12WAIT_TARGET_EXISTS\x10\x01\x12\x17\n\x13WAIT_TARGET_RUNNING\x10\x02\x12\x17\n\x13WAIT_TARGET_STOPPED\x10\x03\x12\x1a\n\x16WAIT_TARGET_TERMINATED\x10\x04\x12\x19\n\x15WAIT_TARGET_STATUS_OK\x10\x05\x12 \n\x1cWAIT_TARGET_SYSTEM_STATUS_OK\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ec2.v1.inventory_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WATCHEVENTTYPE']._serialized_start=35
-  _globals['_WATCHEVENTTYPE']._serialized_end=249
-  _globals['_WAITTARGET']._serialized_start=252
-  _globals['_WAITTARGET']._serialized_end=456
+  _globals['_WATCHEVENTTYPE']._serialized_start=409
+  _globals['_WATCHEVENTTYPE']._serialized_end=654
+  _globals['_ADVISORYKIND']._serialized_start=657
+  _globals['_ADVISORYKIND']._serialized_end=872
+  _globals['_WAITTARGET']._serialized_start=875
+  _globals['_WAITTARGET']._serialized_end=1079
+  _globals['_ADVISORY']._serialized_start=68
+  _globals['_ADVISORY']._serialized_end=406
 # @@protoc_insertion_point(module_scope)

@@ -4,15 +4,17 @@ isort:skip_file
 """
 
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
 
-if sys.version_info >= (3, 10):
-    from typing import TypeAlias as _TypeAlias
+if sys.version_info >= (3, 11):
+    from typing import TypeAlias as _TypeAlias, Never as _Never
 else:
-    from typing_extensions import TypeAlias as _TypeAlias
+    from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -41,6 +43,12 @@ class _WatchEventTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WatchE
     WATCH_EVENT_TYPE_BOOKMARK: _WatchEventType.ValueType  # 5
     """Nothing the watch selects changed, but the view is at `revision`: a client that resumes
     from it skips changes it would have ignored anyway.
+    """
+    WATCH_EVENT_TYPE_ADVISORY: _WatchEventType.ValueType  # 6
+    """EC2 says something is coming for a matching instance (a spot interruption, a rebalance
+    recommendation, a scheduled change, a capacity reservation interruption): `advisory`
+    says what and when; `instance` is the instance as the view has it. Heard from EC2's
+    events (EventBridge through SQS), when the gateway's account and region have a queue.
     """
 
 class WatchEventType(_WatchEventType, metaclass=_WatchEventTypeEnumTypeWrapper):
@@ -77,7 +85,61 @@ WATCH_EVENT_TYPE_BOOKMARK: WatchEventType.ValueType  # 5
 """Nothing the watch selects changed, but the view is at `revision`: a client that resumes
 from it skips changes it would have ignored anyway.
 """
+WATCH_EVENT_TYPE_ADVISORY: WatchEventType.ValueType  # 6
+"""EC2 says something is coming for a matching instance (a spot interruption, a rebalance
+recommendation, a scheduled change, a capacity reservation interruption): `advisory`
+says what and when; `instance` is the instance as the view has it. Heard from EC2's
+events (EventBridge through SQS), when the gateway's account and region have a queue.
+"""
 Global___WatchEventType: _TypeAlias = WatchEventType  # noqa: Y015
+
+class _AdvisoryKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AdvisoryKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AdvisoryKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ADVISORY_KIND_UNSPECIFIED: _AdvisoryKind.ValueType  # 0
+    """Never sent."""
+    ADVISORY_KIND_SPOT_INTERRUPTION: _AdvisoryKind.ValueType  # 1
+    """`EC2 Spot Instance Interruption Warning`: EC2 will `action` (terminate, stop or hibernate)
+    the spot instance at `not_before`, two minutes after the warning.
+    """
+    ADVISORY_KIND_REBALANCE_RECOMMENDATION: _AdvisoryKind.ValueType  # 2
+    """`EC2 Instance Rebalance Recommendation`: the spot instance is at elevated risk of
+    interruption; move its work while there is time.
+    """
+    ADVISORY_KIND_SCHEDULED_CHANGE: _AdvisoryKind.ValueType  # 3
+    """An `AWS Health Event` of EC2's scheduled changes (a reboot for maintenance, a retirement):
+    `action` is the event type code, the window is `not_before` to `not_after`.
+    """
+    ADVISORY_KIND_CAPACITY_RESERVATION_INTERRUPTION: _AdvisoryKind.ValueType  # 4
+    """`EC2 Capacity Reservation Instance Interruption Warning`: the capacity reservation the
+    instance runs in is being reclaimed.
+    """
+
+class AdvisoryKind(_AdvisoryKind, metaclass=_AdvisoryKindEnumTypeWrapper):
+    """What kind of thing EC2 says is coming."""
+
+ADVISORY_KIND_UNSPECIFIED: AdvisoryKind.ValueType  # 0
+"""Never sent."""
+ADVISORY_KIND_SPOT_INTERRUPTION: AdvisoryKind.ValueType  # 1
+"""`EC2 Spot Instance Interruption Warning`: EC2 will `action` (terminate, stop or hibernate)
+the spot instance at `not_before`, two minutes after the warning.
+"""
+ADVISORY_KIND_REBALANCE_RECOMMENDATION: AdvisoryKind.ValueType  # 2
+"""`EC2 Instance Rebalance Recommendation`: the spot instance is at elevated risk of
+interruption; move its work while there is time.
+"""
+ADVISORY_KIND_SCHEDULED_CHANGE: AdvisoryKind.ValueType  # 3
+"""An `AWS Health Event` of EC2's scheduled changes (a reboot for maintenance, a retirement):
+`action` is the event type code, the window is `not_before` to `not_after`.
+"""
+ADVISORY_KIND_CAPACITY_RESERVATION_INTERRUPTION: AdvisoryKind.ValueType  # 4
+"""`EC2 Capacity Reservation Instance Interruption Warning`: the capacity reservation the
+instance runs in is being reclaimed.
+"""
+Global___AdvisoryKind: _TypeAlias = AdvisoryKind  # noqa: Y015
 
 class _WaitTarget:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -148,3 +210,59 @@ WAIT_TARGET_SYSTEM_STATUS_OK: WaitTarget.ValueType  # 6
 is `ok`; polled as WAIT_TARGET_STATUS_OK.
 """
 Global___WaitTarget: _TypeAlias = WaitTarget  # noqa: Y015
+
+@_typing.final
+class Advisory(_message.Message):
+    """Something EC2 says is coming for an instance, from one of its events."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    INSTANCE_ID_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    ISSUED_FIELD_NUMBER: _builtins.int
+    NOT_BEFORE_FIELD_NUMBER: _builtins.int
+    NOT_AFTER_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    kind: Global___AdvisoryKind.ValueType
+    """What is coming."""
+    instance_id: _builtins.str
+    """The instance."""
+    action: _builtins.str
+    """What EC2 will do (`terminate`, `stop`, `hibernate`), or the AWS Health event type code."""
+    description: _builtins.str
+    """What the event says, in words."""
+    event_id: _builtins.str
+    """The event's id (EventBridge `id`), the same on every redelivery."""
+    @_builtins.property
+    def issued(self) -> _timestamp_pb2.Timestamp:
+        """When EC2 (or AWS Health) said so: the event's time."""
+
+    @_builtins.property
+    def not_before(self) -> _timestamp_pb2.Timestamp:
+        """When it happens, or its window opens; unset when the event does not say."""
+
+    @_builtins.property
+    def not_after(self) -> _timestamp_pb2.Timestamp:
+        """When its window closes (scheduled changes)."""
+
+    def __init__(
+        self,
+        *,
+        kind: Global___AdvisoryKind.ValueType = ...,
+        instance_id: _builtins.str = ...,
+        action: _builtins.str = ...,
+        issued: _timestamp_pb2.Timestamp | None = ...,
+        not_before: _timestamp_pb2.Timestamp | None = ...,
+        not_after: _timestamp_pb2.Timestamp | None = ...,
+        description: _builtins.str = ...,
+        event_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["issued", b"issued", "not_after", b"not_after", "not_before", b"not_before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "description", b"description", "event_id", b"event_id", "instance_id", b"instance_id", "issued", b"issued", "kind", b"kind", "not_after", b"not_after", "not_before", b"not_before"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Advisory: _TypeAlias = Advisory  # noqa: Y015

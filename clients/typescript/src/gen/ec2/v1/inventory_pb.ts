@@ -2,14 +2,87 @@
 // @generated from file ec2/v1/inventory.proto (package ec2.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenEnum, GenFile } from "@bufbuild/protobuf/codegenv2";
-import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file ec2/v1/inventory.proto.
  */
 export const file_ec2_v1_inventory: GenFile = /*@__PURE__*/
-  fileDesc("ChZlYzIvdjEvaW52ZW50b3J5LnByb3RvEgZlYzIudjEq1gEKDldhdGNoRXZlbnRUeXBlEiAKHFdBVENIX0VWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIaChZXQVRDSF9FVkVOVF9UWVBFX0FEREVEEAESHQoZV0FUQ0hfRVZFTlRfVFlQRV9NT0RJRklFRBACEhwKGFdBVENIX0VWRU5UX1RZUEVfREVMRVRFRBADEioKJldBVENIX0VWRU5UX1RZUEVfSU5JVElBTF9MSVNUX0NPTVBMRVRFEAQSHQoZV0FUQ0hfRVZFTlRfVFlQRV9CT09LTUFSSxAFKswBCgpXYWl0VGFyZ2V0EhsKF1dBSVRfVEFSR0VUX1VOU1BFQ0lGSUVEEAASFgoSV0FJVF9UQVJHRVRfRVhJU1RTEAESFwoTV0FJVF9UQVJHRVRfUlVOTklORxACEhcKE1dBSVRfVEFSR0VUX1NUT1BQRUQQAxIaChZXQUlUX1RBUkdFVF9URVJNSU5BVEVEEAQSGQoVV0FJVF9UQVJHRVRfU1RBVFVTX09LEAUSIAocV0FJVF9UQVJHRVRfU1lTVEVNX1NUQVRVU19PSxAGYgZwcm90bzM");
+  fileDesc("ChZlYzIvdjEvaW52ZW50b3J5LnByb3RvEgZlYzIudjEihQIKCEFkdmlzb3J5EiIKBGtpbmQYASABKA4yFC5lYzIudjEuQWR2aXNvcnlLaW5kEhMKC2luc3RhbmNlX2lkGAIgASgJEg4KBmFjdGlvbhgDIAEoCRIqCgZpc3N1ZWQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCm5vdF9iZWZvcmUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCW5vdF9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVzY3JpcHRpb24YByABKAkSEAoIZXZlbnRfaWQYCCABKAkq9QEKDldhdGNoRXZlbnRUeXBlEiAKHFdBVENIX0VWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIaChZXQVRDSF9FVkVOVF9UWVBFX0FEREVEEAESHQoZV0FUQ0hfRVZFTlRfVFlQRV9NT0RJRklFRBACEhwKGFdBVENIX0VWRU5UX1RZUEVfREVMRVRFRBADEioKJldBVENIX0VWRU5UX1RZUEVfSU5JVElBTF9MSVNUX0NPTVBMRVRFEAQSHQoZV0FUQ0hfRVZFTlRfVFlQRV9CT09LTUFSSxAFEh0KGVdBVENIX0VWRU5UX1RZUEVfQURWSVNPUlkQBirXAQoMQWR2aXNvcnlLaW5kEh0KGUFEVklTT1JZX0tJTkRfVU5TUEVDSUZJRUQQABIjCh9BRFZJU09SWV9LSU5EX1NQT1RfSU5URVJSVVBUSU9OEAESKgomQURWSVNPUllfS0lORF9SRUJBTEFOQ0VfUkVDT01NRU5EQVRJT04QAhIiCh5BRFZJU09SWV9LSU5EX1NDSEVEVUxFRF9DSEFOR0UQAxIzCi9BRFZJU09SWV9LSU5EX0NBUEFDSVRZX1JFU0VSVkFUSU9OX0lOVEVSUlVQVElPThAEKswBCgpXYWl0VGFyZ2V0EhsKF1dBSVRfVEFSR0VUX1VOU1BFQ0lGSUVEEAASFgoSV0FJVF9UQVJHRVRfRVhJU1RTEAESFwoTV0FJVF9UQVJHRVRfUlVOTklORxACEhcKE1dBSVRfVEFSR0VUX1NUT1BQRUQQAxIaChZXQUlUX1RBUkdFVF9URVJNSU5BVEVEEAQSGQoVV0FJVF9UQVJHRVRfU1RBVFVTX09LEAUSIAocV0FJVF9UQVJHRVRfU1lTVEVNX1NUQVRVU19PSxAGYgZwcm90bzM", [file_google_protobuf_timestamp]);
+
+/**
+ * Something EC2 says is coming for an instance, from one of its events.
+ *
+ * @generated from message ec2.v1.Advisory
+ */
+export type Advisory = Message<"ec2.v1.Advisory"> & {
+  /**
+   * What is coming.
+   *
+   * @generated from field: ec2.v1.AdvisoryKind kind = 1;
+   */
+  kind: AdvisoryKind;
+
+  /**
+   * The instance.
+   *
+   * @generated from field: string instance_id = 2;
+   */
+  instanceId: string;
+
+  /**
+   * What EC2 will do (`terminate`, `stop`, `hibernate`), or the AWS Health event type code.
+   *
+   * @generated from field: string action = 3;
+   */
+  action: string;
+
+  /**
+   * When EC2 (or AWS Health) said so: the event's time.
+   *
+   * @generated from field: google.protobuf.Timestamp issued = 4;
+   */
+  issued?: Timestamp | undefined;
+
+  /**
+   * When it happens, or its window opens; unset when the event does not say.
+   *
+   * @generated from field: google.protobuf.Timestamp not_before = 5;
+   */
+  notBefore?: Timestamp | undefined;
+
+  /**
+   * When its window closes (scheduled changes).
+   *
+   * @generated from field: google.protobuf.Timestamp not_after = 6;
+   */
+  notAfter?: Timestamp | undefined;
+
+  /**
+   * What the event says, in words.
+   *
+   * @generated from field: string description = 7;
+   */
+  description: string;
+
+  /**
+   * The event's id (EventBridge `id`), the same on every redelivery.
+   *
+   * @generated from field: string event_id = 8;
+   */
+  eventId: string;
+};
+
+/**
+ * Describes the message ec2.v1.Advisory.
+ * Use `create(AdvisorySchema)` to create a new message.
+ */
+export const AdvisorySchema: GenMessage<Advisory> = /*@__PURE__*/
+  messageDesc(file_ec2_v1_inventory, 0);
 
 /**
  * What a `WatchInstances` message says.
@@ -62,6 +135,16 @@ export enum WatchEventType {
    * @generated from enum value: WATCH_EVENT_TYPE_BOOKMARK = 5;
    */
   BOOKMARK = 5,
+
+  /**
+   * EC2 says something is coming for a matching instance (a spot interruption, a rebalance
+   * recommendation, a scheduled change, a capacity reservation interruption): `advisory`
+   * says what and when; `instance` is the instance as the view has it. Heard from EC2's
+   * events (EventBridge through SQS), when the gateway's account and region have a queue.
+   *
+   * @generated from enum value: WATCH_EVENT_TYPE_ADVISORY = 6;
+   */
+  ADVISORY = 6,
 }
 
 /**
@@ -69,6 +152,58 @@ export enum WatchEventType {
  */
 export const WatchEventTypeSchema: GenEnum<WatchEventType> = /*@__PURE__*/
   enumDesc(file_ec2_v1_inventory, 0);
+
+/**
+ * What kind of thing EC2 says is coming.
+ *
+ * @generated from enum ec2.v1.AdvisoryKind
+ */
+export enum AdvisoryKind {
+  /**
+   * Never sent.
+   *
+   * @generated from enum value: ADVISORY_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * `EC2 Spot Instance Interruption Warning`: EC2 will `action` (terminate, stop or hibernate)
+   * the spot instance at `not_before`, two minutes after the warning.
+   *
+   * @generated from enum value: ADVISORY_KIND_SPOT_INTERRUPTION = 1;
+   */
+  SPOT_INTERRUPTION = 1,
+
+  /**
+   * `EC2 Instance Rebalance Recommendation`: the spot instance is at elevated risk of
+   * interruption; move its work while there is time.
+   *
+   * @generated from enum value: ADVISORY_KIND_REBALANCE_RECOMMENDATION = 2;
+   */
+  REBALANCE_RECOMMENDATION = 2,
+
+  /**
+   * An `AWS Health Event` of EC2's scheduled changes (a reboot for maintenance, a retirement):
+   * `action` is the event type code, the window is `not_before` to `not_after`.
+   *
+   * @generated from enum value: ADVISORY_KIND_SCHEDULED_CHANGE = 3;
+   */
+  SCHEDULED_CHANGE = 3,
+
+  /**
+   * `EC2 Capacity Reservation Instance Interruption Warning`: the capacity reservation the
+   * instance runs in is being reclaimed.
+   *
+   * @generated from enum value: ADVISORY_KIND_CAPACITY_RESERVATION_INTERRUPTION = 4;
+   */
+  CAPACITY_RESERVATION_INTERRUPTION = 4,
+}
+
+/**
+ * Describes the enum ec2.v1.AdvisoryKind.
+ */
+export const AdvisoryKindSchema: GenEnum<AdvisoryKind> = /*@__PURE__*/
+  enumDesc(file_ec2_v1_inventory, 1);
 
 /**
  * What `WaitInstances` waits for: botocore's instance waiters.
@@ -139,5 +274,5 @@ export enum WaitTarget {
  * Describes the enum ec2.v1.WaitTarget.
  */
 export const WaitTargetSchema: GenEnum<WaitTarget> = /*@__PURE__*/
-  enumDesc(file_ec2_v1_inventory, 1);
+  enumDesc(file_ec2_v1_inventory, 2);
 
