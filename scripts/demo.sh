@@ -96,10 +96,12 @@ start() { # NAME PORT LOG COMMAND...
 echo "demo: starting moto (local EC2 stand-in) on 127.0.0.1:${MOTO_PORT}" >&2
 start moto "${MOTO_PORT}" .demo/moto.log .venv/bin/moto_server -H 127.0.0.1 -p "${MOTO_PORT}"
 
-# Standard AWS variables only: dummy credentials, a region, and the EC2 and STS endpoint
-# overrides (STS: the gateway assumes a role in the demo's second account).
+# Standard AWS variables only: dummy credentials, a region, and the EC2, STS and SQS endpoint
+# overrides (STS: the gateway assumes a role in the demo's second account; SQS: the queue of
+# EC2's events).
 export AWS_ENDPOINT_URL_EC2="http://127.0.0.1:${MOTO_PORT}"
 export AWS_ENDPOINT_URL_STS="http://127.0.0.1:${MOTO_PORT}"
+export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:${MOTO_PORT}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 
@@ -135,10 +137,15 @@ role_arn = "arn:aws:iam::111111111111:role/ec2-grpc"
 regions = ["us-west-2", "us-east-1"]
 TOML
 
-echo "demo: starting ec2-grpc on ${GATEWAY} (accounts: .demo/accounts.toml)" >&2
+# EC2's events: an SQS queue and the EventBridge rule delivering EC2's events to it, as the
+# README's CloudFormation makes them (moto emits none itself: scripts/ec2_events.py puts them).
+EVENTS_QUEUE=$(.venv/bin/python scripts/ec2_events.py "${AWS_ENDPOINT_URL_EC2}" setup ec2-grpc-events)
+
+echo "demo: starting ec2-grpc on ${GATEWAY} (accounts: .demo/accounts.toml; EC2's events: ${EVENTS_QUEUE})" >&2
 # A short shutdown grace: at Ctrl-C, a watch pasted in another terminal does not hold it up.
 start ec2-grpc "${GATEWAY_PORT}" .demo/ec2-grpc.log \
-  "${binary}" --listen "${GATEWAY}" --accounts-file .demo/accounts.toml --shutdown-grace-seconds 2
+  "${binary}" --listen "${GATEWAY}" --accounts-file .demo/accounts.toml --shutdown-grace-seconds 2 \
+  --inventory-events-queue-url "${EVENTS_QUEUE}"
 
 # Each example is printed exactly as you can paste it, then run. Long answers are saved in
 # .demo/NAME.json and summarised by the lines matching PATTERN; EXPECT must appear in the answer

@@ -224,14 +224,17 @@ fn readme_examples(readme: &str) -> Vec<Example> {
 }
 
 /// Pastes `examples` into one bash (variables set by one line serve the next), from the
-/// repository root, against the gateway on `port`; answers each one's exit code and output
-/// (an assignment answers the value it assigned).
-async fn paste(examples: &[Example], port: u16) -> Vec<(i32, String)> {
+/// repository root, against the gateway on `port` and moto on `moto_port` (the README's 50051
+/// and 5055); answers each one's exit code and output (an assignment answers the value it
+/// assigned).
+async fn paste(examples: &[Example], moto_port: u16, port: u16) -> Vec<(i32, String)> {
     let mut script = String::new();
     for (i, example) in examples.iter().enumerate() {
         let command = example
             .command
-            .replace("127.0.0.1:50051", &format!("127.0.0.1:{port}"));
+            .replace("127.0.0.1:50051", "\0gateway\0")
+            .replace("127.0.0.1:5055", &format!("127.0.0.1:{moto_port}"))
+            .replace("\0gateway\0", &format!("127.0.0.1:{port}"));
         let assigned = command
             .split_once("=$(")
             .map(|(name, _)| name)
@@ -392,7 +395,7 @@ async fn the_demo_names_taken_ports_leaves_nothing_running_and_the_readme_exampl
         examples.len(),
         "a grpcurl line of the README is not pasted"
     );
-    let answers = paste(&examples, ports[1]).await;
+    let answers = paste(&examples, ports[0], ports[1]).await;
     assert_eq!(answers.len(), examples.len(), "every example answered");
     let wrong: Vec<String> = examples
         .iter()

@@ -1,5 +1,5 @@
 //! EC2's events into the view, end to end on moto: an SQS queue with an EventBridge rule
-//! delivering EC2's events to it (`tests/polyglot/ec2_events.py` plays EC2 and AWS Health,
+//! delivering EC2's events to it (`scripts/ec2_events.py` plays EC2 and AWS Health,
 //! putting events on the bus as they would), the binary reading the queue with its full list
 //! set to 10 minutes, and EC2 calls counted by a proxy in front of moto's EC2.
 
@@ -14,7 +14,7 @@ use tonic::Streaming;
 /// Runs the EC2 side's script with `args`; returns what it printed.
 async fn ec2_side(moto: &Moto, args: &[&str]) -> String {
     let output = tokio::process::Command::new(support::tool(".venv/bin/python"))
-        .arg(support::tool("tests/polyglot/ec2_events.py"))
+        .arg(support::tool("scripts/ec2_events.py"))
         .arg(&moto.endpoint)
         .args(args)
         .output()

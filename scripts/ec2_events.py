@@ -1,10 +1,12 @@
-"""Plays EC2's side of its events against moto, for tests/gateway/events.rs: makes the SQS
-queue and the EventBridge rule that delivers EC2's events to it (as the README's
-CloudFormation does), puts events on the default bus as EC2 and AWS Health would, and sends
-garbage straight to the queue.
+"""Plays EC2's side of its events against moto (the demo, the README's example and
+tests/gateway/events.rs use it): makes the SQS queue and the EventBridge rule that delivers
+EC2's events to it (as the README's CloudFormation does), changes an instance behind the
+gateway's back, puts events on the default bus as EC2 and AWS Health would, and sends garbage
+straight to the queue. moto emits no EC2 events of its own.
 
-Usage (.venv/bin/python tests/polyglot/ec2_events.py ENDPOINT COMMAND ...):
+Usage (.venv/bin/python scripts/ec2_events.py ENDPOINT COMMAND ...):
   setup NAME                       -> prints the queue's URL
+  stop INSTANCE_ID                 stops it straight in moto (behind the gateway's back)
   put KIND INSTANCE_ID [ACTION]    KIND: state-change (ACTION: the state), spot, rebalance,
                                    scheduled (ACTION: the event type code), capacity
   garbage QUEUE_URL COUNT          COUNT bodies that are not EventBridge events
@@ -84,6 +86,12 @@ def put(endpoint: str, kind: str, instance_id: str, action: str = "") -> None:
         sys.exit(f"PutEvents failed: {answer}")
 
 
+def stop(endpoint: str, instance_id: str) -> None:
+    ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    ec2.stop_instances(InstanceIds=[instance_id])
+
+
 def garbage(endpoint: str, url: str, count: int) -> None:
     sqs, _ = clients(endpoint)
     bodies = ["not json", "{}", '{"version":"0"}', '{"detail-type":"EC2 Instance State-change Notification"}']
@@ -106,6 +114,8 @@ if __name__ == "__main__":
         setup(endpoint, *args)
     elif command == "put":
         put(endpoint, *args)
+    elif command == "stop":
+        stop(endpoint, *args)
     elif command == "garbage":
         garbage(endpoint, args[0], int(args[1]))
     elif command == "depth":
