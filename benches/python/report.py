@@ -47,6 +47,8 @@ GOAL_P8_GOODPUT = "goodput ≥ 95 % of refill"
 GOAL_P9_CALLS = "EC2 calls/s: the resync pages only"
 GOAL_P9_STREAM = "view stream ≥ 10× the SDK paginator"
 GOAL_P9_RSS = "RSS ≤ 256 MiB with 100,000 instances"
+GOAL_P9E_LATENCY = "event put -> watcher: p99 under 1 s plus the debounce"
+GOAL_P9E_CALLS = "at most 1 DescribeInstances per debounce window, never a full list"
 GOAL_P10_LATENCY = "another account's p50 within 5 % of a home call's"
 GOAL_P10_RSS = "50 accounts configured: < 5 MiB above one"
 GOAL_P7_RSS = "RSS flat"
@@ -83,6 +85,10 @@ def fmt_us(us):
     if abs(us) < 600_000_000:
         return f"{num(us / 1_000_000)} s"
     return f"{num(us / 60_000_000)} min"
+
+
+def fmt_ms(ms):
+    return fmt_us(ms * 1000)
 
 
 def fmt_s(seconds):
@@ -783,6 +789,46 @@ def section_p10(p10):
     return summary, body
 
 
+def section_p9_events(p9e):
+    debounce = p9e["debounce_ms"]
+    goal_ms = 1000 + debounce
+    summary = [
+        ["P9 events: event put -> watcher message", GOAL_P9E_LATENCY,
+         f"p99 {fmt_ms(p9e['event_p99_ms'])} (p50 {fmt_ms(p9e['event_p50_ms'])})",
+         f"{num(p9e['event_p99_ms'] / goal_ms)} of goal", yes_no(p9e["event_p99_ms"] < goal_ms)],
+        ["P9 events: EC2 calls for a burst of events", GOAL_P9E_CALLS,
+         f"{p9e['burst_describe_calls']} DescribeInstances for {p9e['burst']} events",
+         "—", yes_no(p9e["burst_describe_calls"] <= 2)],
+    ]
+    rows = [
+        ["watchers", f"{p9e['watchers']:,}, each of one instance, on {p9e['instances']:,} "
+                     "stand-in instances; the view's full list 10 minutes away"],
+        ["debounce", f"{debounce} ms (the default)"],
+        ["one at a time", f"{p9e['one_by_one']} instances stopped behind the gateway's back, "
+                          "each then its state-change event sent to the queue (moto's SQS)"],
+        ["event sent -> watcher MODIFIED", f"p50 {fmt_ms(p9e['event_p50_ms'])}, "
+                                          f"p99 {fmt_ms(p9e['event_p99_ms'])}"],
+        ["DescribeInstances for them", f"{p9e['one_by_one_describe_calls']} (one per event: "
+                                       "each its own window)"],
+        ["a burst", f"{p9e['burst']} events sent at once (10 batches of 10)"],
+        ["burst: sent -> each watcher's MODIFIED", f"p50 {fmt_ms(p9e['burst_p50_ms'])}, "
+                                                  f"p99 {fmt_ms(p9e['burst_p99_ms'])}"],
+        ["DescribeInstances for the burst", f"{p9e['burst_describe_calls']}"],
+        ["gateway RSS", fmt_mib(p9e["rss_mib"])],
+    ]
+    body = [
+        "## P9 events: EC2's events into the view",
+        "Issue 28's P9b. 1,000 watchers on 10,000 stand-in instances, the view's full list ten "
+        "minutes away: an instance stopped behind the gateway's back (in the stand-in), then "
+        "its `EC2 Instance State-change Notification` sent to the SQS queue (moto) the gateway "
+        "long-polls, timed to the MODIFIED at that instance's watcher; one at a time, then 100 "
+        "at once. The window includes the debounce: the events after the first of a window "
+        "gather that long, then one DescribeInstances by id refreshes all their instances.",
+        table(["measure", "value"], rows),
+    ]
+    return summary, body
+
+
 def machine(meta):
     rows = [["date", meta.get("date", "—")], ["CPU", meta.get("cpu", "—")],
             ["cores", str(meta.get("cores", "—"))],
@@ -820,6 +866,8 @@ SCENARIOS = [
      [GOAL_P8_THROTTLES, GOAL_P8_GOODPUT, "—", "—"], section_p8, []),
     ("p9", "P9: the instance inventory",
      [GOAL_P9_CALLS, "—", GOAL_P9_STREAM, GOAL_P9_RSS], section_p9, []),
+    ("p9_events", "P9 events: EC2's events into the view", [GOAL_P9E_LATENCY, GOAL_P9E_CALLS],
+     section_p9_events, []),
     ("p10", "P10: targets", [GOAL_P10_LATENCY, GOAL_P10_RSS], section_p10, []),
     ("profile", "Profile: where a call's CPU goes", [], section_profile, []),
 ]
