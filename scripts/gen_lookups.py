@@ -405,7 +405,12 @@ class Generator:
         entry = lookup["entry"]
         lines = ["        let mut checks = Checks::default();"]
         ids_field, prefix = entry.get("ids", [None, ""])
+        limits = entry.get("limits", {})
+        prefixes = entry.get("prefixes", {})
         for field, kind in lookup["inputs"]:
+            limit = limits.get(field, 1000)
+            if field in prefixes:
+                lines.append(f"        checks.id(\"{field}\", &self.{field}, \"{prefixes[field]}\");")
             if field == "filters":
                 lines.append("        checks.filters(&self.filters);")
             elif field == "max_results":
@@ -413,12 +418,15 @@ class Generator:
                 by_ids = f"!self.{ids_field}.is_empty()" if ids_field else "false"
                 lines.append(f"        checks.max_results(self.max_results, {lo}..={hi}, {by_ids}, \"{ids_field or ''}\");")
             elif field == ids_field:
-                lines.append(f"        checks.ids(\"{field}\", &self.{field}, \"{prefix}\");")
+                lines.append(f"        checks.ids(\"{field}\", &self.{field}, \"{prefix}\", {limit});")
             elif kind.kind == "strings":
-                lines.append(f"        checks.ids(\"{field}\", &self.{field}, \"\");")
+                lines.append(f"        checks.ids(\"{field}\", &self.{field}, \"\", {limit});")
             elif kind.kind == "enums":
                 # Any value passes (EC2 adds instance types faster than the SDK): none empty.
-                lines.append(f"        checks.ids(\"{field}\", &self.{field}, \"\");")
+                lines.append(f"        checks.ids(\"{field}\", &self.{field}, \"\", {limit});")
+        if entry.get("exclusive"):
+            pairs = ", ".join(f"(\"{f}\", !self.{f}.is_empty())" for f in entry["exclusive"])
+            lines.append(f"        checks.at_most_one(&[{pairs}]);")
         if entry.get("cache") and not streamed:
             lines.append("        checks.duration(\"max_staleness\", self.max_staleness.as_ref());")
         if streamed:

@@ -127,8 +127,18 @@ impl Waiter {
     /// each status round, the selection (on the view) against the round's statuses.
     async fn advance_on_status(&mut self) -> Result<pb::WaitInstancesResponse, Error> {
         loop {
+            self.updates.mark_unchanged();
             let wanted = self.inventory.read(|view| self.wanted(view))?;
             let late = self.late();
+            if wanted.is_empty() {
+                // Filters that match nothing yet: no status to ask for until the view changes.
+                let changed =
+                    until(&self.inventory, self.deadline, late, self.updates.changed()).await?;
+                if changed.is_err() {
+                    return Err(Error::Internal("the instance view stopped".into()));
+                }
+                continue;
+            }
             let status = self.status.as_mut().expect("a wait on status checks");
             status.want(wanted);
             let round = until(&self.inventory, self.deadline, late, status.next_round()).await??;

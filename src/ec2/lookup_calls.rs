@@ -16,9 +16,13 @@ use tokio::time::Instant;
 /// A lookup's answer, shared by every caller it serves.
 pub type Shared = Arc<dyn Any + Send + Sync>;
 
-/// Answers kept per target, at most: each is one EC2 page (at most 1000 items), so the
-/// memory is bounded by pages, and the oldest answer leaves first.
+/// Answers kept per target, at most; the oldest leaves first. With `KEPT_ITEMS`, this bounds
+/// the memory: 256 answers of at most 1,000 items.
 pub const KEPT_ANSWERS: usize = 256;
+
+/// The largest answer kept, in items: a bigger one (an unpaged DescribeImages of every public
+/// image) is served, not kept.
+pub const KEPT_ITEMS: usize = 1000;
 
 /// The kept answers: when each was fetched, oldest first.
 #[derive(Default)]
@@ -53,17 +57,12 @@ impl LookupCalls {
         }
     }
 
-    /// The answer of `call` for `key`: made now, or shared with the identical call in flight;
-    /// kept when `keep`.
-    pub async fn run<F>(&self, key: String, keep: bool, call: F) -> Result<Shared, Error>
+    /// The answer of `call` for `key`: made now, or shared with the identical call in flight.
+    pub async fn run<F>(&self, key: String, call: F) -> Result<Shared, Error>
     where
         F: Future<Output = Result<Shared, Error>> + Send + 'static,
     {
-        let answer = self.flight.run(key.clone(), call).await?;
-        if keep {
-            self.keep(key, answer.clone());
-        }
-        Ok(answer)
+        self.flight.run(key, call).await
     }
 
     /// The kept answer of `key` and its age, if it is at most `max_age` old.
@@ -74,8 +73,9 @@ impl LookupCalls {
         (age <= max_age).then(|| (answer.clone(), age))
     }
 
-    /// Keeps `answer` as the newest of `key`, letting the oldest go past `KEPT_ANSWERS`.
-    fn keep(&self, key: String, answer: Shared) {
+    /// Keeps `answer` as the newest of `key` (the caller checks it is at most `KEPT_ITEMS`),
+    /// letting the oldest go past `KEPT_ANSWERS`.
+    pub fn keep(&self, key: String, answer: Shared) {
         let mut kept = self.kept.lock().expect("kept answers lock");
         let Kept { answers, order } = &mut *kept;
         if answers
@@ -105,10 +105,11 @@ mod tests {
     async fn kept_answers_are_recalled_within_their_age_and_the_oldest_leave_first() {
         let calls = LookupCalls::new(Arc::new(Stats::default()));
         for n in 0..=KEPT_ANSWERS as u32 {
-            calls
-                .run(format!("k{n}"), true, async move { Ok(answer(n)) })
+            let shared = calls
+                .run(format!("k{n}"), async move { Ok(answer(n)) })
                 .await
                 .expect("answer");
+            calls.keep(format!("k{n}"), shared);
         }
         let recalled = calls.recall("k1", Duration::from_secs(60)).expect("kept");
         assert_eq!(recalled.0.downcast::<u32>().ok().map(|n| *n), Some(1));
@@ -118,7 +119,7 @@ mod tests {
         );
         assert!(calls.recall("k1", Duration::ZERO).is_none() || recalled.1.is_zero());
         calls
-            .run("unkept".into(), false, async { Ok(answer(9)) })
+            .run("unkept".into(), async { Ok(answer(9)) })
             .await
             .expect("answer");
         assert!(calls.recall("unkept", Duration::from_secs(60)).is_none());

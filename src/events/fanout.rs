@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use prost::Message;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::OnceCell;
 use tokio::time::{Instant, sleep};
 
@@ -30,7 +30,14 @@ pub struct Hint {
     /// What EC2 says is coming.
     #[prost(message, repeated, tag = "3")]
     pub advisories: Vec<pb::Advisory>,
+    /// When EC2 described the instances (milliseconds since the Unix epoch): a late hint
+    /// must not pass for newer than a full list the receiver made since.
+    #[prost(uint64, tag = "4")]
+    pub described_at_ms: u64,
 }
+
+/// The longest a publish may take (Redis slow or away: the full lists cover the others).
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// One target's channel between the replicas.
 pub struct Fanout {
@@ -65,12 +72,22 @@ impl Fanout {
         }
     }
 
-    /// Tells the other replicas; a failure is logged (their full lists cover it).
-    pub async fn publish(&self, reservations: Vec<Bytes>, advisories: Vec<pb::Advisory>) {
+    /// Tells the other replicas what EC2 described at `described_at`; a failure is logged
+    /// (their full lists cover it). Bounded by `PUBLISH_TIMEOUT`.
+    pub async fn publish(
+        &self,
+        reservations: Vec<Bytes>,
+        advisories: Vec<pb::Advisory>,
+        described_at: SystemTime,
+    ) {
+        let described_at_ms = described_at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let hint = Hint {
             origin: self.origin.clone(),
             reservations,
             advisories,
+            described_at_ms,
         };
         let sent = async {
             let connection = self
@@ -82,8 +99,14 @@ impl Fanout {
                 .publish::<_, _, ()>(&self.channel, hint.encode_to_vec())
                 .await
         };
-        if let Err(e) = sent.await {
-            tracing::warn!(channel = %self.channel, "telling the other replicas of EC2's events failed: {e}");
+        match tokio::time::timeout(PUBLISH_TIMEOUT, sent).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(channel = %self.channel, "telling the other replicas of EC2's events failed: {e}");
+            }
+            Err(_) => {
+                tracing::warn!(channel = %self.channel, "telling the other replicas of EC2's events timed out");
+            }
         }
     }
 
@@ -135,7 +158,13 @@ impl Fanout {
             .filter_map(|bytes| pb::Reservation::decode(bytes.as_ref()).ok())
             .flat_map(Entry::of_reservation)
             .collect();
-        inventory.observed(entries, Instant::now());
+        // When EC2 described them, on this replica's clock.
+        let described = SystemTime::UNIX_EPOCH + Duration::from_millis(hint.described_at_ms);
+        let age = SystemTime::now()
+            .duration_since(described)
+            .unwrap_or_default();
+        let at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+        inventory.observed(entries, at);
         if !hint.advisories.is_empty() {
             inventory.advise(hint.advisories);
         }

@@ -181,6 +181,7 @@ impl Consumer {
         }
         let ids: Vec<String> = ids.into_iter().collect();
         let mut refreshed = Vec::new();
+        let described_at = SystemTime::now();
         if !ids.is_empty() {
             match self.inventory.refresh(&self.ec2, &ids).await {
                 Ok(found) => {
@@ -212,7 +213,9 @@ impl Consumer {
         if let Some(fanout) = &self.fanout
             && (!refreshed.is_empty() || !advisories.is_empty())
         {
-            fanout.publish(refreshed, advisories).await;
+            // Not awaited: the deletes below never wait on Redis.
+            let fanout = fanout.clone();
+            tokio::spawn(async move { fanout.publish(refreshed, advisories, described_at).await });
         }
         self.delete(handled).await;
     }

@@ -12,7 +12,7 @@ use crate::telemetry::metrics::instruments;
 use aws_sdk_ec2::types::Filter;
 use bytes::Bytes;
 use opentelemetry::KeyValue;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::time::{Instant, sleep, sleep_until};
@@ -157,9 +157,10 @@ async fn refresh_acted_on(inventory: &Inventory, ec2: &Ec2) {
 
 /// Describes `ids` once (by the `instance-id` filter: an id EC2 does not list yet, right
 /// after a launch, is eventual consistency and answers nothing, not an error) and applies
-/// what EC2 answered: the refresh an event asks for. Answers the instances found, each as
-/// the view keeps it (a protobuf-encoded single-instance reservation); fails on the first
-/// describe that fails.
+/// what EC2 answered: the refresh an event asks for. An id not found is handed to the
+/// targeted refresh, which describes it again until EC2 lists it (or gives up). Answers the
+/// instances found, each as the view keeps it (a protobuf-encoded single-instance
+/// reservation); fails on the first describe that fails.
 pub(super) async fn refresh_ids(
     inventory: &Inventory,
     ec2: &Ec2,
@@ -169,8 +170,17 @@ pub(super) async fn refresh_ids(
     for chunk in ids.chunks(IDS_PER_DESCRIBE) {
         let at = Instant::now();
         let found = describe_ids(ec2, chunk).await?;
+        let seen: HashSet<&str> = found.iter().map(Entry::id).collect();
+        let unseen: Vec<String> = chunk
+            .iter()
+            .filter(|id| !seen.contains(id.as_str()))
+            .cloned()
+            .collect();
         refreshed.extend(found.iter().map(|e| e.encoded_reservation().clone()));
         inventory.observed(found, at);
+        if !unseen.is_empty() {
+            inventory.acted_on(&unseen);
+        }
     }
     Ok(refreshed)
 }

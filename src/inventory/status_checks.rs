@@ -157,7 +157,8 @@ impl Drop for StatusWaiter {
     }
 }
 
-/// DescribeInstanceStatus through `ec2` (its budget and deadline), every instance state
+/// DescribeInstanceStatus through `ec2` (its budget and the SDK's timeouts: the rounds serve
+/// many callers, so no one caller's deadline applies), every instance state
 /// included: by ids for up to `MAX_IDS_PER_CALL`, else (or when an id is not found yet, which
 /// EC2 answers for the whole call) every page of the account's statuses.
 pub fn ec2_poll(ec2: Ec2) -> Poll {

@@ -14,6 +14,7 @@ use prost::bytes::Bytes;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
+use std::time::SystemTime;
 use tokio::time::Instant;
 
 /// What filters, tag scopes and waits read of an instance, kept decoded.
@@ -197,6 +198,29 @@ struct Slot {
     observed: Instant,
     /// What EC2 said is coming for it: the latest advisory of each kind.
     advisories: Vec<Arc<pb::Advisory>>,
+    /// The ids of the last events advised of it (`SEEN_EVENTS`): a redelivery is told once.
+    seen_events: VecDeque<String>,
+}
+
+/// Event ids remembered per instance, against redeliveries.
+const SEEN_EVENTS: usize = 16;
+
+/// How long an advisory that names no end of its own stays (from when it happens, else from
+/// when it was said).
+const ADVISORY_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Whether `advisory` is over at `now`: past its window's end, else an hour past when it
+/// happens (or was said).
+fn is_over(advisory: &pb::Advisory, now: SystemTime) -> bool {
+    let at = |t: &Option<prost_types::Timestamp>| {
+        t.as_ref()
+            .and_then(|t| u64::try_from(t.seconds).ok())
+            .map(|s| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(s))
+    };
+    let end = at(&advisory.not_after)
+        .or_else(|| at(&advisory.not_before).map(|t| t + ADVISORY_GRACE))
+        .or_else(|| at(&advisory.issued).map(|t| t + ADVISORY_GRACE));
+    end.is_some_and(|end| end < now)
 }
 
 /// Why a revision cannot be resumed from.
@@ -355,6 +379,7 @@ impl View {
                         entry: entry.clone(),
                         observed,
                         advisories: Vec::new(),
+                        seen_events: VecDeque::new(),
                     },
                 );
                 tally.added += 1;
@@ -392,20 +417,23 @@ impl View {
 
     /// Takes in what EC2 says is coming for instances of the view: each becomes a change of
     /// its own (watchers hear it) and the instance's latest of its kind. A redelivered event
-    /// (the same event id) or an instance the view does not hold changes nothing.
+    /// (the same event id), one already over, or an instance the view does not hold changes
+    /// nothing; advisories that are over leave.
     pub fn advise(&mut self, advisories: Vec<pb::Advisory>) -> Tally {
         let mut tally = Tally::default();
+        let now = SystemTime::now();
         for advisory in advisories {
             let Some(slot) = self.entries.get_mut(&advisory.instance_id) else {
                 continue;
             };
-            if slot
-                .advisories
-                .iter()
-                .any(|a| a.event_id == advisory.event_id)
-            {
+            slot.advisories.retain(|a| !is_over(a, now));
+            if is_over(&advisory, now) || slot.seen_events.contains(&advisory.event_id) {
                 continue;
             }
+            if slot.seen_events.len() == SEEN_EVENTS {
+                slot.seen_events.pop_front();
+            }
+            slot.seen_events.push_back(advisory.event_id.clone());
             let advisory = Arc::new(advisory);
             slot.advisories.retain(|a| a.kind != advisory.kind);
             slot.advisories.push(advisory.clone());
@@ -421,11 +449,17 @@ impl View {
         tally
     }
 
-    /// What EC2 said is coming for instance `id` (the latest advisory of each kind).
-    pub fn advisories(&self, id: &str) -> &[Arc<pb::Advisory>] {
-        self.entries
-            .get(id)
-            .map_or(&[], |slot| slot.advisories.as_slice())
+    /// What EC2 said is coming for instance `id` and is not over (the latest advisory of
+    /// each kind).
+    pub fn advisories(&self, id: &str) -> Vec<Arc<pb::Advisory>> {
+        let now = SystemTime::now();
+        self.entries.get(id).map_or_else(Vec::new, |slot| {
+            slot.advisories
+                .iter()
+                .filter(|a| !is_over(a, now))
+                .cloned()
+                .collect()
+        })
     }
 }
 
@@ -436,6 +470,53 @@ mod tests {
 
     fn entry(id: &str, state: &str) -> Entry {
         Entry::for_test(id, state, &[])
+    }
+
+    fn advisory(id: &str, event: &str, kind: pb::AdvisoryKind, issued: i64) -> pb::Advisory {
+        pb::Advisory {
+            instance_id: id.into(),
+            event_id: event.into(),
+            kind: kind as i32,
+            issued: Some(prost_types::Timestamp {
+                seconds: issued,
+                nanos: 0,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn advisories_are_told_once_keep_the_latest_of_a_kind_and_leave_when_over() {
+        let mut view = View::new(100);
+        view.apply_observed(vec![entry("i-1", "running")], Instant::now());
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let spot = pb::AdvisoryKind::SpotInterruption;
+        let rebalance = pb::AdvisoryKind::RebalanceRecommendation;
+        let told = view.advise(vec![
+            advisory("i-1", "e-1", rebalance, now),
+            advisory("i-1", "e-1", rebalance, now),
+            advisory("i-9", "e-2", spot, now),
+            advisory("i-1", "e-old", spot, now - 7200),
+        ]);
+        assert_eq!(
+            told.advised, 1,
+            "a redelivery, an unknown instance, one over: not told"
+        );
+        view.advise(vec![advisory("i-1", "e-3", rebalance, now)]);
+        let kept = view.advisories("i-1");
+        assert_eq!(kept.len(), 1, "the latest of its kind");
+        assert_eq!(kept[0].event_id, "e-3");
+        assert_eq!(
+            view.advise(vec![advisory("i-1", "e-1", rebalance, now)])
+                .advised,
+            0
+        );
+        let changes: Vec<_> = view.changes_after(1).unwrap().collect();
+        assert!(changes.iter().all(|c| c.advisory.is_some()));
+        assert_eq!(changes.len(), 2);
     }
 
     fn revisions(view: &View, after: u64) -> Vec<u64> {

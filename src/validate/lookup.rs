@@ -11,12 +11,12 @@ use std::ops::RangeInclusive;
 pub struct Checks(Violations);
 
 impl Checks {
-    /// A list of ids or names: at most 1000, none empty, each starting with `prefix` (when
-    /// there is one).
-    pub fn ids(&mut self, field: &str, ids: &[String], prefix: &str) {
+    /// A list of ids or names: at most `max` (EC2's limit for the member), none empty, each
+    /// starting with `prefix` (when there is one).
+    pub fn ids(&mut self, field: &str, ids: &[String], prefix: &str, max: usize) {
         let v = &mut self.0;
-        v.check(ids.len() <= MAX_IDS, field, || {
-            format!("at most {MAX_IDS} per call, got {}", ids.len())
+        v.check(ids.len() <= max.min(MAX_IDS), field, || {
+            format!("at most {} per call, got {}", max.min(MAX_IDS), ids.len())
         });
         for (i, id) in ids.iter().enumerate() {
             v.check(!id.trim().is_empty(), &format!("{field}[{i}]"), || {
@@ -27,6 +27,28 @@ impl Checks {
                 &format!("{field}[{i}]"),
                 || format!("must be an id starting with {prefix}, got {id:?}"),
             );
+        }
+    }
+
+    /// One id, optional: empty, or starting with `prefix`.
+    pub fn id(&mut self, field: &str, id: &str, prefix: &str) {
+        self.0
+            .check(id.is_empty() || id.starts_with(prefix), field, || {
+                format!("must be an id starting with {prefix}, got {id:?}")
+            });
+    }
+
+    /// Members EC2 takes one of at most (`fields`: each name, and whether it is set).
+    pub fn at_most_one(&mut self, fields: &[(&str, bool)]) {
+        let set: Vec<&str> = fields
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(f, _)| *f)
+            .collect();
+        if set.len() > 1 {
+            let named = set.join(" and ");
+            self.0
+                .check(false, set[1], || format!("give one of {named}, not both"));
         }
     }
 
@@ -88,7 +110,11 @@ mod tests {
             "image_ids",
             &["ami-1".into(), "".into(), "sg-1".into()],
             "ami-",
+            1000,
         );
+        checks.ids("instance_types", &vec!["t3.micro".into(); 101], "", 100);
+        checks.id("launch_template_id", "template", "lt-");
+        checks.at_most_one(&[("launch_template_id", true), ("launch_template_name", true)]);
         checks.max_results(Some(2), 5..=1000, true, "image_ids");
         checks.filters(&[pb::Filter {
             name: String::new(),
@@ -108,6 +134,9 @@ mod tests {
             [
                 "image_ids[1]",
                 "image_ids[2]",
+                "instance_types",
+                "launch_template_id",
+                "launch_template_name",
                 "max_results",
                 "max_results",
                 "filters[0].name"

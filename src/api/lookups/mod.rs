@@ -10,12 +10,14 @@ pub(crate) use table::lookup_rpcs;
 use super::stream::{self, Describe, MessageStream, Page};
 use super::{Gateway, Targeted, answered, unless_dry_run};
 use crate::auth::scope::TagScope;
+use crate::ec2::lookup_calls::KEPT_ITEMS;
 use crate::ec2::{DescribePage, Ec2};
 use crate::error::Error;
 use crate::pb;
 use aws_sdk_ec2::Client;
 use futures_util::future::BoxFuture;
 use prost::Message;
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::{Request, Response, Status};
@@ -224,7 +226,10 @@ async fn fetch<L: Lookup>(
     ec2: &Ec2,
     request: &L,
 ) -> Result<(Answer<L::Item>, Option<Duration>), Error> {
-    let key = format!("{}|{}", L::ACTION, hex(&request.for_key().encode_to_vec()));
+    // A digest of the request (its scope filter included), not the request: keys stay small.
+    let digest = Sha256::digest(request.for_key().encode_to_vec());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let key = format!("{}|{hex}", L::ACTION);
     let max_age = request.max_staleness().map(std_duration);
     if let Some((kept, age)) = max_age.and_then(|max| ec2.lookups.recall(&key, max))
         && let Ok(answer) = kept.downcast::<Answer<L::Item>>()
@@ -234,14 +239,18 @@ async fn fetch<L: Lookup>(
     let call = request.send(&ec2.client);
     let shared = ec2
         .lookups
-        .run(key, L::CACHE, async move {
+        .run(key.clone(), async move {
             call.await
                 .map(|answer| Arc::new(answer) as crate::ec2::lookup_calls::Shared)
         })
         .await?;
     let answer = shared
+        .clone()
         .downcast::<Answer<L::Item>>()
         .map_err(|_| Error::Internal(format!("{}: a shared answer of another type", L::ACTION)))?;
+    if L::CACHE && answer.items.len() <= KEPT_ITEMS {
+        ec2.lookups.keep(key, shared);
+    }
     Ok((answer.as_ref().clone(), None))
 }
 
@@ -281,6 +290,9 @@ async fn admit<L: Lookup>(ec2: &Ec2, request: &mut L, scope: &TagScope) -> Resul
                 ..Default::default()
             };
             let (answer, _) = fetch(ec2, &template).await?;
+            if answer.items.len() != 1 {
+                return Err(scope.refuse_unnamed("launch_template_id or launch_template_name"));
+            }
             within::<pb::DescribeLaunchTemplatesRequest>(scope, true, answer.items)?;
         }
         _ => {}
@@ -320,11 +332,6 @@ fn named(value: &str) -> Vec<String> {
     } else {
         vec![value.to_owned()]
     }
-}
-
-/// Bytes as lowercase hex, for memory keys.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A protobuf duration as a std one (negative: zero; validation refuses those first).

@@ -33,9 +33,9 @@ impl Lookup for pb::DescribeImagesRequest {
 
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
-        checks.ids("executable_users", &self.executable_users, "");
-        checks.ids("image_ids", &self.image_ids, "ami-");
-        checks.ids("owners", &self.owners, "");
+        checks.ids("executable_users", &self.executable_users, "", 1000);
+        checks.ids("image_ids", &self.image_ids, "ami-", 1000);
+        checks.ids("owners", &self.owners, "", 1000);
         checks.max_results(
             self.max_results,
             5..=1000,
@@ -130,9 +130,9 @@ impl StreamedLookup for pb::DescribeImagesStreamRequest {
 
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
-        checks.ids("executable_users", &self.executable_users, "");
-        checks.ids("image_ids", &self.image_ids, "ami-");
-        checks.ids("owners", &self.owners, "");
+        checks.ids("executable_users", &self.executable_users, "", 1000);
+        checks.ids("image_ids", &self.image_ids, "ami-", 1000);
+        checks.ids("owners", &self.owners, "", 1000);
         checks.max_results(
             self.max_results,
             5..=1000,
@@ -215,7 +215,7 @@ impl Lookup for pb::DescribeSubnetsRequest {
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
         checks.filters(&self.filters);
-        checks.ids("subnet_ids", &self.subnet_ids, "subnet-");
+        checks.ids("subnet_ids", &self.subnet_ids, "subnet-", 1000);
         checks.max_results(
             self.max_results,
             5..=1000,
@@ -304,7 +304,7 @@ impl StreamedLookup for pb::DescribeSubnetsStreamRequest {
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
         checks.filters(&self.filters);
-        checks.ids("subnet_ids", &self.subnet_ids, "subnet-");
+        checks.ids("subnet_ids", &self.subnet_ids, "subnet-", 1000);
         checks.max_results(
             self.max_results,
             5..=1000,
@@ -381,8 +381,8 @@ impl Lookup for pb::DescribeSecurityGroupsRequest {
 
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
-        checks.ids("group_ids", &self.group_ids, "sg-");
-        checks.ids("group_names", &self.group_names, "");
+        checks.ids("group_ids", &self.group_ids, "sg-", 1000);
+        checks.ids("group_names", &self.group_names, "", 1000);
         checks.max_results(
             self.max_results,
             5..=1000,
@@ -475,8 +475,8 @@ impl StreamedLookup for pb::DescribeSecurityGroupsStreamRequest {
 
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
-        checks.ids("group_ids", &self.group_ids, "sg-");
-        checks.ids("group_names", &self.group_names, "");
+        checks.ids("group_ids", &self.group_ids, "sg-", 1000);
+        checks.ids("group_names", &self.group_names, "", 1000);
         checks.max_results(
             self.max_results,
             5..=1000,
@@ -553,7 +553,7 @@ impl Lookup for pb::DescribeVpcsRequest {
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
         checks.filters(&self.filters);
-        checks.ids("vpc_ids", &self.vpc_ids, "vpc-");
+        checks.ids("vpc_ids", &self.vpc_ids, "vpc-", 1000);
         checks.max_results(
             self.max_results,
             5..=1000,
@@ -650,8 +650,8 @@ impl Lookup for pb::DescribeAvailabilityZonesRequest {
 
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
-        checks.ids("zone_names", &self.zone_names, "");
-        checks.ids("zone_ids", &self.zone_ids, "");
+        checks.ids("zone_names", &self.zone_names, "", 1000);
+        checks.ids("zone_ids", &self.zone_ids, "", 1000);
         checks.filters(&self.filters);
         checks.duration("max_staleness", self.max_staleness.as_ref());
         checks.finish()
@@ -753,7 +753,7 @@ impl Lookup for pb::DescribeInstanceTypesRequest {
 
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
-        checks.ids("instance_types", &self.instance_types, "");
+        checks.ids("instance_types", &self.instance_types, "", 100);
         checks.filters(&self.filters);
         checks.max_results(self.max_results, 5..=100, false, "");
         checks.duration("max_staleness", self.max_staleness.as_ref());
@@ -847,7 +847,7 @@ impl StreamedLookup for pb::DescribeInstanceTypesStreamRequest {
 
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
-        checks.ids("instance_types", &self.instance_types, "");
+        checks.ids("instance_types", &self.instance_types, "", 100);
         checks.filters(&self.filters);
         checks.max_results(self.max_results, 5..=100, false, "");
         checks.limit(self.limit);
@@ -1086,8 +1086,18 @@ impl Lookup for pb::DescribeLaunchTemplatesRequest {
 
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
-        checks.ids("launch_template_ids", &self.launch_template_ids, "lt-");
-        checks.ids("launch_template_names", &self.launch_template_names, "");
+        checks.ids(
+            "launch_template_ids",
+            &self.launch_template_ids,
+            "lt-",
+            1000,
+        );
+        checks.ids(
+            "launch_template_names",
+            &self.launch_template_names,
+            "",
+            1000,
+        );
         checks.filters(&self.filters);
         checks.max_results(
             self.max_results,
@@ -1196,9 +1206,17 @@ impl Lookup for pb::DescribeLaunchTemplateVersionsRequest {
 
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
-        checks.ids("versions", &self.versions, "");
+        checks.id("launch_template_id", &self.launch_template_id, "lt-");
+        checks.ids("versions", &self.versions, "", 1000);
         checks.max_results(self.max_results, 1..=200, false, "");
         checks.filters(&self.filters);
+        checks.at_most_one(&[
+            ("launch_template_id", !self.launch_template_id.is_empty()),
+            (
+                "launch_template_name",
+                !self.launch_template_name.is_empty(),
+            ),
+        ]);
         checks.finish()
     }
 
@@ -1295,9 +1313,17 @@ impl StreamedLookup for pb::DescribeLaunchTemplateVersionsStreamRequest {
 
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
-        checks.ids("versions", &self.versions, "");
+        checks.id("launch_template_id", &self.launch_template_id, "lt-");
+        checks.ids("versions", &self.versions, "", 1000);
         checks.max_results(self.max_results, 1..=200, false, "");
         checks.filters(&self.filters);
+        checks.at_most_one(&[
+            ("launch_template_id", !self.launch_template_id.is_empty()),
+            (
+                "launch_template_name",
+                !self.launch_template_name.is_empty(),
+            ),
+        ]);
         checks.limit(self.limit);
         checks.finish()
     }
@@ -1371,8 +1397,8 @@ impl Lookup for pb::DescribeKeyPairsRequest {
 
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
-        checks.ids("key_names", &self.key_names, "");
-        checks.ids("key_pair_ids", &self.key_pair_ids, "key-");
+        checks.ids("key_names", &self.key_names, "", 1000);
+        checks.ids("key_pair_ids", &self.key_pair_ids, "key-", 1000);
         checks.filters(&self.filters);
         checks.finish()
     }
@@ -1469,7 +1495,7 @@ impl Lookup for pb::DescribeInstanceStatusRequest {
 
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
-        checks.ids("instance_ids", &self.instance_ids, "i-");
+        checks.ids("instance_ids", &self.instance_ids, "i-", 1000);
         checks.max_results(
             self.max_results,
             5..=1000,
@@ -1563,7 +1589,7 @@ impl StreamedLookup for pb::DescribeInstanceStatusStreamRequest {
 
     fn check(&self) -> Result<(), Error> {
         let mut checks = Checks::default();
-        checks.ids("instance_ids", &self.instance_ids, "i-");
+        checks.ids("instance_ids", &self.instance_ids, "i-", 1000);
         checks.max_results(
             self.max_results,
             5..=1000,
