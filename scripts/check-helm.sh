@@ -64,6 +64,14 @@
 #        extraArgs follow the subcommand; a gateway memory limit below 128Mi caps the check's;
 #        the schema rejects a non-boolean preflight.aws and an unknown preflight key; strict
 #        schemas
+#   22   audit trail: audit.enabled with a policy and audit.required renders EC2_GRPC_AUDIT_LOG
+#        "-", EC2_GRPC_AUDIT_REQUIRED "true" and EC2_GRPC_AUDIT_POLICY_FILE pointing into a
+#        read-only directory mount (no subPath) of ConfigMap <fullname>-audit (policy.toml, valid
+#        TOML), no audit-log volume; audit.log=/var/log/ec2-grpc/audit.jsonl mounts volume
+#        audit-log (an emptyDir, or audit.volume when set) writable at /var/log/ec2-grpc under the
+#        read-only root filesystem, no policy file; the preflight check mounts the same; the
+#        schema rejects a relative audit.log and a named audit.volume, the render a log file
+#        directly under /; default render: no EC2_GRPC_AUDIT_* variable; strict schemas
 # Prints one line per check and `helm: N passed, M failed`; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -660,6 +668,70 @@ def preflight_off_and_guards():
             "follow a lower gateway limit; schema rejects aws=\"yes\" and an unknown key; strict schemas valid")
 
 
+def audit_trail():
+    import tomllib
+    policy = '[[rules]]\nprincipals = ["prober"]\nlevel = "none"\n'
+    render("audit", None, BASE, {"audit": {"enabled": True, "required": True, "policy": policy}})
+    validate("audit")
+    env = settings("audit")
+    need(env.get("EC2_GRPC_AUDIT_LOG") == "-", f"EC2_GRPC_AUDIT_LOG is {env.get('EC2_GRPC_AUDIT_LOG')!r}")
+    need(env.get("EC2_GRPC_AUDIT_REQUIRED") == "true",
+         f"EC2_GRPC_AUDIT_REQUIRED is {env.get('EC2_GRPC_AUDIT_REQUIRED')!r}")
+    name, key, text = configmap_file("audit", "EC2_GRPC_AUDIT_POLICY_FILE")
+    need((name, key) == (f"{RELEASE}-audit", "policy.toml"), f"audit policy is {key} of {name}")
+    need(tomllib.loads(text) == tomllib.loads(policy), f"policy.toml differs from audit.policy: {text!r}")
+    c, _ = pod_containers("audit")
+    (m,) = [m for m in c["volumeMounts"] if m["name"] == "audit-policy"]
+    need(m["mountPath"] == "/etc/ec2-grpc/audit", f"audit policy mounted at {m['mountPath']}")
+    need(all(m["name"] != "audit-log" for m in c["volumeMounts"]), "audit-log mounted for a trail to stdout")
+    preflight("audit")
+
+    log = "/var/log/ec2-grpc/audit.jsonl"
+    render("audit-file", None, BASE, {"audit": {"enabled": True, "log": log}})
+    validate("audit-file")
+    env = settings("audit-file")
+    need(env.get("EC2_GRPC_AUDIT_LOG") == log, f"EC2_GRPC_AUDIT_LOG is {env.get('EC2_GRPC_AUDIT_LOG')!r}")
+    need(env.get("EC2_GRPC_AUDIT_REQUIRED") == "false",
+         f"EC2_GRPC_AUDIT_REQUIRED is {env.get('EC2_GRPC_AUDIT_REQUIRED')!r}")
+    need("EC2_GRPC_AUDIT_POLICY_FILE" not in env, "EC2_GRPC_AUDIT_POLICY_FILE set without audit.policy")
+    names = [d["metadata"]["name"] for _, d in rendered["audit-file"] if d["kind"] == "ConfigMap"]
+    need(names == [RELEASE], f"ConfigMaps without audit.policy: {names}")
+    pod = one("audit-file", "Deployment")["spec"]["template"]["spec"]
+    c, _ = pod_containers("audit-file")
+    need(c["securityContext"].get("readOnlyRootFilesystem") is True, "the root filesystem is not read-only")
+    mounts = [m for m in c.get("volumeMounts", []) if log.startswith(m["mountPath"].rstrip("/") + "/")]
+    need(len(mounts) == 1, f"{log} is under {len(mounts)} volume mounts")
+    (m,) = mounts
+    need(m == {"name": "audit-log", "mountPath": "/var/log/ec2-grpc"}, f"audit log mount: {m}")
+    need(m.get("readOnly") is not True, "the audit-log mount is read-only")
+    vols = [v for v in pod["volumes"] if v["name"] == "audit-log"]
+    need(vols == [{"name": "audit-log", "emptyDir": {}}], f"audit-log volume: {vols}")
+    preflight("audit-file")
+    claim = {"persistentVolumeClaim": {"claimName": "ec2-grpc-audit"}}
+    render("audit-pvc", None, BASE, {"audit": {"enabled": True, "log": log, "volume": claim}})
+    validate("audit-pvc")
+    pod = one("audit-pvc", "Deployment")["spec"]["template"]["spec"]
+    vols = [v for v in pod["volumes"] if v["name"] == "audit-log"]
+    need(vols == [{"name": "audit-log", **claim}], f"audit-log volume from audit.volume: {vols}")
+
+    with helm.Chart.load(CHART) as chart:
+        schema_rejects(chart, {"audit": {"enabled": True, "log": "relative/path"}}, "/audit/log")
+        schema_rejects(chart, {"audit": {"volume": {"name": "x", "emptyDir": {}}}}, "/audit/volume/name")
+        try:
+            chart.render({"audit": {"enabled": True, "log": "/audit.jsonl"}}, name=RELEASE, namespace=NAMESPACE)
+        except helm.HelmRenderError as exc:
+            need("must be a file in a directory" in str(exc), f"render failed otherwise: {exc}")
+        else:
+            raise AssertionError("render accepted audit.log=/audit.jsonl (a volume mounted at /)")
+    for label in ("default", "all-on"):
+        found = sorted(k for k in settings(label) if k.startswith("EC2_GRPC_AUDIT_"))
+        need(not found, f"{label} render sets {found}")
+    return (f"EC2_GRPC_AUDIT_LOG \"-\", _REQUIRED \"true\", _POLICY_FILE {key} of ConfigMap {name} mounted "
+            f"read-only as a directory; {log}: emptyDir (or audit.volume) audit-log writable at "
+            "/var/log/ec2-grpc; schema rejects a relative log and a named volume, render a log under /; "
+            "no audit variables by default; strict schemas valid")
+
+
 BASE = ["ConfigMap", "Deployment", "Service", "ServiceAccount", "PodDisruptionBudget"]
 ALL = BASE + ["HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor"]
 
@@ -686,6 +758,7 @@ check("memory from inventory.expectedInstances, explicit values win", memory_siz
 check("preflight init container `check`, default render", preflight_default)
 check("preflight init container, all-on render: --aws, the gateway's Secrets", preflight_all_on)
 check("preflight off, extraArgs, resources caps and schema guards", preflight_off_and_guards)
+check("audit trail: env, policy ConfigMap mount, file volume, schema guards", audit_trail)
 
 passed, failed = results.count(True), results.count(False)
 print(f"helm: {passed} passed, {failed} failed")

@@ -4,12 +4,14 @@
 //! - its deadline (`grpc-timeout`): the budget refuses a wait that cannot fit it, and an EC2
 //!   attempt still running at it is cut off;
 //! - its tracing span: EC2 attempts are its children, in the caller's trace;
-//! - the count of EC2 attempts it caused, for its log line.
+//! - the count of EC2 attempts it caused, for its log line;
+//! - its audit notes, when the call is audited: what it reached, the EC2 calls it made with
+//!   their AWS request ids, the resources it acted on (`Notes`, kept by `audit`).
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -30,6 +32,21 @@ pub struct Call {
     pub ec2_attempts: Arc<AtomicU64>,
     /// The call's span.
     pub span: tracing::Span,
+    /// The call's audit notes, once the audit layer set them.
+    pub notes: Arc<OnceLock<Arc<dyn Notes>>>,
+}
+
+/// What a call's audit record takes in as the call goes (kept by `audit::Record`; a trait
+/// here so the layers below the audit depend on none of it).
+pub trait Notes: Send + Sync + std::fmt::Debug {
+    /// The request, protobuf-encoded (turned into its parameters only if they are written).
+    fn request(&self, encoded: Vec<u8>);
+    /// The target the call reached.
+    fn target(&self, account: &str, region: &str);
+    /// One EC2 HTTP attempt's answer: the action, AWS's request id, the HTTP status.
+    fn ec2_call(&self, action: &str, request_id: Option<&str>, http_status: u16);
+    /// Resources the call acted on (or resolved a selection to).
+    fn resources(&self, ids: &[String]);
 }
 
 /// The EC2 attempts of one call, put in the response's extensions for the layers outside.
@@ -50,6 +67,16 @@ impl Call {
     /// Counts one EC2 attempt for the call served here.
     pub fn count_ec2_attempt() {
         let _ = CALL.try_with(|c| c.ec2_attempts.fetch_add(1, Ordering::Relaxed));
+    }
+
+    /// The audit notes of the call served here, when it is audited.
+    pub fn notes() -> Option<Arc<dyn Notes>> {
+        CALL.try_with(|c| c.notes.get().cloned()).ok().flatten()
+    }
+
+    /// Gives the call served here its audit notes (the audit layer, once).
+    pub fn set_notes(notes: Arc<dyn Notes>) {
+        let _ = CALL.try_with(|c| c.notes.set(notes));
     }
 }
 
@@ -126,6 +153,7 @@ where
             deadline,
             ec2_attempts: attempts.clone(),
             span: tracing::Span::current(),
+            notes: Arc::default(),
         };
         let response = CALL.sync_scope(call.clone(), || self.inner.call(request));
         Box::pin(async move {
@@ -157,6 +185,7 @@ mod tests {
             deadline: Some(at),
             ec2_attempts: Arc::new(AtomicU64::new(0)),
             span: tracing::Span::none(),
+            notes: Arc::default(),
         };
         let seen = within(Some(call.clone()), async {
             Call::count_ec2_attempt();

@@ -7,6 +7,7 @@
 //! The configuration builds each component's own settings (`server::Settings`,
 //! `telemetry::Settings`, `auth::Settings`, ...); no component imports the configuration.
 
+use crate::audit::sink::Destination;
 use crate::auth;
 use crate::auth::jwt::JwtRules;
 use crate::ec2::{MergeWindow, SdkSettings, batch};
@@ -396,6 +397,28 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub inventory_history: u64,
 
+    /// The audit trail of the calls that change something (and of reads the policy names):
+    /// JSON lines appended to this file, or `-` for stdout, apart from the diagnostic logs.
+    /// Unset: no audit trail.
+    #[arg(long, global = true, env = "EC2_GRPC_AUDIT_LOG")]
+    pub audit_log: Option<String>,
+
+    /// The audit policy (TOML: levels none / metadata / request, rules by RPC and caller, the
+    /// first match wins), read again when it changes. Unset: every change at `request`, no
+    /// reads.
+    #[arg(long, global = true, env = "EC2_GRPC_AUDIT_POLICY_FILE")]
+    pub audit_policy_file: Option<std::path::PathBuf>,
+
+    /// Refuse a change (UNAVAILABLE, AUDIT_UNAVAILABLE) before any EC2 call while its audit
+    /// event cannot be written: nothing happens at EC2 that the trail does not record.
+    #[arg(
+        long,
+        global = true,
+        env = "EC2_GRPC_AUDIT_REQUIRED",
+        default_value_t = false
+    )]
+    pub audit_required: bool,
+
     /// The accounts and regions served besides the home account's configured region (TOML:
     /// aliases, account ids, the IAM role to assume, allowed regions, budget and inventory
     /// overrides; see the README), read again when it changes. Unset: the home account in
@@ -499,9 +522,23 @@ impl Config {
             tls: self.tls(),
             inventory: self.inventory(),
             events_queue_url: self.inventory_events_queue_url.clone(),
+            audit: self.audit(),
             accounts_file: self.accounts_file.clone(),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_seconds),
         }
+    }
+
+    /// The audit trail, when `--audit-log` names where it goes.
+    pub fn audit(&self) -> Option<server::AuditSettings> {
+        let destination = match self.audit_log.as_deref()? {
+            "-" => Destination::Stdout,
+            path => Destination::File(path.into()),
+        };
+        Some(server::AuditSettings {
+            destination,
+            policy_file: self.audit_policy_file.clone(),
+            required: self.audit_required,
+        })
     }
 
     /// How the instance view is kept (`None`: the inventory is off).

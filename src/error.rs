@@ -150,6 +150,12 @@ pub enum Error {
     )]
     ShuttingDown,
 
+    /// With `--audit-required`, a change refused because its audit event cannot be written.
+    #[error(
+        "the audit trail cannot be written, and this gateway requires it for changes: nothing was done"
+    )]
+    AuditUnavailable,
+
     /// An RPC served from the instance view while the inventory is off.
     #[error(
         "the instance inventory is off for this target (--inventory-resync-seconds 0, or `inventory = false` in the accounts file)"
@@ -312,7 +318,9 @@ impl Reason {
             Reason::RevisionExpired => Code::OutOfRange,
             Reason::WaitTargetUnreachable | Reason::InventoryOff => Code::FailedPrecondition,
             Reason::WaitDeadlineExceeded => Code::DeadlineExceeded,
-            Reason::ViewStale | Reason::ShuttingDown => Code::Unavailable,
+            Reason::ViewStale | Reason::ShuttingDown | Reason::AuditUnavailable => {
+                Code::Unavailable
+            }
         }
     }
 
@@ -330,6 +338,7 @@ impl Reason {
                 | Reason::Overloaded
                 | Reason::ViewStale
                 | Reason::ShuttingDown
+                | Reason::AuditUnavailable
         )
     }
 
@@ -395,6 +404,7 @@ impl Error {
             Error::ViewStale { .. } => Reason::ViewStale,
             Error::InventoryOff => Reason::InventoryOff,
             Error::ShuttingDown => Reason::ShuttingDown,
+            Error::AuditUnavailable => Reason::AuditUnavailable,
             Error::TargetNotGranted { .. } => Reason::TargetNotGranted,
             Error::AssumeRoleFailed { .. } => Reason::AssumeRoleFailed,
             Error::Internal(_) => Reason::Internal,

@@ -40,6 +40,7 @@
 //! modules.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod call;
 pub mod check;

@@ -6,6 +6,8 @@
 //! and the tower stack.
 
 use crate::api::Gateway;
+use crate::audit::sink::{Destination, Sink};
+use crate::audit::{AuditLayer, Auditor};
 use crate::auth::{self, AuthLayer, AuthPolicy};
 use crate::call::CallScopeLayer;
 use crate::ec2::{MergeWindow, SdkSettings};
@@ -70,6 +72,19 @@ pub struct Settings {
     pub accounts_file: Option<PathBuf>,
     /// How long in-flight calls may take to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// The audit trail, if on.
+    pub audit: Option<AuditSettings>,
+}
+
+/// Where the audit trail goes and what it takes.
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    /// The file, or stdout.
+    pub destination: Destination,
+    /// The policy file; `None`: the default (changes at `request`, no reads).
+    pub policy_file: Option<PathBuf>,
+    /// Refuse changes while the trail cannot be written.
+    pub required: bool,
 }
 
 /// Runs the service as the binary does: binds `settings.listen`, builds the EC2 client from
@@ -116,6 +131,16 @@ pub async fn run(settings: Settings, telemetry: &Telemetry) -> Result<(), Startu
             .await
             .map_err(StartupError::Auth)?,
         reflection_requires_credentials: settings.auth.reflection_requires_credentials,
+        audit: match &settings.audit {
+            Some(audit) => {
+                let sink = Sink::start(audit.destination.clone()).map_err(StartupError::Audit)?;
+                Some(
+                    Auditor::new(sink, audit.policy_file.as_deref(), audit.required)
+                        .map_err(StartupError::Audit)?,
+                )
+            }
+            None => None,
+        },
         tls: match &settings.tls {
             Some(files) => {
                 let tls = tls::load(files).map_err(StartupError::Tls)?;
@@ -147,6 +172,8 @@ pub struct Access {
     /// TLS on the gRPC port (with client certificates for mTLS), kept current from its files;
     /// `None`: plaintext.
     pub tls: Option<Arc<ServerTls>>,
+    /// The audit trail of `Ec2Service`'s calls; `None`: off.
+    pub audit: Option<Auditor>,
 }
 
 /// Serves on `listener` (over TLS when `access` says so) until `shutdown` completes, behind the
@@ -210,6 +237,8 @@ pub async fn serve(
         .into_inner();
     // Around Ec2Service only (health and reflection are never refused by these):
     let ec2_calls = ServiceBuilder::new()
+        // The audit record of the call, outside authentication so refusals are audited too.
+        .layer(AuditLayer::new(access.audit.clone()))
         // Who is calling, and may they: before the quota, which counts per principal.
         .layer(AuthLayer::new(access.auth.clone()))
         // Then each caller's own quota, so one caller flooding cannot starve the others.

@@ -29,6 +29,9 @@ pub enum StartupError {
     /// The TLS certificate, key or client CA could not be loaded.
     #[error("{0}")]
     Tls(String),
+    /// The audit policy file could not be read, or the audit writer started.
+    #[error("audit: {0}")]
+    Audit(String),
     /// Server reflection could not be built from the descriptor sets.
     #[error("server reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),

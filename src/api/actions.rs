@@ -238,6 +238,10 @@ pub async fn run<R: From<ActionEvent> + Send + 'static>(
             .cloned(),
     );
 
+    // The audit names every instance the selection resolved to, acted on or previewed.
+    if let Some(notes) = Call::notes() {
+        notes.resources(&targets);
+    }
     if request.preview {
         let preview = pb::SelectionPreview {
             matched: targets.len() as i64,

@@ -38,6 +38,14 @@ pub async fn run_instances(
         .await
         .map(instance::run_instances_output)
         .map_err(Error::from);
+    if let (Ok(launched), Some(notes)) = (&result, crate::call::Call::notes()) {
+        let ids: Vec<String> = launched
+            .instances
+            .iter()
+            .map(|i| i.instance_id.clone())
+            .collect();
+        notes.resources(&ids);
+    }
     if let (Ok(launched), Some(inventory)) = (&result, inventory) {
         inventory.launched(&pb::Reservation {
             reservation_id: launched.reservation_id.clone(),

@@ -28,6 +28,13 @@ pub async fn delete_network_interfaces(
     validate::delete_network_interfaces(&request)?;
     let selection = request.selection.unwrap_or_default();
     let selected = resolve(ec2, &selection, scope).await?;
+    if let Some(notes) = Call::notes() {
+        let ids: Vec<String> = selected
+            .iter()
+            .map(|s| s.network_interface_id.clone())
+            .collect();
+        notes.resources(&ids);
+    }
     if request.preview {
         let preview = pb::NetworkInterfaceSelectionPreview {
             matched: selected.len() as i64,

@@ -23,6 +23,7 @@ pub async fn attach_network_interface(
     scope: Option<&TagScope>,
 ) -> Result<pb::AttachNetworkInterfaceResponse, Error> {
     validate::attach_network_interface(&request)?;
+    noted(&[&request.network_interface_id, &request.instance_id]);
     if scope.is_some() {
         let interfaces = interfaces(ec2, by_id(&request.network_interface_id)).await?;
         check_interfaces(scope, &interfaces)?;
@@ -64,6 +65,7 @@ pub async fn detach_network_interface(
     scope: Option<&TagScope>,
 ) -> Result<pb::DetachNetworkInterfaceResponse, Error> {
     validate::detach_network_interface(&request)?;
+    noted(&[&request.attachment_id]);
     if scope.is_some() {
         let attached = DescribePage {
             filters: vec![
@@ -98,6 +100,7 @@ pub async fn delete_network_interface(
     scope: Option<&TagScope>,
 ) -> Result<pb::DeleteNetworkInterfaceResponse, Error> {
     validate::delete_network_interface(&request)?;
+    noted(&[&request.network_interface_id]);
     if scope.is_some() {
         let interfaces = interfaces(ec2, by_id(&request.network_interface_id)).await?;
         check_interfaces(scope, &interfaces)?;
@@ -133,4 +136,12 @@ async fn interfaces(ec2: &Ec2, page: DescribePage) -> Result<Vec<pb::NetworkInte
         .flatten()
         .map(network_interface::network_interface)
         .collect())
+}
+
+/// Names the resources acted on in the call's audit record, when it is audited.
+fn noted(ids: &[&String]) {
+    if let Some(notes) = crate::call::Call::notes() {
+        let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        notes.resources(&ids);
+    }
 }

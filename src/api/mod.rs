@@ -97,13 +97,17 @@ impl Gateway {
 
     /// The request's message, the caller's tag scope, and the target the message names,
     /// resolved and checked against the caller's grant: once, at the top of the call.
-    async fn reach<T: Targeted>(
+    async fn reach<T: Targeted + prost::Message>(
         &self,
         request: Request<T>,
     ) -> Result<(T, Option<TagScope>, Arc<Reached>), Status> {
         let grant = request.extensions().get::<TargetGrant>().cloned();
         let principal = request.extensions().get::<Principal>().cloned();
         let (message, scope) = scoped(request);
+        let notes = crate::call::Call::notes();
+        if let Some(notes) = &notes {
+            notes.request(message.encode_to_vec());
+        }
         let (account, region) = message.target();
         let permit = |target: &Target| match &grant {
             Some(grant)
@@ -124,6 +128,9 @@ impl Gateway {
             _ => Ok(()),
         };
         let reached = self.targets.reach(account, region, permit).await?;
+        if let Some(notes) = &notes {
+            notes.target(reached.target.account_label(), &reached.target.region);
+        }
         let span = tracing::Span::current();
         span.record("cloud.account.id", reached.target.account_label());
         span.record("cloud.region", reached.target.region.as_str());

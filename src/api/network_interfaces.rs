@@ -24,6 +24,14 @@ pub async fn create_network_interface(
         .client_token(client_token(&request.client_token))
         .send()
         .await
+        .inspect(|output| {
+            let created = output
+                .network_interface()
+                .and_then(|n| n.network_interface_id());
+            if let (Some(id), Some(notes)) = (created, crate::call::Call::notes()) {
+                notes.resources(&[id.to_owned()]);
+            }
+        })
         .map(|output| pb::CreateNetworkInterfaceResponse {
             network_interface: output
                 .network_interface

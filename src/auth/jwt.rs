@@ -36,6 +36,17 @@ pub struct JwtVerifier {
     rules: JwtRules,
 }
 
+/// Who a valid JWT says the caller is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtIdentity {
+    /// The principal claim's value.
+    pub principal: String,
+    /// `iss`.
+    pub issuer: Option<String>,
+    /// `sub`.
+    pub subject: Option<String>,
+}
+
 impl JwtVerifier {
     /// Verifies with the keys of the JWKS file at `path`.
     pub fn load(path: &Path, rules: JwtRules) -> Result<JwtVerifier, String> {
@@ -81,6 +92,13 @@ impl JwtVerifier {
     /// The principal of `token` when it is a valid JWT of a known key; `None` otherwise (the
     /// caller learns nothing of why).
     pub async fn principal(&self, token: &str) -> Option<String> {
+        self.identity(token)
+            .await
+            .map(|identity| identity.principal)
+    }
+
+    /// `principal`, with the token's issuer and subject (for the audit trail).
+    pub async fn identity(&self, token: &str) -> Option<JwtIdentity> {
         let header = decode_header(token).ok()?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return None;
@@ -107,9 +125,16 @@ impl JwtVerifier {
         let claims = decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
             .ok()?
             .claims;
-        claims
-            .get(&self.rules.principal_claim)?
-            .as_str()
-            .map(str::to_owned)
+        let text = |claim: &str| {
+            claims
+                .get(claim)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        Some(JwtIdentity {
+            principal: text(&self.rules.principal_claim)?,
+            issuer: text("iss"),
+            subject: text("sub"),
+        })
     }
 }

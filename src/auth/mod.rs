@@ -38,6 +38,18 @@ use tower::{Layer, Service};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal(pub String);
 
+/// How the caller authenticated, for the audit trail (in the response's extensions, with the
+/// `Principal`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Authentication {
+    /// `token`, `jwt` or `mtls`.
+    pub method: &'static str,
+    /// A JWT's issuer.
+    pub issuer: Option<String>,
+    /// A JWT's subject, or the client certificate's identity.
+    pub subject: Option<String>,
+}
+
 impl Principal {
     /// How quotas and log lines name this caller.
     pub fn caller_name(&self) -> String {
@@ -155,18 +167,34 @@ impl AuthPolicy {
         &self,
         bearer: Option<String>,
         certified: Option<Principal>,
-    ) -> Result<Principal, Error> {
+    ) -> Result<(Principal, Authentication), Error> {
         let Some(token) = bearer else {
-            return certified.ok_or(Error::Unauthenticated);
+            let principal = certified.ok_or(Error::Unauthenticated)?;
+            let how = Authentication {
+                method: "mtls",
+                issuer: None,
+                subject: Some(principal.0.clone()),
+            };
+            return Ok((principal, how));
         };
         if let Some(name) = self.tokens.as_ref().and_then(|t| t.get().principal(&token)) {
-            return Ok(Principal(name));
+            let how = Authentication {
+                method: "token",
+                ..Authentication::default()
+            };
+            return Ok((Principal(name), how));
         }
-        match &self.jwt {
-            Some(jwt) => jwt.principal(&token).await.map(Principal),
+        let identity = match &self.jwt {
+            Some(jwt) => jwt.identity(&token).await,
             None => None,
         }
-        .ok_or(Error::Unauthenticated)
+        .ok_or(Error::Unauthenticated)?;
+        let how = Authentication {
+            method: "jwt",
+            issuer: identity.issuer,
+            subject: identity.subject,
+        };
+        Ok((Principal(identity.principal), how))
     }
 
     /// PERMISSION_DENIED unless `principal` may call `rpc`; else the tag it is limited to, if
@@ -266,15 +294,19 @@ where
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
-            let checked = match auth.authenticate(bearer, certified).await {
-                Ok(principal) => auth
-                    .authorize(&principal, &rpc)
-                    .map(|granted| (principal, granted)),
-                Err(e) => Err(e),
-            };
-            let (principal, granted) = match checked {
-                Ok(checked) => checked,
+            let (principal, how) = match auth.authenticate(bearer, certified).await {
+                Ok(authenticated) => authenticated,
                 Err(refused) => return Ok(tonic::Status::from(refused).into_http()),
+            };
+            let granted = match auth.authorize(&principal, &rpc) {
+                Ok(granted) => granted,
+                Err(refused) => {
+                    // Refused, but known: the layers outside log and audit who it was.
+                    let mut response = tonic::Status::from(refused).into_http();
+                    response.extensions_mut().insert(principal);
+                    response.extensions_mut().insert(how);
+                    return Ok(response);
+                }
             };
             if let Some(scope) = granted.scope {
                 request.extensions_mut().insert(scope);
@@ -284,8 +316,9 @@ where
             }
             request.extensions_mut().insert(principal.clone());
             let mut response = inner.call(request).await?;
-            // Handed out too, for the log line of the layer outside.
+            // Handed out too, for the log line and the audit of the layers outside.
             response.extensions_mut().insert(principal);
+            response.extensions_mut().insert(how);
             Ok(response)
         })
     }

@@ -136,8 +136,12 @@ impl HttpConnector for Budgeted {
             };
             let status = response.status().as_u16();
             span.record("http.response.status_code", status);
-            if let Some(id) = response.headers().get("x-amzn-requestid") {
+            let request_id = response.headers().get("x-amzn-requestid");
+            if let Some(id) = request_id {
                 span.record("aws.request_id", id);
+            }
+            if let Some(notes) = Call::notes() {
+                notes.ec2_call(&action, request_id, status);
             }
             let throttled = status == 503;
             span.record("ec2.throttled", throttled);

@@ -60,6 +60,8 @@ pub struct Instruments {
     /// `ec2.inventory.event.failures`: failures of the events queue, by `stage` (receive,
     /// refresh, delete).
     pub inventory_event_failures: Counter<u64>,
+    /// `ec2.audit.dropped`: audit events not written, by `reason` (queue_full, write, ...).
+    pub audit_dropped: Counter<u64>,
     /// `ec2.sts.assume_role.calls`: sessions assumed for target accounts, by
     /// `cloud.account.alias` and `outcome` (one per session, not per call).
     pub sts_assume_role: Counter<u64>,
@@ -167,6 +169,10 @@ pub fn instruments() -> &'static Instruments {
             inventory_event_failures: meter
                 .u64_counter("ec2.inventory.event.failures")
                 .with_description("Failures of the events queue, by stage")
+                .build(),
+            audit_dropped: meter
+                .u64_counter("ec2.audit.dropped")
+                .with_description("Audit events not written, by reason")
                 .build(),
             sts_assume_role: meter
                 .u64_counter("ec2.sts.assume_role.calls")

@@ -26,6 +26,7 @@ pub struct CountingProxy {
     pub endpoint: String,
     counts: Arc<Mutex<HashMap<String, usize>>>,
     forms: Arc<Mutex<Vec<Form>>>,
+    answered: Arc<Mutex<Vec<(String, String)>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -44,6 +45,7 @@ struct Shared {
     refused_role: Option<String>,
     counts: Arc<Mutex<HashMap<String, usize>>>,
     forms: Arc<Mutex<Vec<Form>>>,
+    answered: Arc<Mutex<Vec<(String, String)>>>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -55,7 +57,9 @@ impl CountingProxy {
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let counts = Arc::new(Mutex::new(HashMap::new()));
         let forms = Arc::new(Mutex::new(Vec::new()));
+        let answered = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::new(Shared {
+            answered: answered.clone(),
             upstream: upstream.to_owned(),
             refused_role: refused_role.map(str::to_owned),
             counts: counts.clone(),
@@ -77,6 +81,7 @@ impl CountingProxy {
             endpoint,
             counts,
             forms,
+            answered,
             task,
         }
     }
@@ -94,6 +99,16 @@ impl CountingProxy {
             .iter()
             .filter(|f| f.get("Action").is_some_and(|a| a == action))
             .cloned()
+            .collect()
+    }
+
+    /// The request ids (`x-amzn-requestid`) of the upstream's answers to `action`, in order.
+    pub fn request_ids(&self, action: &str) -> Vec<String> {
+        let answered = self.answered.lock().expect("lock");
+        answered
+            .iter()
+            .filter(|(a, _)| a == action)
+            .map(|(_, id)| id.clone())
             .collect()
     }
 
@@ -155,6 +170,17 @@ async fn forward(
         }
     };
     let (parts, body) = answered.into_parts();
+    if let Some(id) = parts
+        .headers
+        .get("x-amzn-requestid")
+        .and_then(|v| v.to_str().ok())
+    {
+        shared
+            .answered
+            .lock()
+            .expect("lock")
+            .push((action.clone(), id.to_owned()));
+    }
     let body = body.collect().await?.to_bytes();
     Ok(hyper::Response::from_parts(parts, Full::new(body)))
 }

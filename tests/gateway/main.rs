@@ -9,6 +9,7 @@
 //! `tests/README.md`.
 
 mod actions;
+mod audit;
 mod auth;
 mod check;
 mod client_kits;

@@ -119,12 +119,28 @@ authentication, else empty.
 {{- end }}
 
 {{/*
-"true" when the chart mounts volumes of its own: the roles and accounts ConfigMaps, the
-Secrets of authentication, TLS and the Redis password; else empty. (extraVolumes and
-extraVolumeMounts come on top.)
+"true" when the audit policy (audit.policy) is mounted: the trail is on and has a policy, else
+empty.
+*/}}
+{{- define "ec2-grpc.auditPolicy" -}}
+{{- if and .Values.audit.enabled .Values.audit.policy }}true{{ end }}
+{{- end }}
+
+{{/*
+The directory of the audit trail's file (audit.log a path, not "-"), where the writable volume
+audit-log is mounted; empty when the trail is off or goes to stdout.
+*/}}
+{{- define "ec2-grpc.auditLogDir" -}}
+{{- if and .Values.audit.enabled (ne .Values.audit.log "-") }}{{ dir .Values.audit.log }}{{ end }}
+{{- end }}
+
+{{/*
+"true" when the chart mounts volumes of its own: the roles, accounts and audit policy
+ConfigMaps, the audit trail's volume, the Secrets of authentication, TLS and the Redis
+password; else empty. (extraVolumes and extraVolumeMounts come on top.)
 */}}
 {{- define "ec2-grpc.volumes" -}}
-{{- if or (include "ec2-grpc.rolesFile" .) .Values.accounts .Values.auth.tokensSecret .Values.auth.jwksSecret (include "ec2-grpc.clientCaVolume" .) .Values.tls.secretName .Values.budget.redis.passwordSecret.name }}true{{ end }}
+{{- if or (include "ec2-grpc.rolesFile" .) .Values.accounts (include "ec2-grpc.auditPolicy" .) (include "ec2-grpc.auditLogDir" .) .Values.auth.tokensSecret .Values.auth.jwksSecret (include "ec2-grpc.clientCaVolume" .) .Values.tls.secretName .Values.budget.redis.passwordSecret.name }}true{{ end }}
 {{- end }}
 
 {{/*
@@ -265,6 +281,14 @@ Checks across values that the JSON schema cannot express; fails the render with 
 {{- if and .Values.budget.redis.key (not (include "ec2-grpc.redisBudget" .)) }}
 {{- fail "budget.redis.key needs budget.redis.urlSecret.name: it names the EC2 budget shared through Redis" }}
 {{- end }}
+{{- with include "ec2-grpc.auditLogDir" . }}
+{{- if eq . "/" }}
+{{- fail (printf "audit.log (%s) must be a file in a directory, e.g. /var/log/ec2-grpc/audit.jsonl: its directory is where the writable volume audit-log is mounted" $.Values.audit.log) }}
+{{- end }}
+{{- if or (eq . "/etc/ec2-grpc/audit") (hasPrefix "/etc/ec2-grpc/audit/" .) }}
+{{- fail (printf "audit.log (%s) must not be under /etc/ec2-grpc/audit, the read-only mount of the audit policy" $.Values.audit.log) }}
+{{- end }}
+{{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail "autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
 {{- end }}
@@ -282,8 +306,8 @@ list at column 0, for the gateway and the preflight check alike.
 {{/*
 Everything the binary reads its configuration from: envFrom (the ConfigMap of EC2_GRPC_*
 settings), env (AWS settings, the Redis URL from its Secret, extraEnv) and volumeMounts (the
-roles and accounts ConfigMaps, the Secrets of authentication, TLS and the Redis password,
-extraVolumeMounts), as YAML at column 0. Shared by the gateway's container and the preflight
+roles, accounts and audit policy ConfigMaps, the audit trail's volume, the Secrets of
+authentication, TLS and the Redis password, extraVolumeMounts), as YAML at column 0. Shared by the gateway's container and the preflight
 init container (ec2-grpc check), so that the check sees exactly the settings, files and Secrets
 the gateway will run with.
 */}}
@@ -327,6 +351,18 @@ volumeMounts:
   - name: accounts
     mountPath: /etc/ec2-grpc/accounts
     readOnly: true
+  {{- end }}
+  {{- if include "ec2-grpc.auditPolicy" . }}
+  # The audit policy, the whole ConfigMap as a directory (no subPath) like the accounts file:
+  # the binary reads it again when it changes.
+  - name: audit-policy
+    mountPath: /etc/ec2-grpc/audit
+    readOnly: true
+  {{- end }}
+  {{- with include "ec2-grpc.auditLogDir" . }}
+  # The audit trail's file: its directory, writable (the root filesystem is read-only).
+  - name: audit-log
+    mountPath: {{ . }}
   {{- end }}
   {{- if .Values.auth.tokensSecret }}
   - name: auth-tokens

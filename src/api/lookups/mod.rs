@@ -133,7 +133,7 @@ pub trait Lookup: Message + Clone + Default + Targeted + Send + Sync + Sized + '
 }
 
 /// A streamed lookup RPC's request: the lookup it pages through, and its messages.
-pub trait StreamedLookup: Targeted + Send + Sized + 'static {
+pub trait StreamedLookup: Targeted + Message + Send + Sized + 'static {
     /// The describe each page is.
     type Lookup: Lookup;
     /// One message of the stream.

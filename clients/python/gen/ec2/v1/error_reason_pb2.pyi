@@ -103,6 +103,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     `metadata.aws_code`, `metadata.request_id`): PERMISSION_DENIED; or STS could not be
     reached or throttled: UNAVAILABLE, with RetryInfo. Only that account's calls fail.
     """
+    ERROR_REASON_AUDIT_UNAVAILABLE: _ErrorReason.ValueType  # 30
+    """With `--audit-required`, a change was refused before any EC2 call: its audit event could
+    not be written (the audit log is not writable). UNAVAILABLE, with RetryInfo.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Every `google.rpc.ErrorInfo.reason` the gateway sends (with `domain` "ec2-grpc"), as a
@@ -192,5 +196,9 @@ ERROR_REASON_ASSUME_ROLE_FAILED: ErrorReason.ValueType  # 29
 """STS refused to let the gateway assume the target account's role (`metadata.role_arn`,
 `metadata.aws_code`, `metadata.request_id`): PERMISSION_DENIED; or STS could not be
 reached or throttled: UNAVAILABLE, with RetryInfo. Only that account's calls fail.
+"""
+ERROR_REASON_AUDIT_UNAVAILABLE: ErrorReason.ValueType  # 30
+"""With `--audit-required`, a change was refused before any EC2 call: its audit event could
+not be written (the audit log is not writable). UNAVAILABLE, with RetryInfo.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

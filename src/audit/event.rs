@@ -1,0 +1,107 @@
+//! The audit event, one JSON line per call: shaped after CloudTrail's record (eventTime,
+//! userIdentity, eventName, awsRegion, sourceIPAddress, userAgent, errorCode,
+//! requestParameters, requestID, resources, recipientAccountId) and Kubernetes' audit event
+//! (auditID, level, user, sourceIPs, responseStatus). Each EC2 call carries AWS's request id:
+//! CloudTrail's record of that call has the same `requestID`, which is the join.
+
+use serde::Serialize;
+
+/// One audited call.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    /// The event's id (also in the call's response metadata, `ec2-audit-id`).
+    pub audit_id: String,
+    /// `metadata` or `request`.
+    pub level: &'static str,
+    /// When the call arrived (RFC 3339, UTC).
+    pub received_at: String,
+    /// When it ended.
+    pub completed_at: String,
+    /// The RPC, `RunInstances`.
+    pub rpc: String,
+    /// Who called, and how they authenticated.
+    pub identity: Identity,
+    /// The caller's address.
+    #[serde(rename = "sourceIPAddress")]
+    pub source_ip: String,
+    /// The caller's `user-agent`.
+    pub user_agent: String,
+    /// The W3C trace id of the call (joins the gateway's traces).
+    pub trace_id: String,
+    /// The account and region the call reached (absent: refused before its target).
+    pub target: Option<Target>,
+    /// Every EC2 call it made, with AWS's request id: CloudTrail's `requestID`.
+    pub ec2_calls: Vec<Ec2Call>,
+    /// The resources it acted on (the ids a selection resolved to included).
+    pub resources: Vec<String>,
+    /// Resources beyond the 10,000 listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_resources: usize,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// A permission check only (DryRun).
+    pub dry_run: bool,
+    /// The request's parameters (`request` level; `userData` never written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<serde_json::Value>,
+}
+
+/// Who called.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    /// The principal (empty: not authenticated, or no authentication configured).
+    pub principal: String,
+    /// `token`, `jwt`, `mtls`, or `none`.
+    pub method: String,
+    /// The JWT's issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The JWT's subject, or the client certificate's identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+/// The account and region a call reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    /// The account's id, or its alias when the id is unknown.
+    pub account: String,
+    /// The region.
+    pub region: String,
+}
+
+/// One EC2 HTTP attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ec2Call {
+    /// The EC2 action.
+    pub action: String,
+    /// AWS's request id (`x-amzn-requestid`): CloudTrail's `requestID`.
+    #[serde(rename = "requestID")]
+    pub request_id: String,
+    /// The HTTP status of EC2's answer.
+    pub http_status: u16,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    /// The gRPC code, `OK`, `PERMISSION_DENIED`, ...
+    pub code: String,
+    /// `ErrorInfo.reason` (the contract's `ErrorReason`), when it failed.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// EC2's error code, when EC2 refused.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub aws_code: String,
+    /// The status message, when it failed.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}

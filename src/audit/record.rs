@@ -1,0 +1,144 @@
+//! One call's audit record as the call goes: what the audit layer knows at its start (who,
+//! from where, which RPC, when), and what the call notes on the way (`call::Notes`): the
+//! request, the target, every EC2 call with AWS's request id, the resources acted on. At the
+//! call's end it becomes the `Event` the sink writes.
+
+use super::event::{Ec2Call, Event, Identity, Outcome, Target};
+use super::params;
+use super::policy::Level;
+use crate::call::Notes;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+/// Most EC2 calls and resources an event lists (a cleanup of thousands says how many more).
+const MAX_LISTED: usize = 10_000;
+
+/// What the layer knows when the call starts.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    /// The event's id (also returned to the caller as `ec2-audit-id`).
+    pub audit_id: String,
+    /// When the call arrived.
+    pub received: Option<SystemTime>,
+    /// `ec2.v1.Ec2Service/RunInstances`.
+    pub rpc: String,
+    /// The peer's address.
+    pub source_ip: String,
+    /// The caller's `user-agent`.
+    pub user_agent: String,
+    /// The W3C trace id of the call's trace.
+    pub trace_id: String,
+}
+
+/// What the call notes as it goes.
+#[derive(Debug, Default)]
+struct Noted {
+    request: Option<Vec<u8>>,
+    target: Option<Target>,
+    ec2_calls: Vec<Ec2Call>,
+    resources: Vec<String>,
+    more: usize,
+}
+
+/// One call's record.
+#[derive(Debug)]
+pub struct Record {
+    start: Start,
+    noted: Mutex<Noted>,
+}
+
+impl Record {
+    /// A record of a call that started with `start`.
+    pub fn new(start: Start) -> Record {
+        Record {
+            start,
+            noted: Mutex::new(Noted::default()),
+        }
+    }
+
+    /// The event's id.
+    pub fn audit_id(&self) -> &str {
+        &self.start.audit_id
+    }
+
+    /// The event of the call, at `level`, ended as `outcome` by `identity`.
+    pub fn event(&self, level: Level, identity: Identity, outcome: Outcome) -> Event {
+        let noted = self.noted.lock().expect("audit record lock");
+        let method = self.start.rpc.rsplit('/').next().unwrap_or_default();
+        let request = match (level, &noted.request) {
+            (Level::Request, Some(encoded)) => params::request(method, encoded),
+            _ => None,
+        };
+        let dry_run = request
+            .as_ref()
+            .and_then(|r| r.get("dryRun"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        Event {
+            audit_id: self.start.audit_id.clone(),
+            level: level.name(),
+            received_at: self.start.received.map(rfc3339).unwrap_or_default(),
+            completed_at: rfc3339(SystemTime::now()),
+            rpc: method.to_owned(),
+            identity,
+            source_ip: self.start.source_ip.clone(),
+            user_agent: self.start.user_agent.clone(),
+            trace_id: self.start.trace_id.clone(),
+            target: noted.target.clone(),
+            ec2_calls: noted.ec2_calls.clone(),
+            resources: noted.resources.clone(),
+            more_resources: noted.more,
+            outcome,
+            dry_run,
+            request,
+        }
+    }
+}
+
+impl Notes for Record {
+    fn request(&self, encoded: Vec<u8>) {
+        self.noted.lock().expect("audit record lock").request = Some(encoded);
+    }
+
+    fn target(&self, account: &str, region: &str) {
+        self.noted.lock().expect("audit record lock").target = Some(Target {
+            account: account.to_owned(),
+            region: region.to_owned(),
+        });
+    }
+
+    fn ec2_call(&self, action: &str, request_id: Option<&str>, http_status: u16) {
+        let mut noted = self.noted.lock().expect("audit record lock");
+        if noted.ec2_calls.len() < MAX_LISTED {
+            noted.ec2_calls.push(Ec2Call {
+                action: action.to_owned(),
+                request_id: request_id.unwrap_or_default().to_owned(),
+                http_status,
+            });
+        }
+    }
+
+    fn resources(&self, ids: &[String]) {
+        let mut noted = self.noted.lock().expect("audit record lock");
+        for id in ids {
+            if noted.resources.contains(id) {
+                continue;
+            }
+            if noted.resources.len() < MAX_LISTED {
+                noted.resources.push(id.clone());
+            } else {
+                noted.more += 1;
+            }
+        }
+    }
+}
+
+/// A time as RFC 3339 in UTC, with milliseconds (CloudTrail's `eventTime` has seconds).
+pub fn rfc3339(time: SystemTime) -> String {
+    let since = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let at = aws_sdk_ec2::primitives::DateTime::from_millis(since.as_millis() as i64);
+    at.fmt(aws_sdk_ec2::primitives::DateTimeFormat::DateTime)
+        .unwrap_or_default()
+}

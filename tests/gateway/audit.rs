@@ -1,0 +1,480 @@
+//! The audit trail on the real binary against moto behind a counting proxy (which keeps the
+//! request ids moto answered): one complete event per change, naming the caller, the
+//! resources (a selection's resolved ids), the EC2 calls with moto's own request ids, and the
+//! outcome; refusals audited with their reason and no EC2 call; no user data or token in the
+//! file; the policy (reads for one caller, reloaded); `--audit-required` with an unwritable
+//! trail; 2,000 events from 50 concurrent callers, none lost or interleaved.
+
+use crate::auth::bearer;
+use crate::counting_proxy::CountingProxy;
+use crate::support::{self, GatewayProcess, Moto};
+use ec2_grpc::pb;
+use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::time::timeout;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+const OPS_TOKEN: &str = "audit-ops-token-5f1c2e8a9b7d";
+const READER_TOKEN: &str = "audit-reader-token-0d3e6a1f4c";
+const USER_DATA: &str = "#!/bin/sh\necho s3cr3t-in-user-data";
+
+/// A directory of the test's own, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("ec2-grpc-audit-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The trail's events once it holds at least `count` (waiting up to 30 s: the writer is a
+/// thread of its own).
+async fn events(path: &Path, count: usize) -> Vec<Value> {
+    let read = || -> Vec<Value> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("every line is one JSON event"))
+            .collect()
+    };
+    timeout(Duration::from_secs(30), async {
+        loop {
+            let events = read();
+            if events.len() >= count {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{count} audit events within 30 s; got {:?}", read()))
+}
+
+/// The one event of `rpc`.
+fn only<'a>(events: &'a [Value], rpc: &str) -> &'a Value {
+    let found: Vec<&Value> = events.iter().filter(|e| e["rpc"] == rpc).collect();
+    assert_eq!(found.len(), 1, "one {rpc} event: {events:#?}");
+    found[0]
+}
+
+/// The request ids of an event's EC2 calls of `action`.
+fn request_ids(event: &Value, action: &str) -> Vec<String> {
+    event["ec2Calls"]
+        .as_array()
+        .expect("ec2Calls")
+        .iter()
+        .filter(|c| c["action"] == action)
+        .map(|c| c["requestID"].as_str().expect("requestID").to_owned())
+        .collect()
+}
+
+/// An event's resources, sorted.
+fn resources(event: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = event["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .map(|r| r.as_str().expect("an id").to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_ids() {
+    let moto = Moto::start().await;
+    let image = moto.image_id().await;
+    let proxy = CountingProxy::start(&moto.endpoint, None).await;
+    let dir = TempDir::new("changes");
+    let trail = dir.path("audit.jsonl");
+    let auth = support::AuthFiles::write(
+        "audit",
+        &format!("ops {OPS_TOKEN}\nreader {READER_TOKEN}\n"),
+        "[grants]\nops = [\"admin\"]\nreader = [\"reader\"]\n",
+    );
+    let args = [
+        &auth.args()[..],
+        &["--audit-log", trail.to_str().expect("path")],
+    ]
+    .concat();
+    let process = GatewayProcess::start_with(&proxy.endpoint, &args, &[]).await;
+    let mut client = Ec2ServiceClient::new(support::channel(process.addr).await);
+
+    // A launch with user data, a stop of a filter's selection, an interface's create and delete.
+    let launched = client
+        .run_instances(bearer(
+            pb::RunInstancesRequest {
+                image_id: image.clone(),
+                min_count: Some(2),
+                user_data: USER_DATA.as_bytes().to_vec(),
+                tag_specifications: vec![pb::TagSpecification {
+                    resource_type: "instance".into(),
+                    tags: vec![pb::Tag {
+                        key: "team".into(),
+                        value: "audit".into(),
+                    }],
+                }],
+                ..Default::default()
+            },
+            OPS_TOKEN,
+        ))
+        .await
+        .expect("launch")
+        .into_inner();
+    let mut ids: Vec<String> = launched
+        .instances
+        .iter()
+        .map(|i| i.instance_id.clone())
+        .collect();
+    ids.sort();
+    let subnet = launched.instances[0].subnet_id.clone();
+    let mut stop = client
+        .stop_instances(bearer(
+            pb::StopInstancesRequest {
+                selection: Some(pb::InstanceSelection {
+                    filters: vec![pb::Filter {
+                        name: "tag:team".into(),
+                        values: vec!["audit".into()],
+                    }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            OPS_TOKEN,
+        ))
+        .await
+        .expect("stop")
+        .into_inner();
+    while stop.message().await.expect("stop stream").is_some() {}
+    let eni = client
+        .create_network_interface(bearer(
+            pb::CreateNetworkInterfaceRequest {
+                subnet_id: subnet,
+                ..Default::default()
+            },
+            OPS_TOKEN,
+        ))
+        .await
+        .expect("create an interface")
+        .into_inner()
+        .network_interface
+        .expect("interface")
+        .network_interface_id;
+    client
+        .delete_network_interface(bearer(
+            pb::DeleteNetworkInterfaceRequest {
+                network_interface_id: eni.clone(),
+                ..Default::default()
+            },
+            OPS_TOKEN,
+        ))
+        .await
+        .expect("delete the interface");
+    // A read (not audited by default), a change refused by validation, one by permission.
+    client
+        .describe_instances(bearer(pb::DescribeInstancesRequest::default(), OPS_TOKEN))
+        .await
+        .expect("describe");
+    let invalid = client
+        .run_instances(bearer(
+            pb::RunInstancesRequest {
+                image_id: image,
+                min_count: Some(0),
+                ..Default::default()
+            },
+            OPS_TOKEN,
+        ))
+        .await
+        .expect_err("min_count 0");
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    let denied = client
+        .terminate_instances(bearer(
+            pb::TerminateInstancesRequest {
+                selection: Some(pb::InstanceSelection {
+                    instance_ids: ids.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            READER_TOKEN,
+        ))
+        .await
+        .expect_err("a reader may not terminate");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    let events = events(&trail, 6).await;
+    assert_eq!(
+        events.len(),
+        6,
+        "one event per change, none for the read: {events:#?}"
+    );
+    let launch = events
+        .iter()
+        .find(|e| e["rpc"] == "RunInstances" && e["outcome"]["code"] == "OK")
+        .expect("the launch");
+    assert_eq!(launch["identity"]["principal"], "ops");
+    assert_eq!(launch["identity"]["method"], "token");
+    assert_eq!(launch["level"], "request");
+    assert_eq!(resources(launch), ids);
+    assert_eq!(
+        request_ids(launch, "RunInstances"),
+        proxy.request_ids("RunInstances")
+    );
+    assert_eq!(launch["request"]["minCount"], 2);
+    assert!(launch["request"].get("userData").is_none());
+    assert_eq!(launch["target"]["region"], "us-east-1");
+    assert!(launch["auditId"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(
+        !launch["sourceIPAddress"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+    );
+
+    let stopped = only(&events, "StopInstances");
+    assert_eq!(resources(stopped), ids, "the ids the filter resolved to");
+    assert_eq!(
+        request_ids(stopped, "StopInstances"),
+        proxy.request_ids("StopInstances")
+    );
+    assert_eq!(stopped["outcome"]["code"], "OK");
+
+    let deleted = only(&events, "DeleteNetworkInterface");
+    assert_eq!(resources(deleted), std::slice::from_ref(&eni));
+    assert_eq!(
+        request_ids(deleted, "DeleteNetworkInterface"),
+        proxy.request_ids("DeleteNetworkInterface")
+    );
+    assert_eq!(resources(only(&events, "CreateNetworkInterface")), [eni]);
+
+    let refused: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["outcome"]["code"] != "OK")
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:#?}");
+    let invalid = refused
+        .iter()
+        .find(|e| e["rpc"] == "RunInstances")
+        .expect("invalid launch");
+    assert_eq!(invalid["outcome"]["reason"], "INVALID_REQUEST");
+    assert!(invalid["ec2Calls"].as_array().expect("calls").is_empty());
+    let denied = refused
+        .iter()
+        .find(|e| e["rpc"] == "TerminateInstances")
+        .expect("denied");
+    assert_eq!(denied["outcome"]["code"], "PERMISSION_DENIED");
+    assert_eq!(denied["outcome"]["reason"], "MISSING_PERMISSION");
+    assert_eq!(denied["identity"]["principal"], "reader");
+    assert!(denied["ec2Calls"].as_array().expect("calls").is_empty());
+
+    let text = std::fs::read_to_string(&trail).expect("the trail");
+    for secret in ["s3cr3t", OPS_TOKEN, READER_TOKEN] {
+        assert!(!text.contains(secret), "{secret} is in the audit trail");
+    }
+    println!(
+        "audit: 6 events; RunInstances requestID {:?} as moto answered",
+        proxy.request_ids("RunInstances")
+    );
+}
+
+#[tokio::test]
+async fn the_policy_audits_reads_for_one_caller_and_is_read_again_when_it_changes() {
+    let moto = Moto::start().await;
+    let dir = TempDir::new("policy");
+    let trail = dir.path("audit.jsonl");
+    let policy = dir.path("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[rules]]\nprincipals = [\"reader\"]\nrpcs = [\"Describe*\"]\nlevel = \"metadata\"\n",
+    )
+    .expect("policy");
+    let auth = support::AuthFiles::write(
+        "audit-policy",
+        &format!("ops {OPS_TOKEN}\nreader {READER_TOKEN}\n"),
+        "[grants]\nops = [\"admin\"]\nreader = [\"reader\"]\n",
+    );
+    let args = [
+        &auth.args()[..],
+        &[
+            "--audit-log",
+            trail.to_str().expect("path"),
+            "--audit-policy-file",
+            policy.to_str().expect("path"),
+        ],
+    ]
+    .concat();
+    let process = GatewayProcess::start_with(&moto.endpoint, &args, &[]).await;
+    let client = Ec2ServiceClient::new(support::channel(process.addr).await);
+    let describe = |token: &'static str| {
+        let mut client = client.clone();
+        async move {
+            client
+                .describe_instances(bearer(pb::DescribeInstancesRequest::default(), token))
+                .await
+                .expect("describe");
+        }
+    };
+    describe(OPS_TOKEN).await;
+    describe(READER_TOKEN).await;
+    let first = events(&trail, 1).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["identity"]["principal"], "reader");
+    assert_eq!(first[0]["level"], "metadata");
+    assert!(
+        first[0].get("request").is_none(),
+        "metadata has no parameters"
+    );
+
+    // The file changes: ops' reads too, at request level.
+    let next = policy.with_extension("next");
+    std::fs::write(
+        &next,
+        "[[rules]]\nrpcs = [\"Describe*\"]\nlevel = \"request\"\n",
+    )
+    .expect("policy");
+    std::fs::rename(&next, &policy).expect("replace the policy");
+    let seen = timeout(Duration::from_secs(30), async {
+        loop {
+            describe(OPS_TOKEN).await;
+            let text = std::fs::read_to_string(&trail).unwrap_or_default();
+            if text.contains("\"principal\":\"ops\"") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(seen.is_ok(), "the new policy audits ops' reads");
+}
+
+#[tokio::test]
+async fn with_audit_required_an_unwritable_trail_refuses_changes_before_ec2() {
+    let moto = Moto::start().await;
+    let image = moto.image_id().await;
+    let (sdk, _) = moto.sdk();
+    let proxy = CountingProxy::start(&moto.endpoint, None).await;
+    let unwritable = "/nonexistent-directory/audit.jsonl";
+    let process = GatewayProcess::start_with(
+        &proxy.endpoint,
+        &["--audit-log", unwritable, "--audit-required"],
+        &[],
+    )
+    .await;
+    let mut client = Ec2ServiceClient::new(support::channel(process.addr).await);
+    let refused = client
+        .run_instances(pb::RunInstancesRequest {
+            image_id: image.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("no trail, no change");
+    assert_eq!(refused.code(), Code::Unavailable);
+    let info = refused.get_details_error_info().expect("ErrorInfo");
+    assert_eq!(info.reason, "AUDIT_UNAVAILABLE");
+    assert_eq!(proxy.count("RunInstances"), 0, "nothing reached EC2");
+    let instances = sdk
+        .describe_instances()
+        .send()
+        .await
+        .expect("describe moto");
+    assert!(
+        instances.reservations().is_empty(),
+        "moto has no new instance"
+    );
+    client
+        .describe_instances(pb::DescribeInstancesRequest::default())
+        .await
+        .expect("reads are served");
+
+    // Without --audit-required, the change is served and the lost event counted.
+    let served = GatewayProcess::start_with(
+        &proxy.endpoint,
+        &["--audit-log", unwritable, "--metrics-listen", "127.0.0.1:0"],
+        &[],
+    )
+    .await;
+    let mut client = Ec2ServiceClient::new(support::channel(served.addr).await);
+    client
+        .run_instances(pb::RunInstancesRequest {
+            image_id: image,
+            ..Default::default()
+        })
+        .await
+        .expect("served without --audit-required");
+    let counted = timeout(Duration::from_secs(30), async {
+        loop {
+            if served
+                .metric("ec2_audit_dropped_total")
+                .await
+                .is_some_and(|n| n >= 1.0)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(counted.is_ok(), "the dropped event is counted");
+}
+
+#[tokio::test]
+async fn two_thousand_events_from_fifty_callers_are_all_written_whole() {
+    let moto = Moto::start().await;
+    let dir = TempDir::new("load");
+    let trail = dir.path("audit.jsonl");
+    let policy = dir.path("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[rules]]\nrpcs = [\"DescribeInstances\"]\nlevel = \"request\"\n",
+    )
+    .expect("policy");
+    let process = GatewayProcess::start_with(
+        &moto.endpoint,
+        &[
+            "--audit-log",
+            trail.to_str().expect("path"),
+            "--audit-policy-file",
+            policy.to_str().expect("path"),
+        ],
+        &[],
+    )
+    .await;
+    let mut callers = Vec::new();
+    for _ in 0..50 {
+        let mut client = Ec2ServiceClient::new(support::channel(process.addr).await);
+        callers.push(tokio::spawn(async move {
+            for _ in 0..40 {
+                client
+                    .describe_instances(pb::DescribeInstancesRequest::default())
+                    .await
+                    .expect("describe");
+            }
+        }));
+    }
+    for caller in callers {
+        caller.await.expect("caller");
+    }
+    let events = events(&trail, 2000).await;
+    assert_eq!(events.len(), 2000, "none lost");
+    let ids: std::collections::HashSet<&str> = events
+        .iter()
+        .map(|e| e["auditId"].as_str().expect("an id"))
+        .collect();
+    assert_eq!(ids.len(), 2000, "each its own event");
+}
