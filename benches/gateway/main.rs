@@ -18,6 +18,7 @@
 //! with P2, P6's CPU with P6.
 //! Timings live here and in BENCHMARKS.md, never in tests.
 
+mod audit;
 mod clients;
 mod cpu;
 mod events;
@@ -137,6 +138,9 @@ async fn main() {
     }
     if wanted("p9_events") {
         results["p9_events"] = events::run().await;
+    }
+    if wanted("p11") {
+        results["p11"] = audit::run().await;
     }
     if args.iter().any(|a| a == "--soak") {
         let seconds = value_of(&args, "--soak-secs").map_or(600, |s| {

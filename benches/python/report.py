@@ -49,6 +49,8 @@ GOAL_P9_STREAM = "view stream ≥ 10× the SDK paginator"
 GOAL_P9_RSS = "RSS ≤ 256 MiB with 100,000 instances"
 GOAL_P9E_LATENCY = "event put -> watcher: p99 under 1 s plus the debounce"
 GOAL_P9E_CALLS = "at most 1 DescribeInstances per debounce window, never a full list"
+GOAL_P11_LATENCY = "added p50 with the audit at request level: within 3 %"
+GOAL_P11_LOST = "0 events lost at the fleet's rate"
 GOAL_P10_LATENCY = "another account's p50 within 5 % of a home call's"
 GOAL_P10_RSS = "50 accounts configured: < 5 MiB above one"
 GOAL_P7_RSS = "RSS flat"
@@ -829,6 +831,45 @@ def section_p9_events(p9e):
     return summary, body
 
 
+def section_p11(p11):
+    ratio = p11["added_ratio"]
+    lost = p11["fleet_served"] - p11["fleet_written"]
+    summary = [
+        ["P11 audit: added p50 of a change", GOAL_P11_LATENCY,
+         f"p50 {fmt_us(p11['on_p50_us'])} with the trail vs {fmt_us(p11['off_p50_us'])} without",
+         f"{num(ratio)}×", yes_no(ratio <= 1.03)],
+        ["P11 audit: events lost under load", GOAL_P11_LOST,
+         f"{lost} lost of {p11['fleet_served']:,} ({num(p11['fleet_rate'])} calls/s)",
+         "—", yes_no(lost == 0 and p11["fleet_dropped"] == 0)],
+    ]
+    rows = [
+        ["change", f"CreateNetworkInterface in the stand-in, {p11['calls_each']:,} calls each "
+                   "way in alternating blocks of 500, one at a time"],
+        ["without the trail: p50 / p99", f"{fmt_us(p11['off_p50_us'])} / {fmt_us(p11['off_p99_us'])}"],
+        ["with the trail (request level): p50 / p99",
+         f"{fmt_us(p11['on_p50_us'])} / {fmt_us(p11['on_p99_us'])}"],
+        ["change events written", f"{p11['changes_written']:,} (warm-up included)"],
+        ["fleet", f"{p11['fleet_callers']} callers for {p11['fleet_secs']:.0f} s, DescribeInstances "
+                  "audited at request level: " f"{num(p11['fleet_rate'])} calls/s"],
+        ["fleet: served / written / dropped",
+         f"{p11['fleet_served']:,} / {p11['fleet_written']:,} / {abs(int(p11['fleet_dropped']))}"],
+    ]
+    body = [
+        "## P11: the audit trail",
+        "Issue 27's benchmark. The same change through a gateway writing the audit trail (to a "
+        "file, at `request` level: the event with the request's parameters) and through one "
+        "without, against the unthrottled stand-in; then 64 callers as fast as they go with "
+        "reads audited too, counting the events written against the calls served (the writer is "
+        "a thread of its own behind a bounded queue of 10,000). On this 2-core machine the "
+        "writer thread (the event's JSON, the request decoded with the contract's descriptors, "
+        "a write and a flush per event) shares the cores with the one-at-a-time client, the "
+        "gateway and the stand-in; the call's own path only notes into the record and queues "
+        "the event.",
+        table(["measure", "value"], rows),
+    ]
+    return summary, body
+
+
 def machine(meta):
     rows = [["date", meta.get("date", "—")], ["CPU", meta.get("cpu", "—")],
             ["cores", str(meta.get("cores", "—"))],
@@ -869,6 +910,7 @@ SCENARIOS = [
     ("p9_events", "P9 events: EC2's events into the view", [GOAL_P9E_LATENCY, GOAL_P9E_CALLS],
      section_p9_events, []),
     ("p10", "P10: targets", [GOAL_P10_LATENCY, GOAL_P10_RSS], section_p10, []),
+    ("p11", "P11: the audit trail", [GOAL_P11_LATENCY, GOAL_P11_LOST], section_p11, []),
     ("profile", "Profile: where a call's CPU goes", [], section_profile, []),
 ]
 

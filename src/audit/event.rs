@@ -45,6 +45,37 @@ pub struct Event {
     /// The request's parameters (`request` level; `userData` never written).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<serde_json::Value>,
+    /// The request still encoded: the writer thread reads `dry_run` and, at `request` level,
+    /// the parameters from it, so the call does not pay for decoding it.
+    #[serde(skip)]
+    pub encoded_request: Option<EncodedRequest>,
+}
+
+/// A call's request as the call noted it.
+#[derive(Debug, Clone)]
+pub struct EncodedRequest {
+    /// The RPC (`RunInstances`): its request message is `ec2.v1.<rpc>Request`.
+    pub rpc: String,
+    /// The protobuf bytes.
+    pub bytes: Vec<u8>,
+    /// Whether the parameters are written (`request` level).
+    pub parameters: bool,
+}
+
+impl Event {
+    /// Reads the encoded request (in the writer thread): `dry_run`, and the parameters when
+    /// the level writes them.
+    pub fn decode_request(&mut self) {
+        if let Some(encoded) = self.encoded_request.take() {
+            let request = super::params::request(&encoded.rpc, &encoded.bytes);
+            self.dry_run = request
+                .as_ref()
+                .and_then(|r| r.get("dryRun"))
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false);
+            self.request = request.filter(|_| encoded.parameters);
+        }
+    }
 }
 
 /// Who called.

@@ -3,8 +3,7 @@
 //! request, the target, every EC2 call with AWS's request id, the resources acted on. At the
 //! call's end it becomes the `Event` the sink writes.
 
-use super::event::{Ec2Call, Event, Identity, Outcome, Target};
-use super::params;
+use super::event::{Ec2Call, EncodedRequest, Event, Identity, Outcome, Target};
 use super::policy::Level;
 use crate::call::Notes;
 use std::sync::Mutex;
@@ -61,19 +60,16 @@ impl Record {
         &self.start.audit_id
     }
 
-    /// The event of the call, at `level`, ended as `outcome` by `identity`.
+    /// The event of the call, at `level`, ended as `outcome` by `identity` (once: what was
+    /// noted moves into it).
     pub fn event(&self, level: Level, identity: Identity, outcome: Outcome) -> Event {
-        let noted = self.noted.lock().expect("audit record lock");
+        let mut noted = self.noted.lock().expect("audit record lock");
         let method = self.start.rpc.rsplit('/').next().unwrap_or_default();
-        let request = match (level, &noted.request) {
-            (Level::Request, Some(encoded)) => params::request(method, encoded),
-            _ => None,
-        };
-        let dry_run = request
-            .as_ref()
-            .and_then(|r| r.get("dryRun"))
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false);
+        let encoded_request = noted.request.take().map(|bytes| EncodedRequest {
+            rpc: method.to_owned(),
+            bytes,
+            parameters: level == Level::Request,
+        });
         Event {
             audit_id: self.start.audit_id.clone(),
             level: level.name(),
@@ -84,13 +80,14 @@ impl Record {
             source_ip: self.start.source_ip.clone(),
             user_agent: self.start.user_agent.clone(),
             trace_id: self.start.trace_id.clone(),
-            target: noted.target.clone(),
-            ec2_calls: noted.ec2_calls.clone(),
-            resources: noted.resources.clone(),
+            target: noted.target.take(),
+            ec2_calls: std::mem::take(&mut noted.ec2_calls),
+            resources: std::mem::take(&mut noted.resources),
             more_resources: noted.more,
             outcome,
-            dry_run,
-            request,
+            dry_run: false,
+            request: None,
+            encoded_request,
         }
     }
 }

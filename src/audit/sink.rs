@@ -52,7 +52,8 @@ impl Sink {
         std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || {
-                for event in events {
+                while let Ok(mut event) = events.recv() {
+                    event.decode_request();
                     let line = match serde_json::to_string(&event) {
                         Ok(line) => line,
                         Err(e) => {
