@@ -1,9 +1,11 @@
 //! The configuration files and settings the server would read at start, read by the same
-//! loaders: tokens, JWKS, roles, TLS (with the certificate's expiry), accounts and the Redis
-//! settings. Nothing here connects anywhere but a JWKS URL, which the server fetches at start
+//! loaders: tokens, JWKS, roles, TLS (with the certificate's expiry), the audit trail's policy
+//! and log, accounts and the Redis settings. Nothing here connects anywhere but a JWKS URL, which the server fetches at start
 //! too.
 
 use super::Report;
+use crate::audit::policy::Policy;
+use crate::audit::sink::Destination;
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::{roles, tokens};
 use crate::protection::budget::shared::{self, redis_location};
@@ -55,6 +57,9 @@ pub async fn check(
         });
         report.add("EC2 budget through Redis", settings);
     }
+    if let Some(audit) = &settings.audit {
+        report.add("audit trail", check_audit(audit));
+    }
     match &settings.accounts_file {
         Some(path) => {
             let loaded = accounts::load(path, home_region).map(|file| file.get().clone());
@@ -67,6 +72,33 @@ pub async fn check(
         }
         None => Some(Accounts::home_only(home_region, None)),
     }
+}
+
+/// The audit trail's policy file (parsed as the server parses it) and its destination (a
+/// file the gateway can append to, or stdout).
+fn check_audit(audit: &server::AuditSettings) -> Result<String, String> {
+    let policy = match &audit.policy_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the audit policy {}: {e}", shown(path)))?;
+            let parsed = Policy::parse(&text).map_err(|e| format!("{}: {e}", shown(path)))?;
+            format!("policy {}: {} rules", shown(path), parsed.rules.len())
+        }
+        None => "the default policy (every change at request level, no reads)".to_owned(),
+    };
+    let destination = match &audit.destination {
+        Destination::Stdout => "to stdout".to_owned(),
+        Destination::File(path) => {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("cannot append to the audit log {}: {e}", shown(path)))?;
+            format!("to {}", shown(path))
+        }
+    };
+    let required = if audit.required { ", required" } else { "" };
+    Ok(format!("{destination}, {policy}{required}"))
 }
 
 fn shown(path: &Path) -> String {

@@ -60,9 +60,19 @@ async fn check_on_good_files_exits_0_and_on_each_broken_file_exits_2_naming_it()
         "other.key",
         &KeyPair::generate().expect("key").serialize_pem(),
     );
+    let policy = write(
+        &dir,
+        "audit.toml",
+        "[[rules]]\nprincipals = [\"prober\"]\nlevel = \"none\"\n",
+    );
+    let trail = dir.join("audit.jsonl");
     // Nothing here is asked of AWS: the endpoint is never called.
     let endpoint = "http://127.0.0.1:9";
     let good = [
+        "--audit-log",
+        arg(&trail),
+        "--audit-policy-file",
+        arg(&policy),
         "--auth-tokens-file",
         arg(&tokens),
         "--auth-roles-file",
@@ -76,7 +86,13 @@ async fn check_on_good_files_exits_0_and_on_each_broken_file_exits_2_naming_it()
     ];
     let (code, printed) = check(endpoint, &good).await;
     assert_eq!(code, 0, "{printed}");
-    for subject in ["tokens file", "roles file", "accounts file", "TLS"] {
+    for subject in [
+        "tokens file",
+        "roles file",
+        "accounts file",
+        "TLS",
+        "audit trail",
+    ] {
         assert!(
             printed.contains(&format!("ok      {subject}: ")),
             "{subject}: {printed}"
@@ -98,7 +114,16 @@ async fn check_on_good_files_exits_0_and_on_each_broken_file_exits_2_naming_it()
         "[accounts.dev]\nid = \"111111111111\"\nrole_arn = \"arn:aws:iam::111111111111:role/x\"\nregions = [\"us-west-2\"]\n\n[accounts.prod]\nid = \"12345\"\nrole_arn = \"arn:aws:iam::222222222222:role/x\"\nregions = [\"us-east-1\"]\n",
     );
     let bad_tokens = write(&dir, "bad-tokens", "ci tok-0123456789abcdef\nops short\n");
-    let cases: [(&[&str], Vec<String>); 5] = [
+    let bad_policy = write(&dir, "bad-audit.toml", "[[rules]]\nlevel = \"loud\"\n");
+    let cases: [(&[&str], Vec<String>); 7] = [
+        (
+            &["--audit-log", "-", "--audit-policy-file", arg(&bad_policy)],
+            vec![format!("PROBLEM audit trail: {}", bad_policy.display())],
+        ),
+        (
+            &["--audit-log", "/nonexistent-directory/audit.jsonl"],
+            vec!["PROBLEM audit trail: cannot append to the audit log /nonexistent-directory/audit.jsonl".into()],
+        ),
         (
             &["--accounts-file", arg(&broken_toml)],
             vec![
