@@ -150,7 +150,8 @@ pub async fn run(settings: Settings, telemetry: &Telemetry) -> Result<(), Startu
             None => None,
         },
     };
-    serve(
+    let audit_writer = access.audit.as_ref().map(Auditor::writer);
+    let served = serve(
         listener,
         gateway,
         settings.limits,
@@ -158,8 +159,17 @@ pub async fn run(settings: Settings, telemetry: &Telemetry) -> Result<(), Startu
         shutdown_signal(),
         settings.shutdown_grace,
     )
-    .await
+    .await;
+    // The events still queued (and the calls cancelled at the end of the grace) are written
+    // before the process exits.
+    if let Some(writer) = audit_writer {
+        writer.finish(AUDIT_DRAIN).await;
+    }
+    served
 }
+
+/// How long the audit writer may take to write what is queued at exit.
+const AUDIT_DRAIN: Duration = Duration::from_secs(5);
 
 /// Who may call, and over what: authentication and authorization, and TLS.
 #[derive(Debug, Clone, Default)]

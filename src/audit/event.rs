@@ -33,6 +33,9 @@ pub struct Event {
     pub target: Option<Target>,
     /// Every EC2 call it made, with AWS's request id: CloudTrail's `requestID`.
     pub ec2_calls: Vec<Ec2Call>,
+    /// EC2 calls beyond the 10,000 listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_ec2_calls: usize,
     /// The resources it acted on (the ids a selection resolved to included).
     pub resources: Vec<String>,
     /// Resources beyond the 10,000 listed.

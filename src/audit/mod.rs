@@ -76,6 +76,11 @@ impl Auditor {
         })
     }
 
+    /// The writer thread, to wait for at exit.
+    pub fn writer(&self) -> sink::Writer {
+        self.sink.writer()
+    }
+
     /// The level of a call of `rpc` by `principal`.
     fn level(&self, rpc: &str, principal: &str) -> Level {
         match &self.policy {
@@ -312,6 +317,19 @@ where
             },
         }));
         Call::set_notes(record.clone());
+        // Made now, so a call dropped before it answers (the caller's deadline, a reset, the
+        // end of the shutdown grace) is still written, as CANCELLED.
+        let mut finish = Finish {
+            rpc: method,
+            principal: String::new(),
+            record: record.clone(),
+            auditor,
+            identity: Identity {
+                method: "none".into(),
+                ..Identity::default()
+            },
+            done: false,
+        };
         let response = self.inner.call(request);
         Box::pin(async move {
             let mut response = response.await?;
@@ -336,14 +354,8 @@ where
                 response.headers_mut().insert(AUDIT_ID_METADATA, id);
             }
             let header_outcome = outcome(response.headers());
-            let finish = Finish {
-                rpc: method,
-                principal: identity.principal.clone(),
-                record,
-                auditor,
-                identity,
-                done: false,
-            };
+            finish.principal = identity.principal.clone();
+            finish.identity = identity;
             Ok(response.map(|inner| AuditedBody {
                 inner: Box::pin(inner),
                 finish: Some(finish),

@@ -72,7 +72,8 @@ pub struct Rule {
     /// RPC names, `*` globs allowed.
     #[serde(default)]
     pub rpcs: Option<Vec<String>>,
-    /// Principals (or the peer address of an unauthenticated call), `*` globs allowed.
+    /// Principals, `*` globs allowed (an unauthenticated call has none: only rules without
+    /// `principals` match it).
     #[serde(default)]
     pub principals: Option<Vec<String>>,
     /// The level of the calls it matches.

@@ -6,6 +6,7 @@
 use super::event::{Ec2Call, EncodedRequest, Event, Identity, Outcome, Target};
 use super::policy::Level;
 use crate::call::Notes;
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
@@ -35,7 +36,9 @@ struct Noted {
     request: Option<Vec<u8>>,
     target: Option<Target>,
     ec2_calls: Vec<Ec2Call>,
+    more_ec2_calls: usize,
     resources: Vec<String>,
+    listed: HashSet<String>,
     more: usize,
 }
 
@@ -82,6 +85,7 @@ impl Record {
             trace_id: self.start.trace_id.clone(),
             target: noted.target.take(),
             ec2_calls: std::mem::take(&mut noted.ec2_calls),
+            more_ec2_calls: noted.more_ec2_calls,
             resources: std::mem::take(&mut noted.resources),
             more_resources: noted.more,
             outcome,
@@ -112,19 +116,18 @@ impl Notes for Record {
                 request_id: request_id.unwrap_or_default().to_owned(),
                 http_status,
             });
+        } else {
+            noted.more_ec2_calls += 1;
         }
     }
 
     fn resources(&self, ids: &[String]) {
         let mut noted = self.noted.lock().expect("audit record lock");
         for id in ids {
-            if noted.resources.contains(id) {
-                continue;
-            }
-            if noted.resources.len() < MAX_LISTED {
-                noted.resources.push(id.clone());
-            } else {
+            if noted.resources.len() >= MAX_LISTED {
                 noted.more += 1;
+            } else if noted.listed.insert(id.clone()) {
+                noted.resources.push(id.clone());
             }
         }
     }

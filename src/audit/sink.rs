@@ -11,10 +11,12 @@ use crate::telemetry::metrics::instruments;
 use opentelemetry::KeyValue;
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Events waiting to be written, at most.
 pub const QUEUE: usize = 10_000;
@@ -33,44 +35,79 @@ pub enum Destination {
 pub struct Sink {
     queue: SyncSender<Event>,
     writable: Arc<AtomicBool>,
+    writer: Writer,
+}
+
+/// The writer thread: it ends once every `Sink` is gone and the queue is written.
+#[derive(Debug, Clone, Default)]
+pub struct Writer(Arc<Mutex<Option<std::thread::JoinHandle<()>>>>);
+
+impl Writer {
+    /// Waits (at most `limit`) for the writer to write what is queued and end: at exit, once
+    /// the server (and every `Sink` in it) is gone.
+    pub async fn finish(self, limit: Duration) {
+        let Some(thread) = self.0.lock().expect("audit writer lock").take() else {
+            return;
+        };
+        let joined = tokio::task::spawn_blocking(move || thread.join());
+        if tokio::time::timeout(limit, joined).await.is_err() {
+            tracing::error!("the audit writer did not finish within {limit:?}: events may be lost");
+        }
+    }
 }
 
 impl Sink {
     /// A sink writing to `destination` from a thread of its own. A file that cannot be
-    /// opened is tried again at each event; meanwhile the sink is not `writable`.
+    /// opened is tried again every second; meanwhile the sink is not `writable`.
     pub fn start(destination: Destination) -> Result<Sink, String> {
-        let mut out = match open(&destination) {
-            Ok(out) => Some(out),
-            Err(e) => {
-                tracing::error!("{e}: audit events are dropped until it can be written");
-                None
-            }
-        };
+        let mut out = Output::open(&destination)
+            .map_err(|e| tracing::error!("{e}: audit events are dropped until it can be written"))
+            .ok();
         let (queue, events) = sync_channel::<Event>(QUEUE);
         let writable = Arc::new(AtomicBool::new(out.is_some()));
         let health = writable.clone();
-        std::thread::Builder::new()
+        let mut looked = tokio::time::Instant::now();
+        let thread = std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || {
-                while let Ok(mut event) = events.recv() {
+                loop {
+                    let mut event = match events.recv_timeout(PROBE) {
+                        Ok(event) => event,
+                        Err(RecvTimeoutError::Timeout) => {
+                            // Idle: a file gone or rotated away is opened again, and a sink
+                            // that could not write says so once it can.
+                            if out.as_ref().is_none_or(|o| o.moved(&destination)) {
+                                out = Output::open(&destination).ok();
+                            }
+                            health.store(out.is_some(), Ordering::Relaxed);
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    };
                     event.decode_request();
-                    let line = match serde_json::to_string(&event) {
+                    let mut line = match serde_json::to_vec(&event) {
                         Ok(line) => line,
                         Err(e) => {
                             dropped("unserializable", &e.to_string());
                             continue;
                         }
                     };
+                    line.push(b'\n');
+                    // Under load, a look at the file's identity once a second at most.
+                    if looked.elapsed() >= PROBE {
+                        looked = tokio::time::Instant::now();
+                        if out.as_ref().is_some_and(|o| o.moved(&destination)) {
+                            out = None;
+                        }
+                    }
                     // Once more after opening the file again: it may have been rotated away.
-                    let mut written = Err(String::new());
+                    let mut written = Err("cannot open the audit log".to_owned());
                     for _ in 0..2 {
                         if out.is_none() {
-                            out = open(&destination).ok();
+                            out = Output::open(&destination).ok();
                         }
-                        let Some(file) = out.as_mut() else { continue };
-                        written = writeln!(file, "{line}")
-                            .and_then(|()| file.flush())
-                            .map_err(|e| e.to_string());
+                        let Some(output) = out.as_mut() else { continue };
+                        written = output.write_line(&line);
                         if written.is_ok() {
                             break;
                         }
@@ -78,17 +115,21 @@ impl Sink {
                     }
                     health.store(written.is_ok(), Ordering::Relaxed);
                     if let Err(e) = written {
-                        let why = if e.is_empty() {
-                            "cannot open the audit log"
-                        } else {
-                            &e
-                        };
-                        dropped("write", why);
+                        dropped("write", &e);
                     }
                 }
             })
             .map_err(|e| format!("cannot start the audit writer: {e}"))?;
-        Ok(Sink { queue, writable })
+        Ok(Sink {
+            queue,
+            writable,
+            writer: Writer(Arc::new(Mutex::new(Some(thread)))),
+        })
+    }
+
+    /// The writer thread, to wait for at exit.
+    pub fn writer(&self) -> Writer {
+        self.writer.clone()
     }
 
     /// Queues `event`; a full queue drops it, counted and logged.
@@ -116,16 +157,56 @@ impl Sink {
     }
 }
 
-/// Opens `destination` for appending lines.
-fn open(destination: &Destination) -> Result<Box<dyn Write + Send>, String> {
-    match destination {
-        Destination::Stdout => Ok(Box::new(std::io::stdout())),
-        Destination::File(path) => OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map(|f| Box::new(f) as Box<dyn Write + Send>)
-            .map_err(|e| format!("cannot open the audit log {}: {e}", path.display())),
+/// How often an idle writer looks at its file (rotated away, or writable again).
+const PROBE: Duration = Duration::from_secs(1);
+
+/// The open destination: stdout, or a file with the identity it had when opened.
+enum Output {
+    Stdout(std::io::Stdout),
+    File {
+        file: std::fs::File,
+        id: Option<(u64, u64)>,
+    },
+}
+
+impl Output {
+    /// Opens `destination` for appending lines.
+    fn open(destination: &Destination) -> Result<Output, String> {
+        match destination {
+            Destination::Stdout => Ok(Output::Stdout(std::io::stdout())),
+            Destination::File(path) => {
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| format!("cannot open the audit log {}: {e}", path.display()))?;
+                let id = file.metadata().ok().map(|m| (m.dev(), m.ino()));
+                Ok(Output::File { file, id })
+            }
+        }
+    }
+
+    /// Whether the file at `destination`'s path is no longer this one (rotated or deleted).
+    fn moved(&self, destination: &Destination) -> bool {
+        match (self, destination) {
+            (Output::File { id, .. }, Destination::File(path)) => {
+                let now = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+                now.is_none() || now != *id
+            }
+            _ => false,
+        }
+    }
+
+    /// Writes one whole line (one write, so a line is never split between two attempts).
+    fn write_line(&mut self, line: &[u8]) -> Result<(), String> {
+        let result = match self {
+            Output::Stdout(out) => {
+                let mut out = out.lock();
+                out.write_all(line).and_then(|()| out.flush())
+            }
+            Output::File { file, .. } => file.write_all(line).and_then(|()| file.flush()),
+        };
+        result.map_err(|e| e.to_string())
     }
 }
 
@@ -135,4 +216,70 @@ fn dropped(why: &'static str, detail: &str) {
         .audit_dropped
         .add(1, &[KeyValue::new("reason", why)]);
     tracing::error!(reason = why, "an audit event was not written: {detail}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::event::{Identity, Outcome};
+
+    fn event(id: &str) -> Event {
+        Event {
+            audit_id: id.into(),
+            level: "metadata",
+            received_at: String::new(),
+            completed_at: String::new(),
+            rpc: "StopInstances".into(),
+            identity: Identity::default(),
+            source_ip: String::new(),
+            user_agent: String::new(),
+            trace_id: String::new(),
+            target: None,
+            ec2_calls: Vec::new(),
+            more_ec2_calls: 0,
+            resources: Vec::new(),
+            more_resources: 0,
+            outcome: Outcome::default(),
+            dry_run: false,
+            request: None,
+            encoded_request: None,
+        }
+    }
+
+    /// Waits (up to 10 s) until `path` holds a line with `text`.
+    fn until_written(path: &std::path::Path, text: &str) -> bool {
+        (0..200).any(|_| {
+            let found = std::fs::read_to_string(path).is_ok_and(|t| t.contains(text));
+            if !found {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            found
+        })
+    }
+
+    #[test]
+    fn a_rotated_file_is_opened_again_and_an_unwritable_one_is_not_writable() {
+        let dir = std::env::temp_dir().join(format!("ec2-grpc-sink-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("audit.jsonl");
+        let sink = Sink::start(Destination::File(path.clone())).unwrap();
+        sink.send(event("first"));
+        assert!(until_written(&path, "\"first\""));
+        std::fs::rename(&path, dir.join("audit.jsonl.1")).unwrap();
+        // Idle, the writer looks every second: it sees the rename and opens (creates) the path
+        // again.
+        assert!(until_written(&path, ""), "the path opened again");
+        sink.send(event("second"));
+        assert!(
+            until_written(&path, "\"second\""),
+            "written to the new file"
+        );
+        let rotated = std::fs::read_to_string(dir.join("audit.jsonl.1")).unwrap();
+        assert!(!rotated.contains("second"));
+
+        let nowhere = Sink::start(Destination::File(dir.join("missing/audit.jsonl"))).unwrap();
+        assert!(!nowhere.writable());
+        assert!(sink.writable());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
