@@ -9,7 +9,7 @@ use super::fanout::Fanout;
 use super::message::{self, Message};
 use crate::ec2::Ec2;
 use crate::inventory::Inventory;
-use crate::telemetry::metrics::instruments;
+use crate::telemetry::metrics::{instruments, with_target};
 use aws_config::SdkConfig;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
 use opentelemetry::KeyValue;
@@ -271,10 +271,8 @@ impl Consumer {
             .add(1, &self.labels([KeyValue::new("stage", stage)]));
     }
 
-    /// The target's attributes, with `more`.
+    /// `more`, with the target's attributes.
     fn labels<const N: usize>(&self, more: [KeyValue; N]) -> Vec<KeyValue> {
-        let mut labels = self.ec2.stats.target_attributes().to_vec();
-        labels.extend(more);
-        labels
+        with_target(more, self.ec2.stats.target_attributes())
     }
 }

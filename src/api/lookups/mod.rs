@@ -217,7 +217,8 @@ pub async fn lookup<L: Lookup>(
     if let Some(scope) = scope {
         answer.items = within::<L>(scope, request.by_ids(), answer.items)?;
     }
-    Ok(L::response(answer, staleness.map(duration)))
+    let staleness = staleness.map(|age| prost_types::Duration::try_from(age).unwrap_or_default());
+    Ok(L::response(answer, staleness))
 }
 
 /// The answer of `request`: from the target's memory when the caller allows its age, else
@@ -230,7 +231,10 @@ async fn fetch<L: Lookup>(
     let digest = Sha256::digest(request.for_key().encode_to_vec());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     let key = format!("{}|{hex}", L::ACTION);
-    let max_age = request.max_staleness().map(std_duration);
+    // Negative durations are refused by validation first.
+    let max_age = request
+        .max_staleness()
+        .map(|d| Duration::try_from(*d).unwrap_or_default());
     if let Some((kept, age)) = max_age.and_then(|max| ec2.lookups.recall(&key, max))
         && let Ok(answer) = kept.downcast::<Answer<L::Item>>()
     {
@@ -331,19 +335,6 @@ fn named(value: &str) -> Vec<String> {
         Vec::new()
     } else {
         vec![value.to_owned()]
-    }
-}
-
-/// A protobuf duration as a std one (negative: zero; validation refuses those first).
-fn std_duration(d: &prost_types::Duration) -> Duration {
-    Duration::new(d.seconds.max(0) as u64, d.nanos.max(0) as u32)
-}
-
-/// A std duration as a protobuf one.
-fn duration(d: Duration) -> prost_types::Duration {
-    prost_types::Duration {
-        seconds: d.as_secs() as i64,
-        nanos: d.subsec_nanos() as i32,
     }
 }
 
