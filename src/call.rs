@@ -41,8 +41,9 @@ pub struct Call {
 pub trait Notes: Send + Sync + std::fmt::Debug {
     /// The request, protobuf-encoded (turned into its parameters only if they are written).
     fn request(&self, encoded: Vec<u8>);
-    /// The target the call reached.
-    fn target(&self, account: &str, region: &str);
+    /// The target the call reached, and the `SourceIdentity` of the session its EC2 calls
+    /// are signed with (when the account gives each caller its own).
+    fn target(&self, account: &str, region: &str, source_identity: Option<&str>);
     /// One EC2 HTTP attempt's answer: the action, AWS's request id, the HTTP status.
     fn ec2_call(&self, action: &str, request_id: Option<&str>, http_status: u16);
     /// Resources the call acted on (or resolved a selection to).

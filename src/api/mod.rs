@@ -103,6 +103,7 @@ impl Gateway {
     ) -> Result<(T, Option<TagScope>, Arc<Reached>), Status> {
         let grant = request.extensions().get::<TargetGrant>().cloned();
         let principal = request.extensions().get::<Principal>().cloned();
+        let caller = principal.as_ref().map(|p| p.0.clone());
         let (message, scope) = scoped(request);
         let notes = crate::call::Call::notes();
         if let Some(notes) = &notes {
@@ -127,9 +128,16 @@ impl Gateway {
             }
             _ => Ok(()),
         };
-        let reached = self.targets.reach(account, region, permit).await?;
+        let reached = self
+            .targets
+            .reach(account, region, caller.as_deref(), permit)
+            .await?;
         if let Some(notes) = &notes {
-            notes.target(reached.target.account_label(), &reached.target.region);
+            notes.target(
+                reached.target.account_label(),
+                &reached.target.region,
+                reached.source_identity.as_deref(),
+            );
         }
         let span = tracing::Span::current();
         span.record("cloud.account.id", reached.target.account_label());

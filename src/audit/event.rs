@@ -99,11 +99,16 @@ pub struct Identity {
 
 /// The account and region a call reached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Target {
     /// The account's id, or its alias when the id is unknown.
     pub account: String,
     /// The region.
     pub region: String,
+    /// The `SourceIdentity` of the caller's own session there (the account's
+    /// `source_identity`): CloudTrail's `userIdentity.sessionContext.sourceIdentity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_identity: Option<String>,
 }
 
 /// One EC2 HTTP attempt.

@@ -101,10 +101,11 @@ impl Notes for Record {
         self.noted.lock().expect("audit record lock").request = Some(encoded);
     }
 
-    fn target(&self, account: &str, region: &str) {
+    fn target(&self, account: &str, region: &str, source_identity: Option<&str>) {
         self.noted.lock().expect("audit record lock").target = Some(Target {
             account: account.to_owned(),
             region: region.to_owned(),
+            source_identity: source_identity.map(str::to_owned),
         });
     }
 

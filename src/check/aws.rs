@@ -68,9 +68,16 @@ pub async fn check(report: &mut Report, factory: &Factory, accounts: Option<&Acc
             }
         };
         if let Some(role) = account.roles.last() {
+            let how = if account.source_identity {
+                format!(
+                    " with SourceIdentity {CHECK_SOURCE_IDENTITY} (sts:SetSourceIdentity allowed)"
+                )
+            } else {
+                String::new()
+            };
             report.add(
                 format!("account {}", account.alias),
-                Ok(format!("assumed {role}")),
+                Ok(format!("assumed {role}{how}")),
             );
         }
         for region in &account.regions {
@@ -83,10 +90,16 @@ pub async fn check(report: &mut Report, factory: &Factory, accounts: Option<&Acc
     }
 }
 
-/// `account`'s role (chain), assumed once now as the gateway would assume it: its session's
-/// credentials, for the account's DryRun calls.
+/// The `SourceIdentity` the check's session sets in accounts whose callers get sessions of
+/// their own: proves the role's trust policy allows `sts:SetSourceIdentity`.
+pub const CHECK_SOURCE_IDENTITY: &str = "ec2-grpc-check";
+
+/// `account`'s role (chain), assumed once now as the gateway would assume it (with a
+/// `SourceIdentity` where callers get sessions of their own): its session's credentials, for
+/// the account's DryRun calls.
 async fn assume(factory: &Factory, account: &Account) -> Result<SharedCredentialsProvider, String> {
-    let session = credentials::assumed_role(factory.base(), account)
+    let identity = account.source_identity.then_some(CHECK_SOURCE_IDENTITY);
+    let session = credentials::assumed_role(factory.base(), account, identity)
         .await
         .provide_credentials()
         .await

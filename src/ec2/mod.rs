@@ -148,8 +148,13 @@ pub type MergeWindow = Option<batch::Window>;
 /// The gateway's EC2 client: the protected SDK client, and the describes that coalesce.
 #[derive(Debug, Clone)]
 pub struct Ec2 {
-    /// The SDK client, for every call that does not coalesce.
+    /// The SDK client of this call, for every call that does not coalesce: the caller's
+    /// session where the account gives callers their own (`targets::caller_sessions`), else
+    /// the target's.
     pub client: aws_sdk_ec2::Client,
+    /// The target's own SDK client, for the calls shared by callers (coalesced describes,
+    /// lookups in flight or kept).
+    pub shared: aws_sdk_ec2::Client,
     /// In-flight DescribeInstances pages.
     instances: Arc<SingleFlight<DescribeInstancesOutput>>,
     /// In-flight DescribeNetworkInterfaces pages.
@@ -171,8 +176,18 @@ impl Ec2 {
             interfaces: SingleFlight::new(stats.clone()),
             lookups: Arc::new(LookupCalls::new(stats.clone())),
             batcher: window.map(|w| IdBatcher::start(client.clone(), w, stats.clone())),
+            shared: client.clone(),
             client,
             stats,
+        }
+    }
+
+    /// The same seam, with `client` (a caller's session) for the calls that do not coalesce;
+    /// shared calls stay on the target's own client.
+    pub fn for_caller(&self, client: aws_sdk_ec2::Client) -> Ec2 {
+        Ec2 {
+            client,
+            ..self.clone()
         }
     }
 
@@ -205,7 +220,7 @@ impl Ec2 {
             ),
         );
         let call = self
-            .client
+            .shared
             .describe_instances()
             .set_instance_ids((!page.ids.is_empty()).then_some(page.ids))
             .set_filters((!page.filters.is_empty()).then_some(page.filters))
@@ -241,7 +256,7 @@ impl Ec2 {
         );
         let ids = page.ids;
         let call = self
-            .client
+            .shared
             .describe_network_interfaces()
             .set_network_interface_ids((!ids.is_empty()).then_some(ids))
             .set_filters((!page.filters.is_empty()).then_some(page.filters))

@@ -15,6 +15,7 @@
 //! external_id = "ec2-grpc-dev"         # optional, checked by the role's trust policy
 //! session_name = "ec2-grpc"            # default "ec2-grpc"
 //! session_seconds = 3600               # default: the role's (STS: 1 hour)
+//! source_identity = true               # default false: each caller its own session
 //! regions = ["us-east-1", "us-west-2"] # required
 //! budget_share = 0.5                   # default: --ec2-budget-share
 //! inventory = false                    # default: on when the inventory is on
@@ -24,6 +25,11 @@
 //! inventory = true
 //! events_queue_url = "https://sqs.us-west-2.amazonaws.com/111111111111/ec2-events"
 //! ```
+//!
+//! `source_identity = true` assumes the role once per caller as well, with the caller's principal
+//! as the session's `SourceIdentity`, so CloudTrail's `userIdentity.sessionContext.sourceIdentity`
+//! names who asked (see `caller_sessions`; the role's trust policy must allow
+//! `sts:SetSourceIdentity`).
 //!
 //! `events_queue_url` (per region: `[home.overrides.REGION]` for the home account; the
 //! `--inventory-events-queue-url` flag names the home region's) is the SQS queue EventBridge
@@ -81,6 +87,8 @@ struct AccountEntry {
     external_id: Option<String>,
     session_name: Option<String>,
     session_seconds: Option<u64>,
+    #[serde(default)]
+    source_identity: bool,
     regions: Vec<String>,
     budget_share: Option<f64>,
     inventory: Option<bool>,
@@ -118,6 +126,9 @@ pub struct Account {
     pub session_name: String,
     /// How long an assumed session lasts; `None`: the role's default.
     pub session_length: Option<Duration>,
+    /// Whether each caller gets a session of its own, with its principal as the session's
+    /// `SourceIdentity` (CloudTrail then names the caller); never for the home account.
+    pub source_identity: bool,
     /// The regions callers may name for this account.
     pub regions: Vec<String>,
     /// The account's budget share, when it differs from the gateway's.
@@ -350,6 +361,7 @@ fn account_entry(alias: &str, entry: AccountEntry) -> Result<Account, String> {
         external_id: entry.external_id,
         session_name,
         session_length: entry.session_seconds.map(Duration::from_secs),
+        source_identity: entry.source_identity,
         regions: entry.regions,
         budget_share: entry.budget_share,
         inventory: entry.inventory,
@@ -368,6 +380,7 @@ impl Accounts {
                 external_id: None,
                 session_name: DEFAULT_SESSION_NAME.to_owned(),
                 session_length: None,
+                source_identity: false,
                 regions: vec![home_region.to_owned()],
                 budget_share: None,
                 inventory: None,

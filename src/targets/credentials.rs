@@ -30,25 +30,38 @@ pub const IDENTITY_BUFFER: Duration = Duration::from_secs(5 * 60);
 
 /// The credentials of `account`'s role (chain), assumed with `base`'s credentials at `base`'s
 /// STS endpoint. The external id and session length apply to the last role of a chain (the
-/// account's own); every hop gets the session name.
-pub async fn assumed_role(base: &SdkConfig, account: &Account) -> SharedCredentialsProvider {
+/// account's own); every hop gets the session name. With `source_identity`, the first hop
+/// sets it as the session's `SourceIdentity`, which STS carries through the rest of the
+/// chain (see `caller_sessions`).
+pub async fn assumed_role(
+    base: &SdkConfig,
+    account: &Account,
+    source_identity: Option<&str>,
+) -> SharedCredentialsProvider {
     let last = account.roles.len().saturating_sub(1);
-    let mut chain: Option<AssumeRoleProvider> = None;
+    let mut chain: Option<SharedCredentialsProvider> = None;
     for (hop, arn) in account.roles.iter().enumerate() {
-        let mut builder = AssumeRoleProvider::builder(arn)
-            .configure(base)
-            .session_name(&account.session_name);
-        if hop == last {
-            if let Some(external_id) = &account.external_id {
-                builder = builder.external_id(external_id);
+        let hop = Hop {
+            role_arn: arn.clone(),
+            session_name: account.session_name.clone(),
+            external_id: account.external_id.clone().filter(|_| hop == last),
+            session_length: account.session_length.filter(|_| hop == last),
+        };
+        chain = Some(match (chain, source_identity) {
+            (None, Some(identity)) => SharedCredentialsProvider::new(SourcedRole {
+                sts: aws_sdk_sts::Client::new(base),
+                hop,
+                source_identity: identity.to_owned(),
+            }),
+            (None, None) => {
+                SharedCredentialsProvider::new(hop.provider().configure(base).build().await)
             }
-            if let Some(length) = account.session_length {
-                builder = builder.session_length(length);
-            }
-        }
-        chain = Some(match chain {
-            None => builder.build().await,
-            Some(previous) => builder.build_from_provider(previous).await,
+            (Some(previous), _) => SharedCredentialsProvider::new(
+                hop.provider()
+                    .configure(base)
+                    .build_from_provider(previous)
+                    .await,
+            ),
         });
     }
     let inner = chain.expect("an account reached through a role has at least one");
@@ -60,6 +73,80 @@ pub async fn assumed_role(base: &SdkConfig, account: &Account) -> SharedCredenti
     })
 }
 
+/// One role of a chain, as it is assumed.
+#[derive(Debug, Clone)]
+struct Hop {
+    role_arn: String,
+    session_name: String,
+    external_id: Option<String>,
+    session_length: Option<Duration>,
+}
+
+impl Hop {
+    /// aws-config's provider of this hop (not yet configured).
+    fn provider(&self) -> aws_config::sts::AssumeRoleProviderBuilder {
+        let mut builder =
+            AssumeRoleProvider::builder(&self.role_arn).session_name(&self.session_name);
+        if let Some(external_id) = &self.external_id {
+            builder = builder.external_id(external_id);
+        }
+        if let Some(length) = self.session_length {
+            builder = builder.session_length(length);
+        }
+        builder
+    }
+}
+
+/// A first hop that sets `SourceIdentity`: aws-config's `AssumeRoleProvider` has no such
+/// setting, so this calls STS's AssumeRole itself (the rest as the provider does).
+#[derive(Debug)]
+struct SourcedRole {
+    sts: aws_sdk_sts::Client,
+    hop: Hop,
+    source_identity: String,
+}
+
+impl SourcedRole {
+    async fn assume(&self) -> provider::Result {
+        let seconds = self
+            .hop
+            .session_length
+            .map(|d| i32::try_from(d.as_secs()).unwrap_or(i32::MAX));
+        let assumed = self
+            .sts
+            .assume_role()
+            .role_arn(&self.hop.role_arn)
+            .role_session_name(&self.hop.session_name)
+            .source_identity(&self.source_identity)
+            .set_external_id(self.hop.external_id.clone())
+            .set_duration_seconds(seconds)
+            .send()
+            .await
+            .map_err(CredentialsError::provider_error)?;
+        let sts = assumed
+            .credentials
+            .ok_or_else(|| CredentialsError::unhandled("STS answered no credentials"))?;
+        let expiry = std::time::SystemTime::try_from(sts.expiration)
+            .map_err(|_| CredentialsError::unhandled("STS answered an expiry out of range"))?;
+        Ok(aws_credential_types::Credentials::new(
+            sts.access_key_id,
+            sts.secret_access_key,
+            Some(sts.session_token),
+            Some(expiry),
+            "ec2-grpc-source-identity",
+        ))
+    }
+}
+
+impl ProvideCredentials for SourcedRole {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.assume())
+    }
+}
+
 /// How long an AssumeRole that STS refused is answered from memory: the calls to an account
 /// whose role STS refuses fail at once instead of each asking STS again (which would spend
 /// the home account's STS rate one call at a time until the trust policy is fixed).
@@ -68,7 +155,7 @@ pub const FAILURE_HOLD: Duration = Duration::from_secs(10);
 /// An account's role, assumed: errors and counts in the gateway's terms.
 #[derive(Debug)]
 struct AssumedRole {
-    inner: AssumeRoleProvider,
+    inner: SharedCredentialsProvider,
     account: String,
     role_arn: String,
     /// The last failure, and when it happened (see `FAILURE_HOLD`).

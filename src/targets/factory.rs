@@ -180,10 +180,6 @@ impl Factory {
             events_queue = queue.as_deref().unwrap_or("none"),
             "target ready"
         );
-        Ok(Reached {
-            target,
-            ec2,
-            inventory,
-        })
+        Ok(Reached::new(target, ec2, inventory))
     }
 }

@@ -9,12 +9,14 @@
 //! Redis under the target's `ACCOUNT:REGION`), the describes that coalesce (never across
 //! targets), and the inventory where it is on. Per account: one assumed-role credentials
 //! provider (`credentials`), shared by its regions, so an account costs one AssumeRole per
-//! session however many calls and regions it serves.
+//! session however many calls and regions it serves. Accounts that give each caller a session
+//! of its own (`source_identity`, for CloudTrail) add one per caller (`caller_sessions`).
 //!
 //! Model: lyft/clutch's AWS module (`account` and `region` on every request, one assumed-role
 //! provider per account, an unknown pair refused) and GCE's `project` / `zone`.
 
 pub mod accounts;
+pub mod caller_sessions;
 pub mod credentials;
 mod factory;
 
@@ -24,6 +26,7 @@ use crate::inventory::Inventory;
 use accounts::{Account, Accounts, AccountsFile};
 use aws_config::SdkConfig;
 use aws_sdk_ec2::config::SharedCredentialsProvider;
+use caller_sessions::{CallerClients, CallerSessions};
 pub use factory::Factory;
 use std::collections::HashMap;
 use std::path::Path;
@@ -59,6 +62,24 @@ pub struct Reached {
     pub ec2: Ec2,
     /// The target's instance view, when its inventory is on.
     pub inventory: Option<Inventory>,
+    /// The `SourceIdentity` of the session this call's EC2 calls are signed with, when the
+    /// account gives each caller its own.
+    pub source_identity: Option<String>,
+    /// The target's clients per caller (for accounts that give each caller a session).
+    pub callers: CallerClients,
+}
+
+impl Reached {
+    /// A target reached through the account's own session.
+    pub fn new(target: Target, ec2: Ec2, inventory: Option<Inventory>) -> Reached {
+        Reached {
+            target,
+            ec2,
+            inventory,
+            source_identity: None,
+            callers: CallerClients::default(),
+        }
+    }
 }
 
 /// The accounts in force: fixed, or an accounts file kept current.
@@ -103,11 +124,14 @@ struct Inner {
     building: tokio::sync::Mutex<()>,
     /// Each account's credentials, shared by its regions, with the account they were made for.
     credentials: Mutex<HashMap<String, (Account, SharedCredentialsProvider)>>,
+    /// The sessions of callers, in accounts that give each caller its own.
+    caller_sessions: CallerSessions,
 }
 
-/// The outcome of looking a target up.
+/// The outcome of looking a target up, with the account when its callers get sessions of
+/// their own.
 enum Lookup {
-    Built(Arc<Reached>),
+    Built(Arc<Reached>, Option<Box<Account>>),
     ToBuild(Box<(Target, Account)>),
 }
 
@@ -122,11 +146,7 @@ impl Targets {
             .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string());
         let accounts = Accounts::home_only(&region, None);
         let target = accounts.target("", "").expect("the home target resolves");
-        let home = Arc::new(Reached {
-            target,
-            ec2,
-            inventory,
-        });
+        let home = Arc::new(Reached::new(target, ec2, inventory));
         Targets::with_home(Source::Fixed(Box::new(accounts)), None, home)
     }
 
@@ -148,6 +168,7 @@ impl Targets {
                 built: RwLock::new(built),
                 building: tokio::sync::Mutex::new(()),
                 credentials: Mutex::new(HashMap::new()),
+                caller_sessions: CallerSessions::default(),
             }),
         }
     }
@@ -188,14 +209,16 @@ impl Targets {
         built.values().map(|b| b.reached.clone()).collect()
     }
 
-    /// The target a call names (`account`, `region`; empty: the home ones), once `permit`
-    /// allows it, built on first use. Unknown accounts and regions the account does not allow
-    /// are INVALID_ARGUMENT naming the field; `permit`'s refusal is returned as it is. Neither
-    /// makes an AWS call.
+    /// The target a call of `caller` names (`account`, `region`; empty: the home ones), once
+    /// `permit` allows it, built on first use; in an account that gives callers sessions of
+    /// their own, with the caller's (made on its first call). Unknown accounts and regions the
+    /// account does not allow are INVALID_ARGUMENT naming the field; `permit`'s refusal is
+    /// returned as it is. Neither makes an AWS call.
     pub async fn reach(
         &self,
         account: &str,
         region: &str,
+        caller: Option<&str>,
         permit: impl FnOnce(&Target) -> Result<(), Error>,
     ) -> Result<Arc<Reached>, Error> {
         let lookup = self.inner.accounts.with(|accounts| {
@@ -205,18 +228,56 @@ impl Targets {
             let built = self.inner.built.read().expect("targets lock");
             Ok::<_, Error>(match built.get(&key) {
                 Some(b) if b.account.reaches_as(found, &target.region) => {
-                    Lookup::Built(b.reached.clone())
+                    let own_sessions = found.source_identity && !found.is_home();
+                    Lookup::Built(
+                        b.reached.clone(),
+                        own_sessions.then(|| Box::new(found.clone())),
+                    )
                 }
                 _ => Lookup::ToBuild(Box::new((target, found.clone()))),
             })
         })?;
-        match lookup {
-            Lookup::Built(reached) => Ok(reached),
+        let (reached, account) = match lookup {
+            Lookup::Built(reached, account) => (reached, account.map(|a| *a)),
             Lookup::ToBuild(to_build) => {
                 let (target, account) = *to_build;
-                self.build(target, account).await
+                let own_sessions = account.source_identity && !account.is_home();
+                let reached = self.build(target, account.clone()).await?;
+                (reached, own_sessions.then_some(account))
             }
+        };
+        match (account, caller, &self.inner.factory) {
+            (Some(account), Some(caller), Some(factory)) => {
+                Ok(self.as_caller(&reached, &account, caller, factory).await)
+            }
+            _ => Ok(reached),
         }
+    }
+
+    /// `reached` as `caller` reaches it: its EC2 calls signed with the caller's session.
+    async fn as_caller(
+        &self,
+        reached: &Reached,
+        account: &Account,
+        caller: &str,
+        factory: &Factory,
+    ) -> Arc<Reached> {
+        let identity = caller_sessions::source_identity(caller);
+        let credentials = self
+            .inner
+            .caller_sessions
+            .credentials(factory.base(), account, &identity)
+            .await;
+        let client = reached
+            .callers
+            .client(&identity, &reached.ec2.shared, credentials);
+        Arc::new(Reached {
+            target: reached.target.clone(),
+            ec2: reached.ec2.for_caller(client),
+            inventory: reached.inventory.clone(),
+            source_identity: Some(identity),
+            callers: CallerClients::default(),
+        })
     }
 
     /// Builds `target` of `account` (unless a concurrent call just did) and keeps it.
@@ -270,7 +331,7 @@ impl Targets {
         {
             return provider.clone();
         }
-        let provider = credentials::assumed_role(base, account).await;
+        let provider = credentials::assumed_role(base, account, None).await;
         self.inner
             .credentials
             .lock()
@@ -320,6 +381,9 @@ async fn forget_removed(inner: Weak<Inner>) {
             });
             let mut credentials = inner.credentials.lock().expect("credentials lock");
             credentials.retain(|alias, _| accounts.others.contains_key(alias));
+            inner
+                .caller_sessions
+                .retain(|alias| accounts.others.contains_key(alias));
         });
         for reached in removed {
             tracing::info!(

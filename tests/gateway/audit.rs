@@ -478,3 +478,157 @@ async fn two_thousand_events_from_fifty_callers_are_all_written_whole() {
         .collect();
     assert_eq!(ids.len(), 2000, "each its own event");
 }
+
+#[tokio::test]
+async fn source_identity_gives_each_caller_one_session_per_account_that_signs_its_calls() {
+    use crate::counting_proxy::SIGNED_BY;
+    let moto = Moto::start().await;
+    let image = moto.image_id().await;
+    let proxy = CountingProxy::start(&moto.endpoint, None).await;
+    let dir = TempDir::new("source-identity");
+    let trail = dir.path("audit.jsonl");
+    let accounts = support::AccountsFile::write(
+        "audit-source-identity",
+        r#"
+[accounts.dev]
+id = "111111111111"
+role_arn = "arn:aws:iam::111111111111:role/ec2-grpc"
+regions = ["us-east-1", "us-west-2"]
+source_identity = true
+
+[accounts.plain]
+id = "222222222222"
+role_arn = "arn:aws:iam::222222222222:role/ec2-grpc"
+regions = ["us-east-1"]
+"#,
+    );
+    let auth = support::AuthFiles::write(
+        "audit-source-identity",
+        &format!("alice {OPS_TOKEN}\nbob@corp {READER_TOKEN}\n"),
+        "[grants]\nalice = [\"admin\"]\n\"bob@corp\" = [\"admin\"]\n\
+         [targets]\nalice = { accounts = [\"*\"] }\n\"bob@corp\" = { accounts = [\"*\"] }\n",
+    );
+    let args = [
+        &auth.args()[..],
+        &[
+            "--accounts-file",
+            accounts.arg(),
+            "--audit-log",
+            trail.to_str().expect("path"),
+        ],
+    ]
+    .concat();
+    let process = GatewayProcess::start_with(
+        &proxy.endpoint,
+        &args,
+        &[("AWS_ENDPOINT_URL_STS", proxy.endpoint.as_str())],
+    )
+    .await;
+    let mut client = Ec2ServiceClient::new(support::channel(process.addr).await);
+    let launch = |account: &str, region: &str| pb::RunInstancesRequest {
+        image_id: image.clone(),
+        account: account.into(),
+        region: region.into(),
+        tag_specifications: vec![pb::TagSpecification {
+            resource_type: "instance".into(),
+            tags: vec![pb::Tag {
+                key: "case".into(),
+                value: "source-identity".into(),
+            }],
+        }],
+        ..Default::default()
+    };
+
+    // alice: three launches in dev's us-east-1, one in its us-west-2, one in plain; bob: two.
+    for (account, region, token) in [
+        ("dev", "us-east-1", OPS_TOKEN),
+        ("dev", "us-east-1", OPS_TOKEN),
+        ("dev", "us-east-1", OPS_TOKEN),
+        ("dev", "us-west-2", OPS_TOKEN),
+        ("plain", "us-east-1", OPS_TOKEN),
+        ("dev", "us-east-1", READER_TOKEN),
+        ("dev", "us-east-1", READER_TOKEN),
+    ] {
+        client
+            .run_instances(bearer(launch(account, region), token))
+            .await
+            .unwrap_or_else(|e| panic!("launch in {account} {region}: {e:?}"));
+    }
+
+    // One AssumeRole per caller and account, with the caller's principal as SourceIdentity
+    // (dev's two regions share alice's); plain's own session sets none.
+    let issued = proxy.issued();
+    let session = |role_account: &str, identity: Option<&str>| -> Vec<String> {
+        issued
+            .iter()
+            .filter(|(form, _)| form["RoleArn"].contains(role_account))
+            .filter(|(form, _)| form.get("SourceIdentity").map(String::as_str) == identity)
+            .map(|(_, key)| key.clone())
+            .collect()
+    };
+    let alice = session("111111111111", Some("alice"));
+    let bob = session("111111111111", Some("bob@corp"));
+    assert_eq!(alice.len(), 1, "one session for alice in dev: {issued:?}");
+    assert_eq!(bob.len(), 1, "one session for bob in dev: {issued:?}");
+    assert_ne!(alice, bob);
+    assert_eq!(session("222222222222", None).len(), 1, "{issued:?}");
+    let in_plain_with_identity = issued
+        .iter()
+        .filter(|(form, _)| form["RoleArn"].contains("222222222222"))
+        .any(|(form, _)| form.contains_key("SourceIdentity"));
+    assert!(!in_plain_with_identity, "plain gives callers no sessions");
+
+    // Each launch in dev was signed by its caller's session.
+    let signed_by = |key: &str| {
+        proxy
+            .forms("RunInstances")
+            .iter()
+            .filter(|form| form.get(SIGNED_BY).map(String::as_str) == Some(key))
+            .count()
+    };
+    assert_eq!(signed_by(&alice[0]), 4, "alice's four launches in dev");
+    assert_eq!(signed_by(&bob[0]), 2, "bob's two");
+
+    // moto tied them to dev's account: the gateway's describe there finds all six.
+    let described = client
+        .describe_instances(bearer(
+            pb::DescribeInstancesRequest {
+                filters: vec![pb::Filter {
+                    name: "tag:case".into(),
+                    values: vec!["source-identity".into()],
+                }],
+                account: "dev".into(),
+                region: "us-east-1".into(),
+                ..Default::default()
+            },
+            OPS_TOKEN,
+        ))
+        .await
+        .expect("describe")
+        .into_inner();
+    let count: usize = described
+        .reservations
+        .iter()
+        .map(|r| r.instances.len())
+        .sum();
+    assert_eq!(count, 5, "dev's us-east-1 has alice's three and bob's two");
+
+    // The trail says which session each call used.
+    let events = events(&trail, 7).await;
+    let launches: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["rpc"] == "RunInstances")
+        .collect();
+    assert_eq!(launches.len(), 7);
+    for event in launches {
+        let expected = match (
+            event["identity"]["principal"].as_str(),
+            event["target"]["account"].as_str(),
+        ) {
+            (_, Some("222222222222")) => Value::Null,
+            (Some(principal), Some("111111111111")) => Value::from(principal),
+            other => panic!("unexpected event {other:?}: {event:#}"),
+        };
+        assert_eq!(event["target"]["sourceIdentity"], expected, "{event:#}");
+    }
+}

@@ -35,7 +35,7 @@ fn arg(path: &Path) -> &str {
 }
 
 const ROLES: &str = "[grants]\nci = [\"reader\"]\nops = [\"operator\"]\n";
-const ACCOUNTS: &str = "[home]\nregions = [\"us-east-1\", \"us-west-2\"]\n\n[accounts.dev]\nid = \"111111111111\"\nrole_arn = \"arn:aws:iam::111111111111:role/ec2-grpc\"\nregions = [\"us-west-2\"]\n";
+const ACCOUNTS: &str = "[home]\nregions = [\"us-east-1\", \"us-west-2\"]\n\n[accounts.dev]\nid = \"111111111111\"\nrole_arn = \"arn:aws:iam::111111111111:role/ec2-grpc\"\nregions = [\"us-west-2\"]\nsource_identity = true\n";
 
 #[tokio::test]
 async fn check_on_good_files_exits_0_and_on_each_broken_file_exits_2_naming_it() {
@@ -211,7 +211,7 @@ async fn check_aws_proves_the_caller_each_account_and_region_and_redis() {
         "ok      home credentials: arn:aws:sts::123456789012:user/moto (account 123456789012)",
         "ok      account home in us-east-1: DescribeInstances allowed (DryRun)",
         "ok      account home in us-west-2: DescribeInstances allowed (DryRun)",
-        "ok      account dev: assumed arn:aws:iam::111111111111:role/ec2-grpc",
+        "ok      account dev: assumed arn:aws:iam::111111111111:role/ec2-grpc with SourceIdentity ec2-grpc-check (sts:SetSourceIdentity allowed)",
         "ok      account dev in us-west-2: DescribeInstances allowed (DryRun)",
         "the budget script is loaded",
     ] {
@@ -220,6 +220,13 @@ async fn check_aws_proves_the_caller_each_account_and_region_and_redis() {
     // What was asked of AWS: one identity, one AssumeRole, one DryRun per account and region.
     assert_eq!(proxy.count("GetCallerIdentity"), 1);
     assert_eq!(proxy.count("AssumeRole"), 1);
+    // dev gives callers sessions of their own: the check proves its trust policy allows it.
+    assert_eq!(
+        proxy.forms("AssumeRole")[0]
+            .get("SourceIdentity")
+            .map(String::as_str),
+        Some("ec2-grpc-check")
+    );
     assert_eq!(proxy.count("DescribeInstances"), 3);
 
     // A role STS refuses, a [home] id that is not the credentials' account, and Redis away:

@@ -2,7 +2,9 @@
 //! query-protocol POSTs), counted by `Action` and kept (`forms`), forwarded as it is. It can play an STS that
 //! refuses one role: an AssumeRole whose `RoleArn` contains the refused text gets STS's
 //! `AccessDenied` (HTTP 403, with a request id) instead of moto's answer, as a role whose
-//! trust policy does not name the gateway would.
+//! trust policy does not name the gateway would. Each kept form also names the access key the
+//! request was signed with (`SIGNED_BY`), and the keys AssumeRole answers are kept with the
+//! AssumeRole's form (`issued`), so a test can tell whose session signed a call.
 
 #![allow(dead_code)] // each test uses part of the harness
 
@@ -20,6 +22,10 @@ use tokio::net::TcpListener;
 /// The request id of every refusal the proxy makes (as STS's would be, it is in the answer).
 pub const REFUSAL_REQUEST_ID: &str = "c0ffee00-0000-4000-8000-000000000403";
 
+/// The form key naming the access key id a request was signed with (from its
+/// `Authorization` header; not a parameter the gateway sent).
+pub const SIGNED_BY: &str = "x-signed-by";
+
 /// The proxy, serving until dropped.
 pub struct CountingProxy {
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL`.
@@ -27,6 +33,7 @@ pub struct CountingProxy {
     counts: Arc<Mutex<HashMap<String, usize>>>,
     forms: Arc<Mutex<Vec<Form>>>,
     answered: Arc<Mutex<Vec<(String, String)>>>,
+    issued: Arc<Mutex<Vec<(Form, String)>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -46,6 +53,7 @@ struct Shared {
     counts: Arc<Mutex<HashMap<String, usize>>>,
     forms: Arc<Mutex<Vec<Form>>>,
     answered: Arc<Mutex<Vec<(String, String)>>>,
+    issued: Arc<Mutex<Vec<(Form, String)>>>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -58,8 +66,10 @@ impl CountingProxy {
         let counts = Arc::new(Mutex::new(HashMap::new()));
         let forms = Arc::new(Mutex::new(Vec::new()));
         let answered = Arc::new(Mutex::new(Vec::new()));
+        let issued = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::new(Shared {
             answered: answered.clone(),
+            issued: issued.clone(),
             upstream: upstream.to_owned(),
             refused_role: refused_role.map(str::to_owned),
             counts: counts.clone(),
@@ -82,8 +92,14 @@ impl CountingProxy {
             counts,
             forms,
             answered,
+            issued,
             task,
         }
+    }
+
+    /// Every AssumeRole answered with credentials: its form, and the access key id issued.
+    pub fn issued(&self) -> Vec<(Form, String)> {
+        self.issued.lock().expect("lock").clone()
     }
 
     /// Requests seen for `action` so far.
@@ -125,7 +141,16 @@ async fn forward(
 ) -> Result<hyper::Response<Full<Bytes>>, hyper::Error> {
     let (mut parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
-    let form: Form = form_urlencoded::parse(&body).into_owned().collect();
+    let mut form: Form = form_urlencoded::parse(&body).into_owned().collect();
+    if let Some(key) = parts
+        .headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("Credential=").nth(1))
+        .and_then(|v| v.split('/').next())
+    {
+        form.insert(SIGNED_BY.to_owned(), key.to_owned());
+    }
     let action = form.get("Action").cloned().unwrap_or_default();
     shared.forms.lock().expect("lock").push(form.clone());
     *shared
@@ -182,5 +207,17 @@ async fn forward(
             .push((action.clone(), id.to_owned()));
     }
     let body = body.collect().await?.to_bytes();
+    if action == "AssumeRole"
+        && let Some(key) = String::from_utf8_lossy(&body)
+            .split("<AccessKeyId>")
+            .nth(1)
+            .and_then(|rest| rest.split("</AccessKeyId>").next())
+    {
+        shared
+            .issued
+            .lock()
+            .expect("lock")
+            .push((form, key.to_owned()));
+    }
     Ok(hyper::Response::from_parts(parts, Full::new(body)))
 }

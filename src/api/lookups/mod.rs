@@ -240,7 +240,7 @@ async fn fetch<L: Lookup>(
     {
         return Ok((answer.as_ref().clone(), Some(age)));
     }
-    let call = request.send(&ec2.client);
+    let call = request.send(&ec2.shared);
     let shared = ec2
         .lookups
         .run(key.clone(), async move {
