@@ -505,6 +505,10 @@ impl Config {
             log_level: self.log_level.clone(),
             log_format: self.log_format,
             prometheus: self.metrics_listen.is_some(),
+            audit_queue: self
+                .audit_log
+                .is_some()
+                .then_some(crate::audit::sink::QUEUE),
         }
     }
 

@@ -133,7 +133,8 @@ pub async fn run(settings: Settings, telemetry: &Telemetry) -> Result<(), Startu
         reflection_requires_credentials: settings.auth.reflection_requires_credentials,
         audit: match &settings.audit {
             Some(audit) => {
-                let sink = Sink::start(audit.destination.clone()).map_err(StartupError::Audit)?;
+                let sink = Sink::start(audit.destination.clone(), telemetry.audit_logger())
+                    .map_err(StartupError::Audit)?;
                 Some(
                     Auditor::new(sink, audit.policy_file.as_deref(), audit.required)
                         .map_err(StartupError::Audit)?,

@@ -9,12 +9,14 @@
 //! - `record`: a call's record as it goes (the layers below note into it through
 //!   `call::Notes`); `event`: the JSON line it becomes; `params`: the request's parameters,
 //!   `user_data` left out;
-//! - `sink`: the bounded queue and the writer thread;
+//! - `sink`: the bounded queue and the writer thread; `otlp`: each event as an OpenTelemetry
+//!   log record too, when OTLP is on;
 //! - this file: the layer that opens a record per call, outside authentication (so refused
 //!   calls are audited too), refuses a change before any EC2 call with `--audit-required`
 //!   while the sink cannot write, and writes the event when the response ends.
 
 pub mod event;
+pub mod otlp;
 pub mod params;
 pub mod policy;
 mod record;

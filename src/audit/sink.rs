@@ -4,11 +4,13 @@
 //! never slows a call. An event that cannot be queued (the queue full) or written (the file
 //! gone) is counted (`ec2.audit.dropped`) and logged, never lost silently; and the sink says
 //! whether it is writing (`writable`), so `--audit-required` can refuse a change before any
-//! EC2 call when its event could not be written.
+//! EC2 call when its event could not be written. With OTLP on, the writer also emits each
+//! event as a log record (`otlp`).
 
 use super::event::Event;
 use crate::telemetry::metrics::instruments;
 use opentelemetry::KeyValue;
+use opentelemetry_sdk::logs::SdkLogger;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -57,9 +59,10 @@ impl Writer {
 }
 
 impl Sink {
-    /// A sink writing to `destination` from a thread of its own. A file that cannot be
-    /// opened is tried again every second; meanwhile the sink is not `writable`.
-    pub fn start(destination: Destination) -> Result<Sink, String> {
+    /// A sink writing to `destination` from a thread of its own, and emitting each event
+    /// through `otlp` when given. A file that cannot be opened is tried again every second;
+    /// meanwhile the sink is not `writable`.
+    pub fn start(destination: Destination, otlp: Option<SdkLogger>) -> Result<Sink, String> {
         let mut out = Output::open(&destination)
             .map_err(|e| tracing::error!("{e}: audit events are dropped until it can be written"))
             .ok();
@@ -93,6 +96,9 @@ impl Sink {
                         }
                     };
                     line.push(b'\n');
+                    if let (Some(logger), Ok(json)) = (&otlp, serde_json::to_value(&event)) {
+                        super::otlp::emit(logger, &event, json);
+                    }
                     // Under load, a look at the file's identity once a second at most.
                     if looked.elapsed() >= PROBE {
                         looked = tokio::time::Instant::now();
@@ -262,7 +268,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ec2-grpc-sink-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("audit.jsonl");
-        let sink = Sink::start(Destination::File(path.clone())).unwrap();
+        let sink = Sink::start(Destination::File(path.clone()), None).unwrap();
         sink.send(event("first"));
         assert!(until_written(&path, "\"first\""));
         std::fs::rename(&path, dir.join("audit.jsonl.1")).unwrap();
@@ -277,7 +283,8 @@ mod tests {
         let rotated = std::fs::read_to_string(dir.join("audit.jsonl.1")).unwrap();
         assert!(!rotated.contains("second"));
 
-        let nowhere = Sink::start(Destination::File(dir.join("missing/audit.jsonl"))).unwrap();
+        let nowhere =
+            Sink::start(Destination::File(dir.join("missing/audit.jsonl")), None).unwrap();
         assert!(!nowhere.writable());
         assert!(sink.writable());
         let _ = std::fs::remove_dir_all(&dir);

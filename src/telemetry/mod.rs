@@ -7,6 +7,9 @@
 //! - Metrics: the instruments of `metrics`, exported over OTLP under the same condition
 //!   (every `OTEL_METRIC_EXPORT_INTERVAL` ms, default 60 s), and served as Prometheus text when
 //!   `--metrics-listen` is set.
+//! - Audit events: with the audit trail on, also exported as OpenTelemetry log records over
+//!   OTLP under the same condition (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` too); see `audit::otlp`.
+//!   The diagnostic logs stay on stderr.
 //!
 //! `OTEL_SERVICE_NAME` names the service (default `ec2-grpc`). `Telemetry::shutdown` flushes.
 
@@ -16,8 +19,12 @@ pub mod rpc;
 
 use crate::startup::StartupError;
 use opentelemetry::global;
+use opentelemetry::logs::LoggerProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::{
+    BatchConfigBuilder, BatchLogProcessor, SdkLogger, SdkLoggerProvider,
+};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -48,6 +55,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Whether metrics are served as Prometheus text (a registry is kept for it).
     pub prometheus: bool,
+    /// With the audit trail on, its queue's depth (its events are exported as log records
+    /// when OTLP is configured, through a queue as deep).
+    pub audit_queue: Option<usize>,
 }
 
 /// The installed providers, kept to flush them at shutdown.
@@ -57,6 +67,8 @@ pub struct Telemetry {
     tracer_provider: Option<SdkTracerProvider>,
     /// Exports and serves metrics, when OTLP or Prometheus is configured.
     meter_provider: Option<SdkMeterProvider>,
+    /// Exports audit events as log records, when the trail is on and OTLP is configured.
+    logger_provider: Option<SdkLoggerProvider>,
     /// What `--metrics-listen` serves.
     pub prometheus: Option<::prometheus::Registry>,
     /// The thread writing log lines; dropping it (at exit) flushes what is buffered.
@@ -97,6 +109,28 @@ pub fn init(settings: &Settings) -> Result<Telemetry, StartupError> {
         telemetry.tracer_provider = Some(
             SdkTracerProvider::builder()
                 .with_batch_exporter(exporter)
+                .with_resource(resource())
+                .build(),
+        );
+    }
+
+    if let (Some(depth), true) = (settings.audit_queue, otlp_configured("LOGS")) {
+        let exporter = opentelemetry_otlp::LogExporter::builder()
+            .with_tonic()
+            .build()
+            .map_err(|e| {
+                StartupError::Telemetry(format!("cannot set up the OTLP log exporter: {e}"))
+            })?;
+        // As deep as the audit queue: a burst the trail takes, the export takes too.
+        let batches = BatchConfigBuilder::default()
+            .with_max_queue_size(depth)
+            .build();
+        let processor = BatchLogProcessor::builder(exporter)
+            .with_batch_config(batches)
+            .build();
+        telemetry.logger_provider = Some(
+            SdkLoggerProvider::builder()
+                .with_log_processor(processor)
                 .with_resource(resource())
                 .build(),
         );
@@ -189,8 +223,18 @@ pub fn init(settings: &Settings) -> Result<Telemetry, StartupError> {
 }
 
 impl Telemetry {
-    /// Flushes and stops the exporters (spans and metrics still buffered are sent).
+    /// The logger audit events are exported with, when the trail is on and OTLP configured.
+    pub fn audit_logger(&self) -> Option<SdkLogger> {
+        self.logger_provider
+            .as_ref()
+            .map(|provider| provider.logger("ec2-grpc.audit"))
+    }
+
+    /// Flushes and stops the exporters (spans, metrics and log records still buffered are sent).
     pub fn shutdown(&self) {
+        if let Some(provider) = &self.logger_provider {
+            let _ = provider.shutdown();
+        }
         if let Some(provider) = &self.tracer_provider {
             let _ = provider.shutdown();
         }
