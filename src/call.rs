@@ -48,6 +48,9 @@ pub trait Notes: Send + Sync + std::fmt::Debug {
     fn ec2_call(&self, action: &str, request_id: Option<&str>, http_status: u16);
     /// Resources the call acted on (or resolved a selection to).
     fn resources(&self, ids: &[String]);
+    /// One step of a streamed change done (a batch of an instance action, one deletion of
+    /// an interface cleanup): its number, the resources it acted on, its failure if it failed.
+    fn step(&self, number: i64, resources: &[String], failure: Option<&crate::pb::BatchFailure>);
 }
 
 /// The EC2 attempts of one call, put in the response's extensions for the layers outside.
@@ -55,6 +58,11 @@ pub trait Notes: Send + Sync + std::fmt::Debug {
 pub struct Ec2Attempts(pub Arc<AtomicU64>);
 
 impl Call {
+    /// This call's audit notes, when it is audited (for work outside the call's task).
+    pub fn notes_here(&self) -> Option<Arc<dyn Notes>> {
+        self.notes.get().cloned()
+    }
+
     /// The call served here, if any (to carry it into work that runs elsewhere).
     pub fn current() -> Option<Call> {
         CALL.try_with(Call::clone).ok()

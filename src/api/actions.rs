@@ -356,6 +356,9 @@ impl Run {
                 self.summary.failed += count;
             }
         }
+        if let Some(notes) = self.call.as_ref().and_then(Call::notes_here) {
+            notes.step(i64::from(batch.batch), &ids, batch.failure.as_ref());
+        }
         Some(ActionEvent::Batch(batch))
     }
 }

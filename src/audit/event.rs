@@ -14,6 +14,13 @@ pub struct Event {
     pub audit_id: String,
     /// `metadata` or `request`.
     pub level: &'static str,
+    /// `complete`: the call's event, written when it ends; `step`: one step of a streamed
+    /// change (a batch of an instance action, one deletion of a cleanup), written when it is
+    /// done, with the call's audit id.
+    pub stage: &'static str,
+    /// The step's number (1, 2, ...), for `step` events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<i64>,
     /// When the call arrived (RFC 3339, UTC).
     pub received_at: String,
     /// When it ended.

@@ -13,7 +13,8 @@
 //!   log record too, when OTLP is on;
 //! - this file: the layer that opens a record per call, outside authentication (so refused
 //!   calls are audited too), refuses a change before any EC2 call with `--audit-required`
-//!   while the sink cannot write, and writes the event when the response ends.
+//!   while the sink cannot write, and writes the event when the response ends (and, for a
+//!   streamed change, one per step as it is done, with the call's audit id).
 
 pub mod event;
 pub mod otlp;
@@ -356,6 +357,12 @@ where
                 response.headers_mut().insert(AUDIT_ID_METADATA, id);
             }
             let header_outcome = outcome(response.headers());
+            // A streamed change writes each step as it is done (a call that is not streamed
+            // notes none).
+            let level = finish.auditor.level(&finish.rpc, &identity.principal);
+            if policy::is_change(&finish.rpc) && level != Level::None {
+                record.write_steps(finish.auditor.sink.clone(), level, identity.clone());
+            }
             finish.principal = identity.principal.clone();
             finish.identity = identity;
             Ok(response.map(|inner| AuditedBody {

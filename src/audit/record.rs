@@ -1,11 +1,15 @@
 //! One call's audit record as the call goes: what the audit layer knows at its start (who,
 //! from where, which RPC, when), and what the call notes on the way (`call::Notes`): the
 //! request, the target, every EC2 call with AWS's request id, the resources acted on. At the
-//! call's end it becomes the `Event` the sink writes.
+//! call's end it becomes the `Event` the sink writes. A streamed change also writes an event
+//! per step (batch or deletion) as it is done, with the EC2 calls made since the step before,
+//! once the layer knows who called (`write_steps`).
 
 use super::event::{Ec2Call, EncodedRequest, Event, Identity, Outcome, Target};
 use super::policy::Level;
+use super::sink::Sink;
 use crate::call::Notes;
+use crate::pb;
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -40,6 +44,19 @@ struct Noted {
     resources: Vec<String>,
     listed: HashSet<String>,
     more: usize,
+    /// Where step events go, once armed.
+    steps: Option<Steps>,
+    /// The EC2 calls before this index are in an earlier step's event (or came before the
+    /// steps: resolving the selection).
+    cut: usize,
+}
+
+/// How a call's step events are written.
+#[derive(Debug)]
+struct Steps {
+    sink: Sink,
+    level: Level,
+    identity: Identity,
 }
 
 /// One call's record.
@@ -67,15 +84,44 @@ impl Record {
     /// noted moves into it).
     pub fn event(&self, level: Level, identity: Identity, outcome: Outcome) -> Event {
         let mut noted = self.noted.lock().expect("audit record lock");
-        let method = self.start.rpc.rsplit('/').next().unwrap_or_default();
-        let encoded_request = noted.request.take().map(|bytes| EncodedRequest {
-            rpc: method.to_owned(),
-            bytes,
-            parameters: level == Level::Request,
+        let request = noted.request.take();
+        let mut event = self.shaped(level, identity, outcome, request, level == Level::Request);
+        event.target = noted.target.take();
+        event.ec2_calls = std::mem::take(&mut noted.ec2_calls);
+        event.more_ec2_calls = noted.more_ec2_calls;
+        event.resources = std::mem::take(&mut noted.resources);
+        event.more_resources = noted.more;
+        event
+    }
+
+    /// From now on, each step the call notes is written to `sink` at `level` as `identity`'s
+    /// (the steps' EC2 calls are those after the calls noted so far).
+    pub fn write_steps(&self, sink: Sink, level: Level, identity: Identity) {
+        let mut noted = self.noted.lock().expect("audit record lock");
+        noted.cut = noted.ec2_calls.len();
+        noted.steps = Some(Steps {
+            sink,
+            level,
+            identity,
         });
+    }
+
+    /// An event of this call with the start's fields, and the request (its parameters
+    /// written when `parameters`).
+    fn shaped(
+        &self,
+        level: Level,
+        identity: Identity,
+        outcome: Outcome,
+        request: Option<Vec<u8>>,
+        parameters: bool,
+    ) -> Event {
+        let method = self.start.rpc.rsplit('/').next().unwrap_or_default();
         Event {
             audit_id: self.start.audit_id.clone(),
             level: level.name(),
+            stage: "complete",
+            step: None,
             received_at: self.start.received.map(rfc3339).unwrap_or_default(),
             completed_at: rfc3339(SystemTime::now()),
             rpc: method.to_owned(),
@@ -83,15 +129,19 @@ impl Record {
             source_ip: self.start.source_ip.clone(),
             user_agent: self.start.user_agent.clone(),
             trace_id: self.start.trace_id.clone(),
-            target: noted.target.take(),
-            ec2_calls: std::mem::take(&mut noted.ec2_calls),
-            more_ec2_calls: noted.more_ec2_calls,
-            resources: std::mem::take(&mut noted.resources),
-            more_resources: noted.more,
+            target: None,
+            ec2_calls: Vec::new(),
+            more_ec2_calls: 0,
+            resources: Vec::new(),
+            more_resources: 0,
             outcome,
             dry_run: false,
             request: None,
-            encoded_request,
+            encoded_request: request.map(|bytes| EncodedRequest {
+                rpc: method.to_owned(),
+                bytes,
+                parameters,
+            }),
         }
     }
 }
@@ -120,6 +170,40 @@ impl Notes for Record {
         } else {
             noted.more_ec2_calls += 1;
         }
+    }
+
+    fn step(&self, number: i64, resources: &[String], failure: Option<&pb::BatchFailure>) {
+        let mut noted = self.noted.lock().expect("audit record lock");
+        let Some(steps) = &noted.steps else {
+            return;
+        };
+        let (sink, level, identity) = (steps.sink.clone(), steps.level, steps.identity.clone());
+        let outcome = match failure {
+            None => Outcome {
+                code: "OK".into(),
+                ..Outcome::default()
+            },
+            Some(failed) => Outcome {
+                code: crate::telemetry::rpc::code_name(tonic::Code::from(failed.code)).to_owned(),
+                reason: failed.reason.clone(),
+                aws_code: failed.aws_code.clone(),
+                message: failed.message.clone(),
+            },
+        };
+        // The request goes along for its `dry_run`; its parameters are in the call's event.
+        let mut event = self.shaped(level, identity, outcome, noted.request.clone(), false);
+        event.stage = "step";
+        event.step = Some(number);
+        event.target = noted.target.clone();
+        event.ec2_calls = noted
+            .ec2_calls
+            .get(noted.cut..)
+            .unwrap_or_default()
+            .to_vec();
+        noted.cut = noted.ec2_calls.len();
+        event.resources = resources.to_vec();
+        drop(noted);
+        sink.send(event);
     }
 
     fn resources(&self, ids: &[String]) {

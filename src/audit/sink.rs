@@ -233,6 +233,8 @@ mod tests {
         Event {
             audit_id: id.into(),
             level: "metadata",
+            stage: "complete",
+            step: None,
             received_at: String::new(),
             completed_at: String::new(),
             rpc: "StopInstances".into(),

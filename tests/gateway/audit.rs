@@ -1,9 +1,10 @@
 //! The audit trail on the real binary against moto behind a counting proxy (which keeps the
 //! request ids moto answered): one complete event per change, naming the caller, the
 //! resources (a selection's resolved ids), the EC2 calls with moto's own request ids, and the
-//! outcome; refusals audited with their reason and no EC2 call; no user data or token in the
-//! file; the policy (reads for one caller, reloaded); `--audit-required` with an unwritable
-//! trail; 2,000 events from 50 concurrent callers, none lost or interleaved.
+//! outcome, and one per step of a streamed change (a stop's batches, a cleanup's deletions);
+//! refusals audited with their reason and no EC2 call; no user data or token in the file; the policy (reads for one caller, reloaded); `--audit-required` with an unwritable
+//! trail; 2,000 events from 50 concurrent callers, none lost or interleaved; SourceIdentity
+//! sessions per caller and account, seen by the proxy.
 
 use crate::auth::bearer;
 use crate::counting_proxy::CountingProxy;
@@ -66,9 +67,12 @@ async fn events(path: &Path, count: usize) -> Vec<Value> {
     .unwrap_or_else(|_| panic!("{count} audit events within 30 s; got {:?}", read()))
 }
 
-/// The one event of `rpc`.
+/// The one (call's) event of `rpc`.
 fn only<'a>(events: &'a [Value], rpc: &str) -> &'a Value {
-    let found: Vec<&Value> = events.iter().filter(|e| e["rpc"] == rpc).collect();
+    let found: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["rpc"] == rpc && e["stage"] == "complete")
+        .collect();
     assert_eq!(found.len(), 1, "one {rpc} event: {events:#?}");
     found[0]
 }
@@ -108,9 +112,15 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
         &format!("ops {OPS_TOKEN}\nreader {READER_TOKEN}\n"),
         "[grants]\nops = [\"admin\"]\nreader = [\"reader\"]\n",
     );
+    // One instance per batch: the stop's two batches are two step events.
     let args = [
         &auth.args()[..],
-        &["--audit-log", trail.to_str().expect("path")],
+        &[
+            "--audit-log",
+            trail.to_str().expect("path"),
+            "--action-batch-size",
+            "1",
+        ],
     ]
     .concat();
     let process = GatewayProcess::start_with(&proxy.endpoint, &args, &[]).await;
@@ -186,6 +196,43 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
         ))
         .await
         .expect("delete the interface");
+    // A cleanup of two more interfaces: a step event per deletion.
+    let mut spare = Vec::new();
+    for _ in 0..2 {
+        let created = client
+            .create_network_interface(bearer(
+                pb::CreateNetworkInterfaceRequest {
+                    subnet_id: launched.instances[0].subnet_id.clone(),
+                    ..Default::default()
+                },
+                OPS_TOKEN,
+            ))
+            .await
+            .expect("create an interface")
+            .into_inner();
+        spare.push(
+            created
+                .network_interface
+                .expect("interface")
+                .network_interface_id,
+        );
+    }
+    spare.sort();
+    let mut cleanup = client
+        .delete_network_interfaces(bearer(
+            pb::DeleteNetworkInterfacesRequest {
+                selection: Some(pb::NetworkInterfaceSelection {
+                    network_interface_ids: spare.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            OPS_TOKEN,
+        ))
+        .await
+        .expect("cleanup")
+        .into_inner();
+    while cleanup.message().await.expect("cleanup stream").is_some() {}
     // A read (not audited by default), a change refused by validation, one by permission.
     client
         .describe_instances(bearer(pb::DescribeInstancesRequest::default(), OPS_TOKEN))
@@ -218,11 +265,11 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
         .expect_err("a reader may not terminate");
     assert_eq!(denied.code(), Code::PermissionDenied);
 
-    let events = events(&trail, 6).await;
+    let events = events(&trail, 13).await;
     assert_eq!(
         events.len(),
-        6,
-        "one event per change, none for the read: {events:#?}"
+        13,
+        "one event per change (9) and per step of the stop and the cleanup (4), none for the read: {events:#?}"
     );
     let launch = events
         .iter()
@@ -254,14 +301,69 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
         proxy.request_ids("StopInstances")
     );
     assert_eq!(stopped["outcome"]["code"], "OK");
+    // Each batch of the stop, as it was done: its instance and its EC2 call, by the same caller,
+    // tied to the call's event by the audit id.
+    let steps: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["stage"] == "step" && e["rpc"] == "StopInstances")
+        .collect();
+    assert_eq!(steps.len(), 2, "{steps:#?}");
+    let mut step_ids = Vec::new();
+    let mut step_requests = Vec::new();
+    for (number, step) in steps.iter().enumerate() {
+        assert_eq!(step["auditId"], stopped["auditId"]);
+        assert_eq!(step["rpc"], "StopInstances");
+        assert_eq!(step["step"], number + 1);
+        assert_eq!(step["identity"]["principal"], "ops");
+        assert_eq!(step["outcome"]["code"], "OK");
+        assert_eq!(step["resources"].as_array().expect("resources").len(), 1);
+        step_ids.extend(resources(step));
+        step_requests.extend(request_ids(step, "StopInstances"));
+        assert!(
+            request_ids(step, "DescribeInstances").is_empty(),
+            "{step:#}"
+        );
+    }
+    step_ids.sort();
+    assert_eq!(step_ids, ids);
+    assert_eq!(step_requests, proxy.request_ids("StopInstances"));
+
+    let cleaned = only(&events, "DeleteNetworkInterfaces");
+    assert_eq!(resources(cleaned), spare);
+    let deletions: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["stage"] == "step" && e["rpc"] == "DeleteNetworkInterfaces")
+        .collect();
+    assert_eq!(deletions.len(), 2, "one step per deletion: {deletions:#?}");
+    let mut deleted_ids = Vec::new();
+    for (number, deletion) in deletions.iter().enumerate() {
+        assert_eq!(deletion["auditId"], cleaned["auditId"]);
+        assert_eq!(deletion["step"], number + 1);
+        assert_eq!(request_ids(deletion, "DeleteNetworkInterface").len(), 1);
+        deleted_ids.extend(resources(deletion));
+    }
+    deleted_ids.sort();
+    assert_eq!(deleted_ids, spare);
 
     let deleted = only(&events, "DeleteNetworkInterface");
     assert_eq!(resources(deleted), std::slice::from_ref(&eni));
+    // The single delete came first; the cleanup's two deletions after it.
+    let moto_deletes = proxy.request_ids("DeleteNetworkInterface");
     assert_eq!(
         request_ids(deleted, "DeleteNetworkInterface"),
-        proxy.request_ids("DeleteNetworkInterface")
+        moto_deletes[..1]
     );
-    assert_eq!(resources(only(&events, "CreateNetworkInterface")), [eni]);
+    let step_deletes: Vec<String> = deletions
+        .iter()
+        .flat_map(|d| request_ids(d, "DeleteNetworkInterface"))
+        .collect();
+    assert_eq!(step_deletes, moto_deletes[1..]);
+    let created: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["rpc"] == "CreateNetworkInterface")
+        .collect();
+    assert_eq!(created.len(), 3);
+    assert!(created.iter().any(|e| resources(e) == [eni.clone()]));
 
     let refused: Vec<&Value> = events
         .iter()
@@ -288,7 +390,7 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
         assert!(!text.contains(secret), "{secret} is in the audit trail");
     }
     println!(
-        "audit: 6 events; RunInstances requestID {:?} as moto answered",
+        "audit: 9 call events and 4 step events; RunInstances requestID {:?} as moto answered",
         proxy.request_ids("RunInstances")
     );
 }
