@@ -2,8 +2,9 @@
 //! request ids moto answered): one complete event per change, naming the caller, the
 //! resources (a selection's resolved ids), the EC2 calls with moto's own request ids, and the
 //! outcome, and one per step of a streamed change (a stop's batches, a cleanup's deletions);
-//! refusals audited with their reason and no EC2 call; no user data or token in the file; the policy (reads for one caller, reloaded); `--audit-required` with an unwritable
-//! trail; 2,000 events from 50 concurrent callers, none lost or interleaved; SourceIdentity
+//! refusals audited with their reason and no EC2 call; no user data or token in the file;
+//! the policy (reads for one caller, reloaded); `--audit-required` with an unwritable trail;
+//! 2,000 events from 50 concurrent callers, none lost or interleaved; SourceIdentity
 //! sessions per caller and account, seen by the proxy.
 
 use crate::auth::bearer;
