@@ -84,6 +84,15 @@ impl Auditor {
         self.sink.writer()
     }
 
+    /// Whether no call of `rpc` is audited, whoever calls (no record is opened for it).
+    fn never(&self, rpc: &str) -> bool {
+        let level = match &self.policy {
+            Some(policy) => policy.get().level_for_anyone(rpc),
+            None => Policy::default().level_for_anyone(rpc),
+        };
+        level == Some(Level::None)
+    }
+
     /// The level of a call of `rpc` by `principal`.
     fn level(&self, rpc: &str, principal: &str) -> Level {
         match &self.policy {
@@ -267,8 +276,12 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let path = request.uri().path();
+        let method = path.rsplit('/').next().unwrap_or_default();
         let auditor = match &self.auditor {
-            Some(auditor) if path.starts_with(SERVICE) => auditor.clone(),
+            // A call the policy audits for no caller (by default, every read) opens no record.
+            Some(auditor) if path.starts_with(SERVICE) && !auditor.never(method) => {
+                auditor.clone()
+            }
             _ => {
                 let response = self.inner.call(request);
                 return Box::pin(async move {
@@ -281,7 +294,7 @@ where
                 });
             }
         };
-        let method = path.rsplit('/').next().unwrap_or_default().to_owned();
+        let method = method.to_owned();
         if auditor.required && policy::is_change(&method) && !auditor.sink.writable() {
             let refused = tonic::Status::from(Error::AuditUnavailable).into_http::<R>();
             return Box::pin(async move {

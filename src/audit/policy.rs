@@ -97,23 +97,38 @@ impl Policy {
 
     /// The level of a call of `rpc` by `principal`.
     pub fn level(&self, rpc: &str, principal: &str) -> Level {
-        let matches = |globs: &Option<Vec<String>>, value: &str| {
-            globs
-                .as_ref()
-                .is_none_or(|globs| globs.iter().any(|g| glob(g, value)))
-        };
         self.rules
             .iter()
             .find(|r| matches(&r.rpcs, rpc) && matches(&r.principals, principal))
-            .map_or(
-                if is_change(rpc) {
-                    Level::Request
-                } else {
-                    Level::None
-                },
-                |r| r.level,
-            )
+            .map_or(default_level(rpc), |r| r.level)
     }
+
+    /// The level of every call of `rpc`, whoever calls, when the rules say it without the
+    /// caller (the first rule matching `rpc` names no principals, or none matches): the audit
+    /// layer then knows before authentication that a call needs no record at all.
+    pub fn level_for_anyone(&self, rpc: &str) -> Option<Level> {
+        match self.rules.iter().find(|r| matches(&r.rpcs, rpc)) {
+            None => Some(default_level(rpc)),
+            Some(rule) if rule.principals.is_none() => Some(rule.level),
+            Some(_) => None,
+        }
+    }
+}
+
+/// The level without a rule: changes at `request`, reads not at all.
+fn default_level(rpc: &str) -> Level {
+    if is_change(rpc) {
+        Level::Request
+    } else {
+        Level::None
+    }
+}
+
+/// Whether `value` is one of `globs` (absent: any value).
+fn matches(globs: &Option<Vec<String>>, value: &str) -> bool {
+    globs
+        .as_ref()
+        .is_none_or(|globs| globs.iter().any(|g| glob(g, value)))
 }
 
 /// Whether `value` matches `pattern`, where `*` is any run of characters.
@@ -149,5 +164,20 @@ mod tests {
         assert_eq!(policy.level("DescribeInstances", "ci"), Level::None);
         assert_eq!(Policy::default().level("RunInstances", "x"), Level::Request);
         assert!(Policy::parse("[[rules]]\nlevel = \"loud\"\n").is_err());
+    }
+
+    #[test]
+    fn a_level_is_known_before_authentication_only_when_no_caller_can_change_it() {
+        let default = Policy::default();
+        assert_eq!(default.level_for_anyone("DescribeImages"), Some(Level::None));
+        assert_eq!(default.level_for_anyone("StopInstances"), Some(Level::Request));
+        let policy = Policy::parse(
+            "[[rules]]\nrpcs = [\"Describe*\"]\nprincipals = [\"platform-*\"]\nlevel = \"metadata\"\n\n\
+             [[rules]]\nrpcs = [\"WatchInstances\"]\nlevel = \"metadata\"\n",
+        )
+        .unwrap();
+        assert_eq!(policy.level_for_anyone("DescribeInstances"), None);
+        assert_eq!(policy.level_for_anyone("WatchInstances"), Some(Level::Metadata));
+        assert_eq!(policy.level_for_anyone("WaitInstances"), Some(Level::None));
     }
 }
