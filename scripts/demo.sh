@@ -141,11 +141,11 @@ TOML
 # README's CloudFormation makes them (moto emits none itself: scripts/ec2_events.py puts them).
 EVENTS_QUEUE=$(.venv/bin/python scripts/ec2_events.py "${AWS_ENDPOINT_URL_EC2}" setup ec2-grpc-events)
 
-echo "demo: starting ec2-grpc on ${GATEWAY} (accounts: .demo/accounts.toml; EC2's events: ${EVENTS_QUEUE})" >&2
+echo "demo: starting ec2-grpc on ${GATEWAY} (accounts: .demo/accounts.toml; EC2's events: ${EVENTS_QUEUE}; audit trail: .demo/audit.jsonl)" >&2
 # A short shutdown grace: at Ctrl-C, a watch pasted in another terminal does not hold it up.
 start ec2-grpc "${GATEWAY_PORT}" .demo/ec2-grpc.log \
   "${binary}" --listen "${GATEWAY}" --accounts-file .demo/accounts.toml --shutdown-grace-seconds 2 \
-  --inventory-events-queue-url "${EVENTS_QUEUE}"
+  --inventory-events-queue-url "${EVENTS_QUEUE}" --audit-log .demo/audit.jsonl
 
 # Each example is printed exactly as you can paste it, then run. Long answers are saved in
 # .demo/NAME.json and summarised by the lines matching PATTERN; EXPECT must appear in the answer
@@ -235,6 +235,9 @@ example not-found ".venv/bin/grpcurl -d '{\"instance_ids\": [\"i-0123456789abcde
   "" "InvalidInstanceID.NotFound"
 example invalid ".venv/bin/grpcurl -d '{\"max_results\": 2}' $G ec2.v1.Ec2Service/DescribeInstances" \
   "" '"field":"max_results"'
+# The audit trail: the stop's event (and its batch's) with the ids its filter resolved to and
+# moto's request ids.
+example audit "grep '\"rpc\":\"StopInstances\"' .demo/audit.jsonl" '"stage"' '"requestID"'
 
 if $once; then
   echo; echo "demo: all examples ran; stopping (--once)." >&2

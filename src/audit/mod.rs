@@ -279,9 +279,7 @@ where
         let method = path.rsplit('/').next().unwrap_or_default();
         let auditor = match &self.auditor {
             // A call the policy audits for no caller (by default, every read) opens no record.
-            Some(auditor) if path.starts_with(SERVICE) && !auditor.never(method) => {
-                auditor.clone()
-            }
+            Some(auditor) if path.starts_with(SERVICE) && !auditor.never(method) => auditor.clone(),
             _ => {
                 let response = self.inner.call(request);
                 return Box::pin(async move {

@@ -169,15 +169,24 @@ mod tests {
     #[test]
     fn a_level_is_known_before_authentication_only_when_no_caller_can_change_it() {
         let default = Policy::default();
-        assert_eq!(default.level_for_anyone("DescribeImages"), Some(Level::None));
-        assert_eq!(default.level_for_anyone("StopInstances"), Some(Level::Request));
+        assert_eq!(
+            default.level_for_anyone("DescribeImages"),
+            Some(Level::None)
+        );
+        assert_eq!(
+            default.level_for_anyone("StopInstances"),
+            Some(Level::Request)
+        );
         let policy = Policy::parse(
             "[[rules]]\nrpcs = [\"Describe*\"]\nprincipals = [\"platform-*\"]\nlevel = \"metadata\"\n\n\
              [[rules]]\nrpcs = [\"WatchInstances\"]\nlevel = \"metadata\"\n",
         )
         .unwrap();
         assert_eq!(policy.level_for_anyone("DescribeInstances"), None);
-        assert_eq!(policy.level_for_anyone("WatchInstances"), Some(Level::Metadata));
+        assert_eq!(
+            policy.level_for_anyone("WatchInstances"),
+            Some(Level::Metadata)
+        );
         assert_eq!(policy.level_for_anyone("WaitInstances"), Some(Level::None));
     }
 }

@@ -290,7 +290,11 @@ fn dropped(count: u64, why: &'static str, detail: &str) {
     instruments()
         .audit_dropped
         .add(count, &[KeyValue::new("reason", why)]);
-    tracing::error!(reason = why, count, "audit events were not written: {detail}");
+    tracing::error!(
+        reason = why,
+        count,
+        "audit events were not written: {detail}"
+    );
 }
 
 #[cfg(test)]
