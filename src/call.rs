@@ -49,8 +49,15 @@ pub trait Notes: Send + Sync + std::fmt::Debug {
     /// Resources the call acted on (or resolved a selection to).
     fn resources(&self, ids: &[String]);
     /// One step of a streamed change done (a batch of an instance action, one deletion of
-    /// an interface cleanup): its number, the resources it acted on, its failure if it failed.
-    fn step(&self, number: i64, resources: &[String], failure: Option<&crate::pb::BatchFailure>);
+    /// an interface cleanup): its number, the resources it acted on, whether it was a dry
+    /// run, its failure if it failed.
+    fn step(
+        &self,
+        number: i64,
+        resources: &[String],
+        dry_run: bool,
+        failure: Option<&crate::pb::BatchFailure>,
+    );
 }
 
 /// The EC2 attempts of one call, put in the response's extensions for the layers outside.

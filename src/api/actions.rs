@@ -357,7 +357,12 @@ impl Run {
             }
         }
         if let Some(notes) = self.call.as_ref().and_then(Call::notes_here) {
-            notes.step(i64::from(batch.batch), &ids, batch.failure.as_ref());
+            notes.step(
+                i64::from(batch.batch),
+                &ids,
+                self.dry_run,
+                batch.failure.as_ref(),
+            );
         }
         Some(ActionEvent::Batch(batch))
     }

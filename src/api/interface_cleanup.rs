@@ -144,7 +144,7 @@ impl Cleanup {
         if let Some(notes) = self.call.as_ref().and_then(Call::notes_here) {
             let number = self.summary.matched - self.left.len() as i64;
             let ids = std::slice::from_ref(&deletion.network_interface_id);
-            notes.step(number, ids, deletion.failure.as_ref());
+            notes.step(number, ids, self.dry_run, deletion.failure.as_ref());
         }
         Some(Event::Deletion(deletion))
     }

@@ -11,7 +11,7 @@
 
 use super::event::Event;
 use opentelemetry::logs::{AnyValue, LogRecord, Logger, Severity};
-use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
+use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry::{Key, StringValue};
 use opentelemetry_sdk::logs::SdkLogger;
 use std::time::SystemTime;
@@ -38,7 +38,7 @@ pub fn emit(logger: &SdkLogger, event: &Event, json: serde_json::Value) {
     if let Ok(trace) = TraceId::from_hex(&event.trace_id)
         && trace != TraceId::INVALID
     {
-        record.set_trace_context(trace, SpanId::INVALID, Some(TraceFlags::SAMPLED));
+        record.set_trace_context(trace, SpanId::INVALID, None);
     }
     record.set_body(any_value(json));
     logger.emit(record);

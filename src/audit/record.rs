@@ -46,9 +46,9 @@ struct Noted {
     more: usize,
     /// Where step events go, once armed.
     steps: Option<Steps>,
-    /// The EC2 calls before this index are in an earlier step's event (or came before the
-    /// steps: resolving the selection).
-    cut: usize,
+    /// The EC2 calls since the last step (or since the steps were armed: the selection's
+    /// describes come before), for the next step's event.
+    step_calls: Vec<Ec2Call>,
 }
 
 /// How a call's step events are written.
@@ -94,11 +94,10 @@ impl Record {
         event
     }
 
-    /// From now on, each step the call notes is written to `sink` at `level` as `identity`'s
-    /// (the steps' EC2 calls are those after the calls noted so far).
+    /// From now on, each step the call notes is written to `sink` at `level` as `identity`'s,
+    /// with the EC2 calls made since the step before.
     pub fn write_steps(&self, sink: Sink, level: Level, identity: Identity) {
         let mut noted = self.noted.lock().expect("audit record lock");
-        noted.cut = noted.ec2_calls.len();
         noted.steps = Some(Steps {
             sink,
             level,
@@ -161,18 +160,29 @@ impl Notes for Record {
 
     fn ec2_call(&self, action: &str, request_id: Option<&str>, http_status: u16) {
         let mut noted = self.noted.lock().expect("audit record lock");
+        let call = Ec2Call {
+            action: action.to_owned(),
+            request_id: request_id.unwrap_or_default().to_owned(),
+            http_status,
+        };
+        // A step's own calls (a batch's attempts) are few: its list is never cut short.
+        if noted.steps.is_some() {
+            noted.step_calls.push(call.clone());
+        }
         if noted.ec2_calls.len() < MAX_LISTED {
-            noted.ec2_calls.push(Ec2Call {
-                action: action.to_owned(),
-                request_id: request_id.unwrap_or_default().to_owned(),
-                http_status,
-            });
+            noted.ec2_calls.push(call);
         } else {
             noted.more_ec2_calls += 1;
         }
     }
 
-    fn step(&self, number: i64, resources: &[String], failure: Option<&pb::BatchFailure>) {
+    fn step(
+        &self,
+        number: i64,
+        resources: &[String],
+        dry_run: bool,
+        failure: Option<&pb::BatchFailure>,
+    ) {
         let mut noted = self.noted.lock().expect("audit record lock");
         let Some(steps) = &noted.steps else {
             return;
@@ -190,17 +200,13 @@ impl Notes for Record {
                 message: failed.message.clone(),
             },
         };
-        // The request goes along for its `dry_run`; its parameters are in the call's event.
-        let mut event = self.shaped(level, identity, outcome, noted.request.clone(), false);
+        // The request's parameters are in the call's event.
+        let mut event = self.shaped(level, identity, outcome, None, false);
         event.stage = "step";
         event.step = Some(number);
+        event.dry_run = dry_run;
         event.target = noted.target.clone();
-        event.ec2_calls = noted
-            .ec2_calls
-            .get(noted.cut..)
-            .unwrap_or_default()
-            .to_vec();
-        noted.cut = noted.ec2_calls.len();
+        event.ec2_calls = std::mem::take(&mut noted.step_calls);
         event.resources = resources.to_vec();
         drop(noted);
         sink.send(event);

@@ -1,10 +1,11 @@
 //! Where events go: JSON lines to a file (appended) or to stdout, apart from the diagnostic
 //! logs (stderr), in the form log shippers (Fluent Bit, Vector) pick up. A call hands its event
 //! to a bounded queue and goes on; a thread of its own writes what is queued every 10 ms, in
-//! one write, so writing never slows a call (nor does waking the writer). An event that cannot be queued (the queue full) or written (the file
-//! gone) is counted (`ec2.audit.dropped`) and logged, never lost silently; and the sink says
-//! whether it is writing (`writable`), so `--audit-required` can refuse a change before any
-//! EC2 call when its event could not be written. With OTLP on, the writer also emits each
+//! one write, so writing never slows a call (nor does waking the writer). An event that cannot
+//! be queued (the queue full) or written (the file gone) is counted (`ec2.audit.dropped`) and
+//! logged, never lost silently; and the sink says whether it is writing (`writable`), so
+//! `--audit-required` can refuse a change before any EC2 call when its event could not be
+//! written. With OTLP on, the writer also emits each
 //! event as a log record (`otlp`).
 
 use super::event::Event;
@@ -75,9 +76,13 @@ impl Sink {
             otlp,
             looked: tokio::time::Instant::now(),
         };
+        let down = Down(writable.clone());
         let thread = std::thread::Builder::new()
             .name("audit-writer".into())
-            .spawn(move || writer.run(&events))
+            .spawn(move || {
+                let _down = down;
+                writer.run(&events);
+            })
             .map_err(|e| format!("cannot start the audit writer: {e}"))?;
         Ok(Sink {
             queue,
@@ -168,7 +173,7 @@ impl Writing {
             full = count == BATCH;
             self.look();
             if count > 0 {
-                self.write(&lines, count);
+                self.write(&lines);
             }
             if ended {
                 return;
@@ -210,27 +215,58 @@ impl Writing {
         self.health.store(self.out.is_some(), Ordering::Relaxed);
     }
 
-    /// Writes `count` events' `lines` in one write; on failure once more on the path opened
-    /// again (it may have been rotated away), then counts and logs them as dropped.
-    fn write(&mut self, lines: &[u8], count: usize) {
-        let mut written = Err("cannot open the audit log".to_owned());
+    /// Writes `lines` in one write. On a failure, what was written stays and the rest (from
+    /// the line cut short, written again whole) is tried once more on the path opened again
+    /// (it may have been rotated away); what still is not written is counted and logged.
+    fn write(&mut self, lines: &[u8]) {
+        let mut rest = lines;
+        let mut failure = "cannot open the audit log".to_owned();
         for _ in 0..2 {
             if self.out.is_none() {
-                self.out = Output::open(&self.destination).ok();
+                self.out = Output::open(&self.destination)
+                    .map_err(|e| failure = e)
+                    .ok();
             }
             let Some(output) = self.out.as_mut() else {
                 continue;
             };
-            written = output.write_lines(lines);
-            if written.is_ok() {
-                break;
+            match output.write_lines(rest) {
+                Ok(()) => {
+                    rest = &[];
+                    break;
+                }
+                Err((done, e)) => {
+                    rest = unwritten(rest, done);
+                    failure = e.to_string();
+                    self.out = None;
+                }
             }
-            self.out = None;
         }
-        self.health.store(written.is_ok(), Ordering::Relaxed);
-        if let Err(e) = written {
-            dropped(count as u64, "write", &e);
+        self.health.store(rest.is_empty(), Ordering::Relaxed);
+        if !rest.is_empty() {
+            let lost = rest.iter().filter(|&&b| b == b'\n').count();
+            dropped(lost as u64, "write", &failure);
         }
+    }
+}
+
+/// What is left of `lines` once `done` bytes of it were written: from the first line not
+/// written whole (a line cut short is written again whole).
+fn unwritten(lines: &[u8], done: usize) -> &[u8] {
+    let whole = lines[..done]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |at| at + 1);
+    &lines[whole..]
+}
+
+/// Marks the sink not writable when the writer thread ends (a panic included), so
+/// `--audit-required` refuses changes rather than let their events be dropped.
+struct Down(Arc<AtomicBool>);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 
@@ -271,18 +307,32 @@ impl Output {
         }
     }
 
-    /// Writes whole lines in one write (a line is never split between two writers: the
-    /// diagnostic logs go to stderr).
-    fn write_lines(&mut self, lines: &[u8]) -> Result<(), String> {
-        let result = match self {
+    /// Writes whole lines (no other writer shares the destination: the diagnostic logs go to
+    /// stderr); on a failure, how many bytes were written before it.
+    fn write_lines(&mut self, lines: &[u8]) -> Result<(), (usize, std::io::Error)> {
+        match self {
             Output::Stdout(out) => {
                 let mut out = out.lock();
-                out.write_all(lines).and_then(|()| out.flush())
+                write_counted(&mut out, lines)?;
+                out.flush().map_err(|e| (lines.len(), e))
             }
-            Output::File { file, .. } => file.write_all(lines),
-        };
-        result.map_err(|e| e.to_string())
+            Output::File { file, .. } => write_counted(file, lines),
+        }
     }
+}
+
+/// `write_all` that says how far it got when it fails.
+fn write_counted(out: &mut impl Write, bytes: &[u8]) -> Result<(), (usize, std::io::Error)> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match out.write(&bytes[done..]) {
+            Ok(0) => return Err((done, std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((done, e)),
+        }
+    }
+    Ok(())
 }
 
 /// Counts and logs `count` dropped events.
@@ -336,6 +386,48 @@ mod tests {
             }
             found
         })
+    }
+
+    /// A destination that takes `room` bytes, then fails.
+    struct Full {
+        room: usize,
+        taken: Vec<u8>,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::other("no space left"));
+            }
+            let n = bytes.len().min(self.room).min(7);
+            self.room -= n;
+            self.taken.extend_from_slice(&bytes[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_write_cut_short_leaves_the_lines_not_written_whole_to_write_again() {
+        let lines = b"{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n";
+        let mut full = Full {
+            room: 12,
+            taken: Vec::new(),
+        };
+        let (done, _) = write_counted(&mut full, lines).unwrap_err();
+        assert_eq!(done, 12);
+        assert_eq!(unwritten(lines, done), b"{\"b\":2}\n{\"c\":3}\n");
+        assert_eq!(unwritten(lines, 3), lines);
+        assert_eq!(unwritten(lines, lines.len()), b"");
+        let mut roomy = Full {
+            room: 100,
+            taken: Vec::new(),
+        };
+        assert!(write_counted(&mut roomy, lines).is_ok());
+        assert_eq!(roomy.taken, lines);
     }
 
     #[test]

@@ -22,49 +22,72 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Most caller sessions kept over all accounts, and clients per target: one more is made
-/// (at the cost of an AssumeRole) when a forgotten caller calls again. Below the identity
-/// cache's partitions (`factory`), so the cache keeps every session kept here.
+/// (at the cost of an AssumeRole) when a forgotten caller calls again. Each session is a
+/// partition of the identity cache (one per hop of a chain), which is sized well above this
+/// (`factory`): past it, the cache forgets an arbitrary session, which costs an AssumeRole,
+/// never another caller's credentials.
 pub const MAX_SESSIONS: usize = 512;
 
+/// Hex digits of the principal's SHA-256 a rewritten `SourceIdentity` ends with.
+const DIGEST_HEX: usize = 16;
+
 /// The `SourceIdentity` of `principal`: the principal itself when STS takes it (2 to 64 of
-/// letters, digits and `_+=,.@-`, not starting with `aws:`); else its allowed characters
-/// (others as `-`), cut to fit, and 8 hex digits of its SHA-256, so two principals never
-/// share one. The audit event says which one a call used.
+/// letters, digits and `_+=,.@-`, not starting with `aws:`) and it does not end as a
+/// rewritten one does; else its allowed characters (others as `-`), cut to fit, then `-` and
+/// 16 hex digits of its SHA-256. A principal kept as it is never looks rewritten, so two
+/// principals share an identity only if their digests share 64 bits. The audit event says
+/// which identity a call used.
 pub fn source_identity(principal: &str) -> String {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
     let fits = (2..=64).contains(&principal.len())
         && principal.chars().all(allowed)
-        && !principal.to_ascii_lowercase().starts_with("aws:");
+        && !principal.to_ascii_lowercase().starts_with("aws:")
+        && !looks_rewritten(principal);
     if fits {
         return principal.to_owned();
     }
     let kept: String = principal
         .chars()
         .map(|c| if allowed(c) { c } else { '-' })
-        .take(55)
+        .take(64 - 1 - DIGEST_HEX)
         .collect();
     let digest = Sha256::digest(principal.as_bytes());
-    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = digest[..DIGEST_HEX / 2]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!("{kept}-{hex}")
 }
 
-/// Every account's caller sessions: credentials by account alias and source identity, with
-/// the account settings they were made for.
+/// Whether `identity` ends as `source_identity` rewrites: `-` and 16 lowercase hex digits.
+fn looks_rewritten(identity: &str) -> bool {
+    let bytes = identity.as_bytes();
+    bytes.len() > DIGEST_HEX
+        && bytes[bytes.len() - DIGEST_HEX - 1] == b'-'
+        && bytes[bytes.len() - DIGEST_HEX..]
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+}
+
+/// Every account's caller sessions: credentials by account alias and principal, with the
+/// account settings they were made for.
 #[derive(Debug, Default)]
 pub struct CallerSessions {
     sessions: Mutex<HashMap<(String, String), (Account, SharedCredentialsProvider)>>,
 }
 
 impl CallerSessions {
-    /// The credentials of `identity`'s session in `account`, assumed with `base`'s: made once
-    /// per caller and account, kept while the account's role settings stay the same.
+    /// The credentials of `principal`'s session in `account` (its `SourceIdentity`:
+    /// `identity`), assumed with `base`'s: made once per caller and account, kept while the
+    /// account's role settings stay the same.
     pub async fn credentials(
         &self,
         base: &SdkConfig,
         account: &Account,
+        principal: &str,
         identity: &str,
     ) -> SharedCredentialsProvider {
-        let key = (account.alias.clone(), identity.to_owned());
+        let key = (account.alias.clone(), principal.to_owned());
         if let Some(provider) = self.kept(&key, account) {
             return provider;
         }
@@ -94,7 +117,7 @@ impl CallerSessions {
     }
 }
 
-/// One target's EC2 clients, by the source identity of the caller they sign for.
+/// One target's EC2 clients, by the principal of the caller they sign for.
 #[derive(Debug, Default)]
 pub struct CallerClients {
     /// By identity: the client, and the identity cache partition of the session it signs
@@ -103,19 +126,19 @@ pub struct CallerClients {
 }
 
 impl CallerClients {
-    /// The client signing with `credentials` for `identity`: the target's `own` client (its
+    /// The client signing with `credentials` for `principal`: the target's `own` client (its
     /// HTTP client and EC2 budget, retries, timeouts, interceptors) with the caller's
     /// credentials instead of the account's. Made once per caller (while `credentials` stay
     /// the caller's session).
     pub fn client(
         &self,
-        identity: &str,
+        principal: &str,
         own: &aws_sdk_ec2::Client,
         credentials: SharedCredentialsProvider,
     ) -> aws_sdk_ec2::Client {
         let session = credentials.cache_partition();
         let mut clients = self.clients.lock().expect("clients lock");
-        if let Some((signs_with, client)) = clients.get(identity)
+        if let Some((signs_with, client)) = clients.get(principal)
             && *signs_with == session
         {
             return client.clone();
@@ -127,7 +150,7 @@ impl CallerClients {
         let config = config.build();
         let client = aws_sdk_ec2::Client::from_conf(config);
         make_room(&mut clients);
-        clients.insert(identity.to_owned(), (session, client.clone()));
+        clients.insert(principal.to_owned(), (session, client.clone()));
         client
     }
 }
@@ -160,14 +183,14 @@ mod tests {
         let a = source_identity("CN=billing, O=Corp");
         let b = source_identity("CN=billing; O=Corp");
         assert_ne!(a, b);
+        assert!(a.starts_with("CN=billing,-O=Corp-"), "{a}");
         let long = source_identity(&"x".repeat(100));
-        for made in [
-            &a,
-            &b,
-            &long,
-            &source_identity("a"),
-            &source_identity("aws:x"),
-        ] {
+        let short = source_identity("a");
+        // A principal shaped like a rewritten identity is rewritten too: it cannot take the
+        // identity of the principal it imitates.
+        let imitation = source_identity(&short);
+        assert_ne!(imitation, short);
+        for made in [&a, &b, &long, &short, &imitation, &source_identity("aws:x")] {
             assert!((2..=64).contains(&made.len()), "{made}");
             assert!(
                 made.chars()
@@ -175,7 +198,7 @@ mod tests {
                 "{made}"
             );
             assert!(!made.starts_with("aws:"), "{made}");
+            assert!(looks_rewritten(made), "{made}");
         }
-        assert!(a.starts_with("CN=billing,-O=Corp-"), "{a}");
     }
 }

@@ -33,8 +33,13 @@ pub struct Factory {
     pub home_events_queue: Option<String>,
 }
 
-/// Identity cache partitions kept: one per account's credentials provider (and the home's).
-const IDENTITY_PARTITIONS: usize = 1024;
+/// Identity cache partitions kept: one per credentials provider and hop of a chain: each
+/// account's own session (and the home's), the callers' sessions of accounts that set
+/// `source_identity` (`caller_sessions::MAX_SESSIONS`, a chain's hops each), and the
+/// partitions of sessions forgotten, until the cache evicts them (an arbitrary one when full:
+/// an evicted live session costs an AssumeRole, never wrong credentials). An empty partition
+/// is a few words.
+const IDENTITY_PARTITIONS: usize = 16 * 1024;
 
 impl Factory {
     /// Targets built from `base` (the standard AWS configuration of the home account): one

@@ -266,11 +266,11 @@ impl Targets {
         let credentials = self
             .inner
             .caller_sessions
-            .credentials(factory.base(), account, &identity)
+            .credentials(factory.base(), account, caller, &identity)
             .await;
         let client = reached
             .callers
-            .client(&identity, &reached.ec2.shared, credentials);
+            .client(caller, &reached.ec2.shared, credentials);
         Arc::new(Reached {
             target: reached.target.clone(),
             ec2: reached.ec2.for_caller(client),

@@ -121,6 +121,11 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
             trail.to_str().expect("path"),
             "--action-batch-size",
             "1",
+            // Three interfaces' creates in the EC2 budget, none more for a long while.
+            "--ec2-rate",
+            "CreateNetworkInterface=3/0.001",
+            "--ec2-budget-share",
+            "1",
         ],
     ]
     .concat();
@@ -219,6 +224,21 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
         );
     }
     spare.sort();
+    // A fourth create: the budget has no room before its deadline, so EC2 never sees it.
+    let mut over_budget = bearer(
+        pb::CreateNetworkInterfaceRequest {
+            subnet_id: launched.instances[0].subnet_id.clone(),
+            ..Default::default()
+        },
+        OPS_TOKEN,
+    );
+    over_budget.set_timeout(Duration::from_secs(2));
+    let refused_by_budget = client
+        .create_network_interface(over_budget)
+        .await
+        .expect_err("no room in the budget");
+    assert_eq!(refused_by_budget.code(), Code::Unavailable);
+    assert_eq!(proxy.count("CreateNetworkInterface"), 3);
     let mut cleanup = client
         .delete_network_interfaces(bearer(
             pb::DeleteNetworkInterfacesRequest {
@@ -266,11 +286,11 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
         .expect_err("a reader may not terminate");
     assert_eq!(denied.code(), Code::PermissionDenied);
 
-    let events = events(&trail, 13).await;
+    let events = events(&trail, 14).await;
     assert_eq!(
         events.len(),
-        13,
-        "one event per change (9) and per step of the stop and the cleanup (4), none for the read: {events:#?}"
+        14,
+        "one event per change (10) and per step of the stop and the cleanup (4), none for the read: {events:#?}"
     );
     let launch = events
         .iter()
@@ -361,7 +381,7 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
     assert_eq!(step_deletes, moto_deletes[1..]);
     let created: Vec<&Value> = events
         .iter()
-        .filter(|e| e["rpc"] == "CreateNetworkInterface")
+        .filter(|e| e["rpc"] == "CreateNetworkInterface" && e["outcome"]["code"] == "OK")
         .collect();
     assert_eq!(created.len(), 3);
     assert!(created.iter().any(|e| resources(e) == [eni.clone()]));
@@ -370,7 +390,14 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
         .iter()
         .filter(|e| e["outcome"]["code"] != "OK")
         .collect();
-    assert_eq!(refused.len(), 2, "{refused:#?}");
+    assert_eq!(refused.len(), 3, "{refused:#?}");
+    let budget = refused
+        .iter()
+        .find(|e| e["rpc"] == "CreateNetworkInterface")
+        .expect("the create over budget");
+    assert_eq!(budget["outcome"]["code"], "UNAVAILABLE");
+    assert_eq!(budget["outcome"]["reason"], "EC2_BUDGET_EXHAUSTED");
+    assert!(budget["ec2Calls"].as_array().expect("calls").is_empty());
     let invalid = refused
         .iter()
         .find(|e| e["rpc"] == "RunInstances")
@@ -391,7 +418,7 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
         assert!(!text.contains(secret), "{secret} is in the audit trail");
     }
     println!(
-        "audit: 9 call events and 4 step events; RunInstances requestID {:?} as moto answered",
+        "audit: 10 call events (3 refused: validation, permission, budget) and 4 step events; RunInstances requestID {:?} as moto answered",
         proxy.request_ids("RunInstances")
     );
 }
@@ -692,7 +719,7 @@ regions = ["us-east-1"]
     assert_eq!(signed_by(&alice[0]), 4, "alice's four launches in dev");
     assert_eq!(signed_by(&bob[0]), 2, "bob's two");
 
-    // moto tied them to dev's account: the gateway's describe there finds all six.
+    // moto tied them to dev's account: the gateway's describe in dev's us-east-1 finds five.
     let described = client
         .describe_instances(bearer(
             pb::DescribeInstancesRequest {
