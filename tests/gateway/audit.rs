@@ -9,11 +9,11 @@
 
 use crate::auth::bearer;
 use crate::counting_proxy::CountingProxy;
-use crate::support::{self, GatewayProcess, Moto};
+use crate::support::{self, GatewayProcess, Moto, TempDir};
 use ec2_grpc::pb;
 use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use tokio::time::timeout;
 use tonic::Code;
@@ -22,28 +22,6 @@ use tonic_types::StatusExt;
 const OPS_TOKEN: &str = "audit-ops-token-5f1c2e8a9b7d";
 const READER_TOKEN: &str = "audit-reader-token-0d3e6a1f4c";
 const USER_DATA: &str = "#!/bin/sh\necho s3cr3t-in-user-data";
-
-/// A directory of the test's own, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("ec2-grpc-audit-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The trail's events once it holds at least `count` (waiting up to 30 s: the writer is a
 /// thread of its own).
@@ -106,7 +84,7 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
     let moto = Moto::start().await;
     let image = moto.image_id().await;
     let proxy = CountingProxy::start(&moto.endpoint, None).await;
-    let dir = TempDir::new("changes");
+    let dir = TempDir::new("audit-changes");
     let trail = dir.path("audit.jsonl");
     let auth = support::AuthFiles::write(
         "audit",
@@ -426,7 +404,7 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
 #[tokio::test]
 async fn the_policy_audits_reads_for_one_caller_and_is_read_again_when_it_changes() {
     let moto = Moto::start().await;
-    let dir = TempDir::new("policy");
+    let dir = TempDir::new("audit-policy");
     let trail = dir.path("audit.jsonl");
     let policy = dir.path("policy.toml");
     std::fs::write(
@@ -566,7 +544,7 @@ async fn with_audit_required_an_unwritable_trail_refuses_changes_before_ec2() {
 #[tokio::test]
 async fn two_thousand_events_from_fifty_callers_are_all_written_whole() {
     let moto = Moto::start().await;
-    let dir = TempDir::new("load");
+    let dir = TempDir::new("audit-load");
     let trail = dir.path("audit.jsonl");
     let policy = dir.path("policy.toml");
     std::fs::write(
@@ -615,7 +593,7 @@ async fn source_identity_gives_each_caller_one_session_per_account_that_signs_it
     let moto = Moto::start().await;
     let image = moto.image_id().await;
     let proxy = CountingProxy::start(&moto.endpoint, None).await;
-    let dir = TempDir::new("source-identity");
+    let dir = TempDir::new("audit-source-identity");
     let trail = dir.path("audit.jsonl");
     let accounts = support::AccountsFile::write(
         "audit-source-identity",

@@ -44,10 +44,36 @@ pub fn made_by(relative: &str, script: &str) -> PathBuf {
     path
 }
 
+/// A directory of the test's own under the system's temporary directory, removed when
+/// dropped; each is new (the process id and a count in its name), so two never share files.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new directory named after `test`.
+    pub fn new(test: &str) -> TempDir {
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ec2-grpc-{test}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    /// The path of `name` in it.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A tokens file and a roles file for the binary, written to a directory of the test's own
 /// (removed when this is dropped).
 pub struct AuthFiles {
-    dir: PathBuf,
+    _dir: TempDir,
     /// `NAME TOKEN` lines (`--auth-tokens-file`).
     pub tokens: PathBuf,
     /// The roles file's TOML (`--auth-roles-file`).
@@ -57,12 +83,11 @@ pub struct AuthFiles {
 impl AuthFiles {
     /// Writes `tokens` and `roles` under a temporary directory named after `test`.
     pub fn write(test: &str, tokens: &str, roles: &str) -> AuthFiles {
-        let dir = std::env::temp_dir().join(format!("ec2-grpc-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = TempDir::new(test);
         let files = AuthFiles {
-            tokens: dir.join("tokens"),
-            roles: dir.join("roles.toml"),
-            dir,
+            tokens: dir.path("tokens"),
+            roles: dir.path("roles.toml"),
+            _dir: dir,
         };
         std::fs::write(&files.tokens, tokens).expect("tokens file");
         std::fs::write(&files.roles, roles).expect("roles file");
@@ -80,25 +105,18 @@ impl AuthFiles {
     }
 }
 
-impl Drop for AuthFiles {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// An accounts file in a directory of the test's own (removed when dropped).
 pub struct AccountsFile {
-    dir: PathBuf,
+    dir: TempDir,
     path: PathBuf,
 }
 
 impl AccountsFile {
     /// Writes `text` under a temporary directory named after `test`.
     pub fn write(test: &str, text: &str) -> AccountsFile {
-        let dir = std::env::temp_dir().join(format!("ec2-grpc-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = TempDir::new(test);
         let file = AccountsFile {
-            path: dir.join("accounts.toml"),
+            path: dir.path("accounts.toml"),
             dir,
         };
         file.replace(text);
@@ -107,7 +125,7 @@ impl AccountsFile {
 
     /// Replaces the file's text (atomically, as a ConfigMap update does).
     pub fn replace(&self, text: &str) {
-        let next = self.dir.join("accounts.toml.next");
+        let next = self.dir.path("accounts.toml.next");
         std::fs::write(&next, text).expect("accounts file");
         std::fs::rename(&next, &self.path).expect("rename");
     }
@@ -120,12 +138,6 @@ impl AccountsFile {
     /// The file's path, as a flag's value.
     pub fn arg(&self) -> &str {
         self.path.to_str().expect("path")
-    }
-}
-
-impl Drop for AccountsFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

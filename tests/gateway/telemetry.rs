@@ -145,9 +145,10 @@ async fn traces_metrics_and_logs_reach_their_destinations() {
 
     let endpoint = format!("http://{collector}");
     // Callers authenticate: the spans and logs must carry neither the token nor user data.
-    let tokens = std::env::temp_dir().join(format!("ec2-grpc-otel-tokens-{}", std::process::id()));
+    let dir = support::TempDir::new("otel");
+    let tokens = dir.path("tokens");
     std::fs::write(&tokens, format!("observer {TOKEN}\n")).expect("tokens file");
-    let trail = std::env::temp_dir().join(format!("ec2-grpc-otel-audit-{}", std::process::id()));
+    let trail = dir.path("audit.jsonl");
     let process = GatewayProcess::start_with(
         &standin.endpoint(),
         &[
@@ -325,12 +326,10 @@ async fn traces_metrics_and_logs_reach_their_destinations() {
             "a secret reached the logs"
         );
     }
-    let _ = std::fs::remove_file(&tokens);
 
     // The launch's audit event reached the collector as a log record too: the same event as
     // the file's line, in the launch's trace, with nothing secret in it.
     let written = std::fs::read_to_string(&trail).expect("the trail");
-    let _ = std::fs::remove_file(&trail);
     let events: Vec<serde_json::Value> = written
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
