@@ -368,10 +368,9 @@ where
                 response.headers_mut().insert(AUDIT_ID_METADATA, id);
             }
             let header_outcome = outcome(response.headers());
-            // A streamed change writes each step as it is done (a call that is not streamed
-            // notes none).
+            // A streamed change writes each step as it is done.
             let level = finish.auditor.level(&finish.rpc, &identity.principal);
-            if policy::is_change(&finish.rpc) && level != Level::None {
+            if policy::STREAMED_CHANGES.contains(&finish.rpc.as_str()) && level != Level::None {
                 record.write_steps(finish.auditor.sink.clone(), level, identity.clone());
             }
             finish.principal = identity.principal.clone();

@@ -65,6 +65,19 @@ pub fn is_change(rpc: &str) -> bool {
     CHANGES.contains(&rpc)
 }
 
+/// The changes that stream their steps (the collection's batches, the cleanup's deletions):
+/// each step gets an event of its own.
+pub const STREAMED_CHANGES: &[&str] = &[
+    "StartInstances",
+    "StopInstances",
+    "RebootInstances",
+    "TerminateInstances",
+    "MonitorInstances",
+    "UnmonitorInstances",
+    "CreateTags",
+    "DeleteNetworkInterfaces",
+];
+
 /// One rule: the calls it matches (every RPC or caller when a list is absent) and their level.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -188,5 +201,6 @@ mod tests {
             Some(Level::Metadata)
         );
         assert_eq!(policy.level_for_anyone("WaitInstances"), Some(Level::None));
+        assert!(STREAMED_CHANGES.iter().all(|rpc| is_change(rpc)));
     }
 }
