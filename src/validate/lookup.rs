@@ -14,20 +14,7 @@ impl Checks {
     /// A list of ids or names: at most `max` (EC2's limit for the member), none empty, each
     /// starting with `prefix` (when there is one).
     pub fn ids(&mut self, field: &str, ids: &[String], prefix: &str, max: usize) {
-        let v = &mut self.0;
-        v.check(ids.len() <= max.min(MAX_IDS), field, || {
-            format!("at most {} per call, got {}", max.min(MAX_IDS), ids.len())
-        });
-        for (i, id) in ids.iter().enumerate() {
-            v.check(!id.trim().is_empty(), &format!("{field}[{i}]"), || {
-                "must not be empty".into()
-            });
-            v.check(
-                id.trim().is_empty() || id.starts_with(prefix),
-                &format!("{field}[{i}]"),
-                || format!("must be an id starting with {prefix}, got {id:?}"),
-            );
-        }
+        super::check_ids(&mut self.0, field, ids, max.min(MAX_IDS), prefix);
     }
 
     /// One id, optional: empty, or starting with `prefix`.

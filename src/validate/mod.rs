@@ -48,14 +48,7 @@ fn check_describe(
     filters: &[pb::Filter],
     max_results: Option<i32>,
 ) {
-    v.check(ids.len() <= MAX_IDS, ids_field, || {
-        format!("at most {MAX_IDS} ids per call, got {}", ids.len())
-    });
-    if let Some(i) = ids.iter().position(|id| id.trim().is_empty()) {
-        v.check(false, &format!("{ids_field}[{i}]"), || {
-            "must not be empty".into()
-        });
-    }
+    check_ids(v, ids_field, ids, MAX_IDS, "");
     if let Some(max) = max_results {
         v.check(MAX_RESULTS_RANGE.contains(&max), "max_results", || {
             format!("must be between 5 and 1000, got {max}")
@@ -67,6 +60,29 @@ fn check_describe(
         });
     }
     check_filters(v, "filters", filters);
+}
+
+/// A list of ids or names: at most `max`, none empty (the first empty one named), each
+/// starting with `prefix` (when there is one). Every list of ids a request carries is checked
+/// here.
+fn check_ids(v: &mut Violations, field: &str, ids: &[String], max: usize, prefix: &str) {
+    v.check(ids.len() <= max, field, || {
+        format!("at most {max} ids per call, got {}", ids.len())
+    });
+    if let Some(i) = ids.iter().position(|id| id.trim().is_empty()) {
+        v.check(false, &format!("{field}[{i}]"), || {
+            "must not be empty".into()
+        });
+    }
+    if let Some((i, id)) = ids
+        .iter()
+        .enumerate()
+        .find(|(_, id)| !id.trim().is_empty() && !id.starts_with(prefix))
+    {
+        v.check(false, &format!("{field}[{i}]"), || {
+            format!("must be an id starting with {prefix}, got {id:?}")
+        });
+    }
 }
 
 /// Every filter has a name and at least one value.
@@ -106,11 +122,7 @@ fn check_filters(v: &mut Violations, field: &str, filters: &[pb::Filter]) {
 fn check_selection(v: &mut Violations, s: Option<&pb::InstanceSelection>, may_be_empty: bool) {
     let empty = pb::InstanceSelection::default();
     let s = s.unwrap_or(&empty);
-    if let Some(i) = s.instance_ids.iter().position(|id| id.trim().is_empty()) {
-        v.check(false, &format!("selection.instance_ids[{i}]"), || {
-            "must not be empty".into()
-        });
-    }
+    check_ids(v, "selection.instance_ids", &s.instance_ids, usize::MAX, "");
     let parts = SelectionParts {
         thing: "instance",
         every: "act on every instance",
@@ -193,11 +205,7 @@ pub fn instance_action(selection: Option<&pb::InstanceSelection>) -> Result<(), 
 pub fn create_tags(r: &pb::CreateTagsRequest) -> Result<(), Error> {
     let mut v = Violations::default();
     check_selection(&mut v, r.selection.as_ref(), !r.resource_ids.is_empty());
-    if let Some(i) = r.resource_ids.iter().position(|id| id.trim().is_empty()) {
-        v.check(false, &format!("resource_ids[{i}]"), || {
-            "must not be empty".into()
-        });
-    }
+    check_ids(&mut v, "resource_ids", &r.resource_ids, usize::MAX, "");
     v.check(!r.tags.is_empty(), "tags", || "at least one tag".into());
     if let Some(i) = r.tags.iter().position(|t| t.key.is_empty()) {
         v.check(false, &format!("tags[{i}].key"), || {
@@ -264,11 +272,7 @@ fn check_duration(v: &mut Violations, field: &str, d: Option<&prost_types::Durat
 /// Validates a `WatchInstancesRequest` (the view checks that it evaluates each filter).
 pub fn watch_instances(r: &pb::WatchInstancesRequest) -> Result<(), Error> {
     let mut v = Violations::default();
-    if let Some(i) = r.instance_ids.iter().position(|id| id.trim().is_empty()) {
-        v.check(false, &format!("instance_ids[{i}]"), || {
-            "must not be empty".into()
-        });
-    }
+    check_ids(&mut v, "instance_ids", &r.instance_ids, usize::MAX, "");
     check_filters(&mut v, "filters", &r.filters);
     if let Some(d) = &r.bookmark_interval {
         v.check(

@@ -245,9 +245,8 @@ async fn jwts_are_verified_for_signature_expiry_issuer_and_audience() {
         .start()
         .await
         .expect("stand-in");
-    let dir = std::env::temp_dir().join(format!("ec2-grpc-jwt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let roles = dir.join("roles.toml");
+    let dir = support::TempDir::new("jwt");
+    let roles = dir.path("roles.toml");
     std::fs::write(
         &roles,
         "[grants]\nci-bot = [\"operator\"]\ninventory = [\"reader\"]\n",
@@ -322,7 +321,6 @@ async fn jwts_are_verified_for_signature_expiry_issuer_and_audience() {
         "RunInstances"
     );
     assert_eq!(process.terminate().await.code(), Some(0));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An identity provider's JWKS endpoint on loopback: serves what the test sets, counts fetches.

@@ -6,7 +6,7 @@
 use crate::counting_proxy::CountingProxy;
 use crate::support::{self, AccountsFile, Moto, Redis};
 use rcgen::{CertificateParams, KeyPair};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Runs `ec2-grpc check ARGS` against `endpoint` (EC2 and STS); answers its exit code and
 /// what it printed.
@@ -23,13 +23,6 @@ async fn check(endpoint: &str, args: &[&str]) -> (i32, String) {
     (output.status.code().unwrap_or(-1), printed)
 }
 
-/// A file of the test's own directory.
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write a file");
-    path
-}
-
 fn arg(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
@@ -39,33 +32,29 @@ const ACCOUNTS: &str = "[home]\nregions = [\"us-east-1\", \"us-west-2\"]\n\n[acc
 
 #[tokio::test]
 async fn check_on_good_files_exits_0_and_on_each_broken_file_exits_2_naming_it() {
-    let dir = std::env::temp_dir().join(format!("ec2-grpc-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let tokens = write(
-        &dir,
+    let dir = support::TempDir::new("check");
+    let tokens = dir.write(
         "tokens",
         "ci tok-0123456789abcdef\nops tok-fedcba9876543210\n",
     );
-    let roles = write(&dir, "roles.toml", ROLES);
-    let accounts = write(&dir, "accounts.toml", ACCOUNTS);
+    let roles = dir.write("roles.toml", ROLES);
+    let accounts = dir.write("accounts.toml", ACCOUNTS);
     let key = KeyPair::generate().expect("key");
     let certificate = CertificateParams::new(vec!["localhost".into()])
         .expect("params")
         .self_signed(&key)
         .expect("certificate");
-    let cert = write(&dir, "tls.crt", &certificate.pem());
-    let good_key = write(&dir, "tls.key", &key.serialize_pem());
-    let other_key = write(
-        &dir,
+    let cert = dir.write("tls.crt", &certificate.pem());
+    let good_key = dir.write("tls.key", &key.serialize_pem());
+    let other_key = dir.write(
         "other.key",
         &KeyPair::generate().expect("key").serialize_pem(),
     );
-    let policy = write(
-        &dir,
+    let policy = dir.write(
         "audit.toml",
         "[[rules]]\nprincipals = [\"prober\"]\nlevel = \"none\"\n",
     );
-    let trail = dir.join("audit.jsonl");
+    let trail = dir.path("audit.jsonl");
     // Nothing here is asked of AWS: the endpoint is never called.
     let endpoint = "http://127.0.0.1:9";
     let good = [
@@ -102,19 +91,16 @@ async fn check_on_good_files_exits_0_and_on_each_broken_file_exits_2_naming_it()
     assert!(printed.contains("expires in"), "{printed}");
 
     // Each kind of broken file, alone: exit 2, the file, the line, the problem.
-    let broken_toml = write(&dir, "broken.toml", "[home]\nregions = [\"us-east-1\"\n");
-    let unknown_role = write(
-        &dir,
+    let broken_toml = dir.write("broken.toml", "[home]\nregions = [\"us-east-1\"\n");
+    let unknown_role = dir.write(
         "unknown.toml",
         "[grants]\nci = [\"reader\"]\nbot = [\"ghost\"]\n",
     );
-    let bad_account = write(
-        &dir,
-        "bad-account.toml",
+    let bad_account = dir.write("bad-account.toml",
         "[accounts.dev]\nid = \"111111111111\"\nrole_arn = \"arn:aws:iam::111111111111:role/x\"\nregions = [\"us-west-2\"]\n\n[accounts.prod]\nid = \"12345\"\nrole_arn = \"arn:aws:iam::222222222222:role/x\"\nregions = [\"us-east-1\"]\n",
     );
-    let bad_tokens = write(&dir, "bad-tokens", "ci tok-0123456789abcdef\nops short\n");
-    let bad_policy = write(&dir, "bad-audit.toml", "[[rules]]\nlevel = \"loud\"\n");
+    let bad_tokens = dir.write("bad-tokens", "ci tok-0123456789abcdef\nops short\n");
+    let bad_policy = dir.write("bad-audit.toml", "[[rules]]\nlevel = \"loud\"\n");
     let cases: [(&[&str], Vec<String>); 7] = [
         (
             &["--audit-log", "-", "--audit-policy-file", arg(&bad_policy)],
@@ -186,7 +172,6 @@ async fn check_on_good_files_exits_0_and_on_each_broken_file_exits_2_naming_it()
     let (code, printed) = check(endpoint, &["--auth-roles-file", arg(&roles)]).await;
     assert_eq!(code, 2, "{printed}");
     assert!(printed.contains("PROBLEM flags: --auth-roles-file needs an authentication method"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

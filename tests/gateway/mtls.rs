@@ -5,7 +5,7 @@
 //! never reaches the service; renewed certificate, key and CA files take effect without a
 //! restart.
 
-use crate::support::GatewayProcess;
+use crate::support::{self, GatewayProcess};
 use ec2_grpc::pb;
 use ec2_grpc::pb::ec2_service_client::Ec2ServiceClient;
 use ec2_standin::Standin;
@@ -14,7 +14,7 @@ use rcgen::{
     KeyUsagePurpose, SanType,
 };
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tonic::Code;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic_health::pb::HealthCheckRequest;
@@ -76,12 +76,6 @@ fn uri(name: &str) -> SanType {
     SanType::URI(name.try_into().expect("URI SAN"))
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write a test file");
-    path
-}
-
 /// A TLS channel to the gateway, trusting `ca`, presenting `identity` when given.
 async fn tls_channel(
     addr: SocketAddr,
@@ -109,8 +103,7 @@ async fn client_certificates_authenticate_and_health_needs_none() {
         .start()
         .await
         .expect("stand-in");
-    let dir = std::env::temp_dir().join(format!("ec2-grpc-mtls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = support::TempDir::new("mtls");
 
     let authority = Authority::new("ec2-grpc test CA");
     let server = authority.issue(server_names(), ExtendedKeyUsagePurpose::ServerAuth);
@@ -119,11 +112,10 @@ async fn client_certificates_authenticate_and_health_needs_none() {
         .issue(vec![uri(CI_BOT)], ExtendedKeyUsagePurpose::ClientAuth);
 
     let files = [
-        write(&dir, "tls.crt", &server.cert),
-        write(&dir, "tls.key", &server.key),
-        write(&dir, "ca.crt", &authority.cert),
-        write(
-            &dir,
+        dir.write("tls.crt", &server.cert),
+        dir.write("tls.key", &server.key),
+        dir.write("ca.crt", &authority.cert),
+        dir.write(
             "roles.toml",
             &format!("[grants]\n\"{CI_BOT}\" = [\"operator\"]\n"),
         ),
@@ -224,7 +216,6 @@ async fn client_certificates_authenticate_and_health_needs_none() {
         logs.contains(&format!("principal:{CI_BOT}")),
         "the log lines name the certificate's principal"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Whether a new TLS connection trusting `ca` and presenting `identity` gets a describe
@@ -255,8 +246,7 @@ async fn renewed_certificates_take_effect_without_a_restart() {
         .start()
         .await
         .expect("stand-in");
-    let dir = std::env::temp_dir().join(format!("ec2-grpc-renewal-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = support::TempDir::new("renewal");
     let old_ca = Authority::new("the CA before renewal");
     let old_server = old_ca.issue(server_names(), ExtendedKeyUsagePurpose::ServerAuth);
     let old_client = old_ca.issue(vec![uri(CI_BOT)], ExtendedKeyUsagePurpose::ClientAuth);
@@ -265,9 +255,9 @@ async fn renewed_certificates_take_effect_without_a_restart() {
     let new_client = new_ca.issue(vec![uri(CI_BOT)], ExtendedKeyUsagePurpose::ClientAuth);
 
     let files = [
-        write(&dir, "tls.crt", &old_server.cert),
-        write(&dir, "tls.key", &old_server.key),
-        write(&dir, "ca.crt", &old_ca.cert),
+        dir.write("tls.crt", &old_server.cert),
+        dir.write("tls.key", &old_server.key),
+        dir.write("ca.crt", &old_ca.cert),
     ];
     let [cert, key, ca] = files.each_ref().map(|p| p.to_str().expect("path"));
     let args = [
@@ -323,5 +313,4 @@ async fn renewed_certificates_take_effect_without_a_restart() {
     assert_eq!(process.terminate().await.code(), Some(0));
     let logs = logs.lock().expect("lock").join("\n");
     assert!(logs.contains("reloaded"), "the renewal is logged");
-    let _ = std::fs::remove_dir_all(&dir);
 }

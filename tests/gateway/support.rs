@@ -62,6 +62,13 @@ impl TempDir {
     pub fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
+
+    /// Writes `text` to `name` in it; the file's path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("write a test file");
+        path
+    }
 }
 
 impl Drop for TempDir {

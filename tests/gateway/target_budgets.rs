@@ -5,7 +5,7 @@
 //! through Redis (three replicas). Assertions are counts and codes.
 
 use crate::shared_budget::offer_describes_in;
-use crate::support::{GatewayProcess, Redis};
+use crate::support::{AccountsFile, GatewayProcess, Redis};
 use ec2_standin::Standin;
 use std::time::Duration;
 
@@ -20,13 +20,13 @@ const QUIET: &str = "us-west-2";
 /// DescribeInstances bucket scaled down (`more`: the budget's store).
 async fn replicas(
     standin: &Standin,
-    accounts: &std::path::Path,
+    accounts: &AccountsFile,
     count: usize,
     more: &[&str],
 ) -> Vec<GatewayProcess> {
     let mut args = vec![
         "--accounts-file",
-        accounts.to_str().expect("path"),
+        accounts.arg(),
         "--ec2-rate",
         "DescribeInstances=10/5",
         // Headroom under EC2's bucket, as a deployment keeps: the stand-in refills on its own
@@ -85,15 +85,6 @@ async fn busy_and_quiet(replicas: &[GatewayProcess], standin: &Standin, label: &
     );
 }
 
-/// The accounts file, written under the test's own name.
-fn accounts_file(test: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("ec2-grpc-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("accounts.toml");
-    std::fs::write(&path, TWO_REGIONS).expect("accounts file");
-    path
-}
-
 #[tokio::test]
 async fn a_busy_target_never_slows_a_quiet_one_in_process() {
     let standin = Standin::builder()
@@ -101,7 +92,7 @@ async fn a_busy_target_never_slows_a_quiet_one_in_process() {
         .start()
         .await
         .expect("stand-in");
-    let accounts = accounts_file("target-budgets-local");
+    let accounts = AccountsFile::write("target-budgets-local", TWO_REGIONS);
     let replicas = replicas(&standin, &accounts, 1, &[]).await;
     busy_and_quiet(&replicas, &standin, "in-process").await;
 }
@@ -115,7 +106,7 @@ async fn a_busy_target_never_slows_a_quiet_one_across_three_replicas_sharing_red
         .expect("stand-in");
     let redis = Redis::start().await;
     let url = redis.url();
-    let accounts = accounts_file("target-budgets-redis");
+    let accounts = AccountsFile::write("target-budgets-redis", TWO_REGIONS);
     let replicas = replicas(&standin, &accounts, 3, &["--ec2-budget-redis-url", &url]).await;
     busy_and_quiet(&replicas, &standin, "3 replicas, Redis").await;
     // One budget per target in Redis, named after the account (unknown here: "default") and
