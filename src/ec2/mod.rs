@@ -152,8 +152,8 @@ pub struct Ec2 {
     /// session where the account gives callers their own (`targets::caller_sessions`), else
     /// the target's.
     pub client: aws_sdk_ec2::Client,
-    /// The target's own SDK client, for the calls shared by callers (coalesced describes,
-    /// lookups in flight or kept).
+    /// The target's own SDK client, for the describes that may be shared by callers
+    /// (coalesced or merged describes, lookups in flight or kept).
     pub shared: aws_sdk_ec2::Client,
     /// In-flight DescribeInstances pages.
     instances: Arc<SingleFlight<DescribeInstancesOutput>>,

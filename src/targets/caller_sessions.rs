@@ -1,6 +1,6 @@
 //! Sessions per caller, for accounts with `source_identity = true`: the account's role is
 //! assumed once per caller as well, with the caller's principal as the session's
-//! `SourceIdentity`, so CloudTrail's record of each EC2 call made for that caller names it
+//! `SourceIdentity`, so CloudTrail's record of each change made for that caller names it
 //! (`userIdentity.sessionContext.sourceIdentity`). STS keeps the value through role chaining,
 //! and nobody holding the session can change it. The role's trust policy must allow
 //! `sts:SetSourceIdentity`.
@@ -8,9 +8,9 @@
 //! The cost: one AssumeRole per caller and account per session (the identity cache renews
 //! each before it expires, as it does the account's own). The regions of an account share a
 //! caller's session; each target keeps a client per caller over its own HTTP client, so the
-//! caller's calls spend the target's EC2 budget like any other. Calls shared by several
-//! callers (coalesced and merged describes, kept lookup answers, the instance view) are made
-//! in the account's own session: they are nobody's in particular.
+//! caller's calls spend the target's EC2 budget like any other. Reads (describes and lookups,
+//! which may be shared by several callers: coalesced, merged or kept, and the instance view)
+//! are made in the account's own session: they are nobody's in particular.
 
 use super::accounts::Account;
 use super::credentials;
@@ -120,7 +120,7 @@ impl CallerSessions {
 /// One target's EC2 clients, by the principal of the caller they sign for.
 #[derive(Debug, Default)]
 pub struct CallerClients {
-    /// By identity: the client, and the identity cache partition of the session it signs
+    /// By principal: the client, and the identity cache partition of the session it signs
     /// with (a session made again, after the accounts file changed, makes a new client).
     clients: Mutex<HashMap<String, (Option<IdentityCachePartition>, aws_sdk_ec2::Client)>>,
 }

@@ -62,8 +62,8 @@ pub struct Reached {
     pub ec2: Ec2,
     /// The target's instance view, when its inventory is on.
     pub inventory: Option<Inventory>,
-    /// The `SourceIdentity` of the session this call's EC2 calls are signed with, when the
-    /// account gives each caller its own.
+    /// The `SourceIdentity` of the caller's session this call's own EC2 calls (`ec2.client`:
+    /// its changes) are signed with, when the account gives each caller its own.
     pub source_identity: Option<String>,
     /// The target's clients per caller (for accounts that give each caller a session).
     pub callers: CallerClients,
