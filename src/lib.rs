@@ -12,7 +12,8 @@
 //!   component's settings, and no component imports it (`src/main.rs` only wires).
 //! - [`startup`]: why the service could not start.
 //! - [`call`]: the context of the call being served (deadline, span, EC2 attempts), as a tower
-//!   layer and a task-local every EC2 attempt reads.
+//!   layer and a task-local every EC2 attempt reads; [`call_end`]: how a call's response
+//!   ended, for the layers that act then (telemetry, audit).
 //! - [`auth`]: authentication (bearer tokens, JWTs from a JWKS file or URL, mTLS client
 //!   certificates) and role-based authorization with optional tag scopes, as a tower layer.
 //! - [`tls`]: TLS (and mTLS) on the gRPC port, its files read again when renewed.
@@ -43,6 +44,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod call;
+pub mod call_end;
 pub mod check;
 pub mod config;
 pub mod convert;

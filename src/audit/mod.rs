@@ -25,11 +25,12 @@ pub mod sink;
 
 use crate::auth::{Authentication, Principal};
 use crate::call::Call;
+use crate::call_end::{AtEnd, Ended, WatchedBody};
 use crate::error::Error;
 use crate::watched::Watched;
 use bytes::Bytes;
 use event::{Identity, Outcome};
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 use opentelemetry::trace::TraceContextExt;
 use policy::{Level, Policy};
 use record::{Record, Start};
@@ -139,7 +140,8 @@ struct Finish {
     record: Arc<Record>,
     auditor: Auditor,
     identity: Identity,
-    principal: String,
+    /// The policy's level for the call, decided once its caller is known.
+    level: Option<Level>,
     done: bool,
 }
 
@@ -149,7 +151,9 @@ impl Finish {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
-        let level = self.auditor.level(&self.rpc, &self.principal);
+        let level = self
+            .level
+            .unwrap_or_else(|| self.auditor.level(&self.rpc, &self.identity.principal));
         if level == Level::None {
             return;
         }
@@ -192,71 +196,40 @@ fn outcome(headers: &http::HeaderMap) -> Option<Outcome> {
     })
 }
 
-/// A response body that writes the call's event when it sees the call's end.
-pub struct AuditedBody<B> {
-    inner: Pin<Box<B>>,
-    finish: Option<Finish>,
+/// The response body of a call of `Ec2Service`: it writes the call's event when it sees the
+/// call's end (nothing for a call not audited).
+pub type AuditedBody<B> = WatchedBody<B, Option<Audited>>;
+
+/// What the audit layer does at an audited call's end.
+pub struct Audited {
+    finish: Finish,
     /// The outcome the response headers said (an error answered at once).
     header_outcome: Option<Outcome>,
 }
 
-impl<B> AuditedBody<B> {
-    fn end(&mut self, outcome: Outcome) {
-        if let Some(finish) = &mut self.finish {
-            finish.done(outcome);
-        }
-    }
-}
-
-impl<B> Body for AuditedBody<B>
-where
-    B: Body<Data = Bytes>,
-{
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let polled = self.inner.as_mut().poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(outcome) = frame.trailers_ref().and_then(outcome) {
-                    self.end(outcome);
-                }
-            }
-            Poll::Ready(Some(Err(_))) => self.end(Outcome {
+impl AtEnd for Audited {
+    fn ended(&mut self, how: Ended<'_>) {
+        let outcome = match how {
+            Ended::Trailers(trailers) => match outcome(trailers) {
+                Some(outcome) => outcome,
+                None => return,
+            },
+            Ended::Failed => Outcome {
                 code: "INTERNAL".into(),
                 message: "the response failed".into(),
                 ..Outcome::default()
+            },
+            Ended::Finished => self.header_outcome.clone().unwrap_or(Outcome {
+                code: "UNKNOWN".into(),
+                ..Outcome::default()
             }),
-            Poll::Ready(None) => {
-                let ended = self.header_outcome.clone().unwrap_or(Outcome {
-                    code: "UNKNOWN".into(),
-                    ..Outcome::default()
-                });
-                self.end(ended);
-            }
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl<B> Drop for AuditedBody<B> {
-    fn drop(&mut self) {
-        if let Some(outcome) = self.header_outcome.clone() {
-            self.end(outcome);
-        }
+            // Dropped before the end without an answer: `Finish` writes it as CANCELLED.
+            Ended::Dropped => match self.header_outcome.clone() {
+                Some(outcome) => outcome,
+                None => return,
+            },
+        };
+        self.finish.done(outcome);
     }
 }
 
@@ -284,24 +257,14 @@ where
                 let response = self.inner.call(request);
                 return Box::pin(async move {
                     let response = response.await?;
-                    Ok(response.map(|inner| AuditedBody {
-                        inner: Box::pin(inner),
-                        finish: None,
-                        header_outcome: None,
-                    }))
+                    Ok(response.map(|inner| WatchedBody::new(inner, None)))
                 });
             }
         };
         let method = method.to_owned();
         if auditor.required && policy::is_change(&method) && !auditor.sink.writable() {
             let refused = tonic::Status::from(Error::AuditUnavailable).into_http::<R>();
-            return Box::pin(async move {
-                Ok(refused.map(|inner| AuditedBody {
-                    inner: Box::pin(inner),
-                    finish: None,
-                    header_outcome: None,
-                }))
-            });
+            return Box::pin(async move { Ok(refused.map(|inner| WatchedBody::new(inner, None))) });
         }
         let trace_id = tracing::Span::current()
             .context()
@@ -335,7 +298,7 @@ where
         // end of the shutdown grace) is still written, as CANCELLED.
         let mut finish = Finish {
             rpc: method,
-            principal: String::new(),
+            level: None,
             record: record.clone(),
             auditor,
             identity: Identity {
@@ -373,13 +336,13 @@ where
             if policy::STREAMED_CHANGES.contains(&finish.rpc.as_str()) && level != Level::None {
                 record.write_steps(finish.auditor.sink.clone(), level, identity.clone());
             }
-            finish.principal = identity.principal.clone();
+            finish.level = Some(level);
             finish.identity = identity;
-            Ok(response.map(|inner| AuditedBody {
-                inner: Box::pin(inner),
-                finish: Some(finish),
+            let audited = Audited {
+                finish,
                 header_outcome,
-            }))
+            };
+            Ok(response.map(|inner| WatchedBody::new(inner, Some(audited))))
         })
     }
 }

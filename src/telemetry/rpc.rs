@@ -4,14 +4,15 @@
 //! status, duration and EC2 attempts made.
 //!
 //! A call's status is known only when its response ends (in the trailers, or in the headers
-//! of an error answered at once), so the response body is wrapped to see it; a body dropped
-//! before its end is a call the client cancelled.
+//! of an error answered at once), so the response body is watched for it (`call_end`); a body
+//! dropped before its end is a call the client cancelled.
 
 use crate::auth::{Principal, caller_of};
 use crate::call::Ec2Attempts;
+use crate::call_end::{AtEnd, Ended, WatchedBody};
 use crate::telemetry::metrics::instruments;
 use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::Extractor;
 use std::future::Future;
@@ -140,62 +141,29 @@ impl Finish {
     }
 }
 
-/// A response body that reports the call's end when it sees it.
-pub struct ObservedBody<B> {
-    inner: Pin<Box<B>>,
+/// The response body of an observed call: it records the call's end when it sees it.
+pub type ObservedBody<B> = WatchedBody<B, Observed>;
+
+/// What the observe layer does at a call's end.
+pub struct Observed {
     finish: Finish,
     /// The status from the response headers (an error answered at once).
     header_status: Option<Code>,
 }
 
-impl<B> ObservedBody<B> {
-    fn end(&mut self, code: Code) {
+impl AtEnd for Observed {
+    fn ended(&mut self, how: Ended<'_>) {
+        let code = match how {
+            Ended::Trailers(trailers) => match grpc_status(trailers) {
+                Some(code) => code,
+                None => return,
+            },
+            Ended::Failed => Code::Internal,
+            Ended::Finished => self.header_status.unwrap_or(Code::Unknown),
+            // Dropped before the end: the client went away.
+            Ended::Dropped => self.header_status.unwrap_or(Code::Cancelled),
+        };
         self.finish.done(code);
-    }
-}
-
-impl<B> Drop for ObservedBody<B> {
-    fn drop(&mut self) {
-        // Dropped before the end: the client went away.
-        let code = self.header_status.unwrap_or(Code::Cancelled);
-        self.end(code);
-    }
-}
-
-impl<B> Body for ObservedBody<B>
-where
-    B: Body<Data = Bytes>,
-{
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let polled = self.inner.as_mut().poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
-                    self.end(code);
-                }
-            }
-            Poll::Ready(Some(Err(_))) => self.end(Code::Internal),
-            Poll::Ready(None) => {
-                let code = self.header_status.unwrap_or(Code::Unknown);
-                self.end(code);
-            }
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
@@ -253,11 +221,11 @@ where
             if let Some(principal) = response.extensions().get::<Principal>() {
                 finish.caller = principal.caller_name();
             }
-            Ok(response.map(|inner| ObservedBody {
-                inner: Box::pin(inner),
+            let observed = Observed {
                 finish,
                 header_status,
-            }))
+            };
+            Ok(response.map(|inner| WatchedBody::new(inner, observed)))
         })
     }
 }
@@ -266,6 +234,7 @@ where
 mod tests {
     use super::*;
     use futures_util::stream;
+    use http_body::Frame;
     use http_body_util::{BodyExt, StreamBody};
     use std::convert::Infallible;
     use std::sync::{Arc, Mutex};

@@ -23,6 +23,15 @@ const OPS_TOKEN: &str = "audit-ops-token-5f1c2e8a9b7d";
 const READER_TOKEN: &str = "audit-reader-token-0d3e6a1f4c";
 const USER_DATA: &str = "#!/bin/sh\necho s3cr3t-in-user-data";
 
+/// Two callers by token: `ops` (admin) and `reader`.
+fn ops_and_reader(test: &str) -> support::AuthFiles {
+    support::AuthFiles::write(
+        test,
+        &format!("ops {OPS_TOKEN}\nreader {READER_TOKEN}\n"),
+        "[grants]\nops = [\"admin\"]\nreader = [\"reader\"]\n",
+    )
+}
+
 /// The trail's events once it holds at least `count` (waiting up to 30 s: the writer is a
 /// thread of its own).
 async fn events(path: &Path, count: usize) -> Vec<Value> {
@@ -86,11 +95,7 @@ async fn every_change_is_audited_once_with_its_caller_resources_and_aws_request_
     let proxy = CountingProxy::start(&moto.endpoint, None).await;
     let dir = TempDir::new("audit-changes");
     let trail = dir.path("audit.jsonl");
-    let auth = support::AuthFiles::write(
-        "audit",
-        &format!("ops {OPS_TOKEN}\nreader {READER_TOKEN}\n"),
-        "[grants]\nops = [\"admin\"]\nreader = [\"reader\"]\n",
-    );
+    let auth = ops_and_reader("audit");
     // One instance per batch: the stop's two batches are two step events.
     let args = [
         &auth.args()[..],
@@ -412,11 +417,7 @@ async fn the_policy_audits_reads_for_one_caller_and_is_read_again_when_it_change
         "[[rules]]\nprincipals = [\"reader\"]\nrpcs = [\"Describe*\"]\nlevel = \"metadata\"\n",
     )
     .expect("policy");
-    let auth = support::AuthFiles::write(
-        "audit-policy",
-        &format!("ops {OPS_TOKEN}\nreader {READER_TOKEN}\n"),
-        "[grants]\nops = [\"admin\"]\nreader = [\"reader\"]\n",
-    );
+    let auth = ops_and_reader("audit-policy");
     let args = [
         &auth.args()[..],
         &[
